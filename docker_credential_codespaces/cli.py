@@ -1,0 +1,31 @@
+"""The executable's entry point: people's commands go to their modules, the rest to the wire.
+
+Kept tiny and import-light because docker starts it for every registry it touches.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Subcommands for people; each lives in the module of the same name.
+COMMANDS = ("configure",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one invocation and return its exit code."""
+    argv = sys.argv if argv is None else argv
+    if len(argv) >= 2 and argv[1] in COMMANDS:
+        from . import configure
+
+        return configure.main(argv[2:])
+    from .resolve import CodespacesHelper
+    from .wire import serve
+
+    try:
+        code = serve(CodespacesHelper(), argv, sys.stdin.buffer, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code

@@ -1,0 +1,215 @@
+"""The ECR exchange: an AWS access key in a secret becomes a registry token, cached and fresh.
+
+boto3 is imported only when the cache cannot answer, because importing it costs more than
+everything else the helper does. The call uses exactly the secret's keys (an explicit session,
+never the default credential chain, so no instance-metadata probing and no surprise profile)
+and bounded timeouts, so a dead endpoint is a clear error instead of a hung `docker pull`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .constants import SECRET_PASSWORD, SECRET_SERVER, SECRET_USER
+from .env_secrets import Secret
+from .errors import HelperError
+from .log import debug
+from .servers import EcrRegistry
+from .token_cache import Token, cache_key, open_cache
+
+# Never hand out a token that expires sooner than this: a pull can take minutes.
+MIN_VALIDITY = 300.0
+# Refresh once this share of a token's lifetime has passed (AWS issues 12-hour tokens).
+REFRESH_AT = 0.5
+# Bounds on one exchange: at most 2 attempts of 3 s to connect and 5 s to read, so an
+# unreachable or hanging endpoint fails in well under 20 s.
+CONNECT_TIMEOUT = 3
+READ_TIMEOUT = 5
+MAX_ATTEMPTS = 2
+
+_ENDPOINT_VARIABLES = {
+    False: ("AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL"),
+    True: ("AWS_ENDPOINT_URL_ECR_PUBLIC", "AWS_ENDPOINT_URL"),
+}
+
+
+def endpoint(registry: EcrRegistry) -> str:
+    """The endpoint override boto3 will use for this registry's API, or "" for AWS itself."""
+    for variable in _ENDPOINT_VARIABLES[registry.public]:
+        value = os.environ.get(variable, "")
+        if value:
+            return value
+    return ""
+
+
+def _key(secret: Secret, registry: EcrRegistry) -> str:
+    return cache_key(
+        secret.user,
+        secret.password,
+        registry.partition,
+        registry.region,
+        registry.host,
+        endpoint(registry),
+    )
+
+
+def _usable_until(token: Token) -> float:
+    """The moment after which a cached token is refreshed rather than served."""
+    lifetime = token.expires_at - token.fetched_at
+    return min(token.fetched_at + lifetime * REFRESH_AT, token.expires_at - MIN_VALIDITY)
+
+
+def registry_password(secret: Secret, registry: EcrRegistry) -> str:
+    """A registry password for the secret's access key, from the cache or from AWS.
+
+    Concurrent callers for one key queue on its lock, and those that waited re-read the cache
+    instead of calling AWS again, so thirty parallel pulls cost one call. A failed refresh
+    still serves a cached token that stays valid for longer than MIN_VALIDITY.
+    """
+    cache = open_cache()
+    key = _key(secret, registry)
+    cached = cache.read(key)
+    if cached is not None and time.time() < _usable_until(cached):
+        return cached.password
+    with cache.lock(key):
+        cached = cache.read(key)
+        if cached is not None and time.time() < _usable_until(cached):
+            return cached.password
+        try:
+            token = exchange(secret, registry)
+        except HelperError as error:
+            if cached is not None and cached.expires_at - time.time() > MIN_VALIDITY:
+                debug(f"refresh failed, serving the cached token: {error}")
+                return cached.password
+            raise
+        cache.write(key, token)
+    return token.password
+
+
+def forget(secret: Secret, registry: EcrRegistry) -> None:
+    """Drop the cached token of a secret's registry (`erase`)."""
+    open_cache().forget(_key(secret, registry))
+
+
+def check_token(secret: Secret) -> None:
+    """Refuse a USER=AWS secret whose token has expired, and say how to stop that for good.
+
+    ECR passwords decode, best effort, to JSON with an `expiration`; one that does not decode
+    is passed through unchecked.
+    """
+    expiration = _token_expiration(secret.password)
+    if expiration is None or expiration > time.time():
+        return
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expiration))
+    raise HelperError(
+        f"{secret.variable(SECRET_PASSWORD)} holds an ECR token that expired at {when}; "
+        f"put the AWS access key id in {secret.variable(SECRET_USER)} and the secret key in "
+        f"{secret.variable(SECRET_PASSWORD)} instead, and the helper refreshes tokens itself"
+    )
+
+
+def _token_expiration(password: str) -> float | None:
+    import json
+    from binascii import Error, a2b_base64
+
+    try:
+        document = json.loads(a2b_base64(password.encode("ascii") + b"=="))
+        expiration = document["expiration"]
+    except (Error, ValueError, TypeError, KeyError, RecursionError):
+        return None
+    if isinstance(expiration, bool) or not isinstance(expiration, (int, float)):
+        return None
+    return float(expiration)
+
+
+def exchange(secret: Secret, registry: EcrRegistry) -> Token:
+    """Call GetAuthorizationToken with the secret's keys; errors name the secret, never it."""
+    try:
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        raise HelperError("boto3 is missing; reinstall docker-credential-codespaces") from None
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+    )
+    fetched_at = time.time()
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id=secret.user,
+            aws_secret_access_key=secret.password,
+            aws_session_token=None,
+            region_name=registry.region,
+        )
+        service = "ecr-public" if registry.public else "ecr"
+        client = session.client(service, config=config)
+        data = client.get_authorization_token()["authorizationData"]
+        if not registry.public:
+            data = data[0]
+        token, expires_at = data["authorizationToken"], data["expiresAt"]
+    except ClientError as error:
+        raise HelperError(_client_error(secret, registry, error)) from None
+    except BotoCoreError as error:
+        raise HelperError(_network_error(secret, registry, error)) from None
+    except (KeyError, IndexError, TypeError):
+        raise HelperError(f"{_who(secret, registry)}: AWS answered without a token") from None
+    return Token(_decode(secret, registry, token), expires_at.timestamp(), fetched_at)
+
+
+def _decode(secret: Secret, registry: EcrRegistry, token: str) -> str:
+    """The password inside `base64("AWS:<password>")`."""
+    from binascii import Error, a2b_base64
+
+    try:
+        _user, _, password = a2b_base64(token.encode("ascii")).decode("utf-8").partition(":")
+    except (Error, ValueError):
+        password = ""
+    if not password:
+        raise HelperError(f"{_who(secret, registry)}: AWS answered with a malformed token")
+    return password
+
+
+def _who(secret: Secret, registry: EcrRegistry) -> str:
+    return f"{registry.describe()} (secret {secret.variable(SECRET_SERVER)})"
+
+
+def _permissions(registry: EcrRegistry) -> str:
+    if registry.public:
+        return "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
+    return "ecr:GetAuthorizationToken"
+
+
+def _client_error(secret: Secret, registry: EcrRegistry, error: Exception) -> str:
+    """One sentence for an AWS refusal: what to fix, in which variable. AWS's text is left out."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    who = _who(secret, registry)
+    if code in ("UnrecognizedClientException", "InvalidClientTokenId"):
+        return f"{who}: AWS does not know the access key id in {secret.variable(SECRET_USER)}"
+    if code in ("InvalidSignatureException", "SignatureDoesNotMatch"):
+        return (
+            f"{who}: AWS rejected the secret key in {secret.variable(SECRET_PASSWORD)}; "
+            "check that it belongs to the access key id"
+        )
+    if code in ("AccessDeniedException", "AccessDenied"):
+        return f"{who}: the access key lacks {_permissions(registry)}; check its IAM policy"
+    if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
+        return f"{who}: AWS throttled the token request; try again in a moment"
+    return f"{who}: AWS refused the token request ({code or 'unknown error'})"
+
+
+def _network_error(secret: Secret, registry: EcrRegistry, error: Exception) -> str:
+    """One sentence for a request that got no answer: where it went and what to check."""
+    where = endpoint(registry) or f"AWS in {registry.region}"
+    name = type(error).__name__
+    if "SSL" in name:
+        reason = "TLS failed; check AWS_CA_BUNDLE and proxies"
+    elif "Timeout" in name:
+        reason = "the request timed out; check the network and proxies"
+    elif "Connect" in name or "Proxy" in name:
+        reason = "cannot connect; check the network, proxies and AWS_ENDPOINT_URL*"
+    else:
+        reason = f"the request failed ({name})"
+    return f"{_who(secret, registry)}: {reason} ({where})"

@@ -1,0 +1,130 @@
+"""The secrets: `<X>_CONTAINER_REGISTRY_SERVER`, `_USER` and `_PASSWORD` triples.
+
+They are read at every request, from the process environment laid over the Codespaces
+secrets file, so rotated secrets apply at once and shells without the variables (ssh, tmux,
+cron) see them too.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .constants import (
+    DEFAULT_SECRETS_FILE,
+    ENV_SECRETS_FILE,
+    SECRET_MARK,
+    SECRET_PASSWORD,
+    SECRET_SERVER,
+    SECRET_USER,
+)
+from .log import debug
+from .servers import docker_key
+
+# The secrets file holds every secret of the codespace; a few MiB is far beyond a real one.
+SECRETS_FILE_CAP = 4 * 1024 * 1024
+_SUFFIXES = (SECRET_SERVER, SECRET_USER, SECRET_PASSWORD)
+
+
+class Secret:
+    """One complete triple and the docker key its SERVER names. Its repr hides the password."""
+
+    __slots__ = ("key", "password", "prefix", "server", "user")
+
+    def __init__(self, prefix: str, server: str, user: str, password: str, key: str) -> None:
+        self.prefix = prefix
+        self.server = server
+        self.user = user
+        self.password = password
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"Secret(prefix={self.prefix!r}, key={self.key!r})"
+
+    def variable(self, suffix: str) -> str:
+        """The full name of one of this triple's variables, for messages."""
+        return self.prefix + suffix
+
+
+def secrets_file_path() -> str:
+    """The Codespaces secrets file, or the one DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE names."""
+    return os.environ.get(ENV_SECRETS_FILE) or DEFAULT_SECRETS_FILE
+
+
+def _is_secret_name(name: str) -> bool:
+    return SECRET_MARK in name and name.endswith(_SUFFIXES)
+
+
+def read_file(path: str) -> dict[str, str]:
+    """The registry variables in a secrets file of `NAME=<base64 of value>` lines.
+
+    Lines that are not of that form are skipped: a half-written or foreign file must not stop
+    the secrets in the environment from working.
+    """
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(SECRETS_FILE_CAP + 1)
+    except OSError:
+        return {}
+    if len(data) > SECRETS_FILE_CAP:
+        debug(f"the secrets file {path} is too large; ignoring it")
+        return {}
+    from binascii import Error, a2b_base64
+
+    found = {}
+    for line in data.splitlines():
+        name, sep, value = line.partition(b"=")
+        try:
+            text = name.strip().decode("ascii")
+            if sep and _is_secret_name(text):
+                found[text] = a2b_base64(value.strip(), strict_mode=True).decode("utf-8")
+        except (UnicodeDecodeError, Error, ValueError):
+            continue
+    return found
+
+
+def variables() -> dict[str, str]:
+    """Every registry variable: the secrets file's, overridden by the process environment."""
+    found = read_file(secrets_file_path())
+    for name, value in os.environ.items():
+        if _is_secret_name(name):
+            found[name] = value
+    return found
+
+
+def triples(found: dict[str, str] | None = None) -> list[Secret]:
+    """Every complete triple whose SERVER names a registry, sorted by prefix.
+
+    A triple with a missing or empty part, or a SERVER that cannot be parsed, is skipped,
+    and said under debug with the variable's name (never its value).
+    """
+    if found is None:
+        found = variables()
+    result = []
+    for name in sorted(found):
+        if not name.endswith(SECRET_SERVER):
+            continue
+        prefix = name[: -len(SECRET_SERVER)]
+        if not prefix:
+            continue
+        user = found.get(prefix + SECRET_USER, "")
+        password = found.get(prefix + SECRET_PASSWORD, "")
+        parts = ((SECRET_USER, user), (SECRET_PASSWORD, password))
+        missing = [prefix + suffix for suffix, value in parts if not value]
+        if missing:
+            debug(f"{' and '.join(missing)} not set; ignoring {name}")
+            continue
+        key = docker_key(found[name])
+        if key is None:
+            debug(f"{name} does not name a registry host; ignoring it")
+            continue
+        result.append(Secret(prefix, found[name], user, password, key))
+    return result
+
+
+def find(key: str) -> Secret | None:
+    """The secret for a docker key: the first by prefix when two name the same registry."""
+    matches = [secret for secret in triples() if secret.key == key]
+    if len(matches) > 1:
+        names = ", ".join(m.variable(SECRET_SERVER) for m in matches)
+        debug(f"{names} all name {key}; using {matches[0].variable(SECRET_SERVER)}")
+    return matches[0] if matches else None

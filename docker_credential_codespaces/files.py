@@ -1,0 +1,199 @@
+"""Private files written so that no crash, race or hostile path loses or leaks a secret.
+
+The store and the token cache both hold secrets and are both shared by concurrent docker
+processes, so they share these rules: 0700 directories, 0600 files, writes by temporary file,
+fsync and rename under an exclusive lock, and reads that refuse anything but a regular file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+from .errors import HelperError
+
+# The longest a process waits for another's lock: far above a real write, far below a hang.
+LOCK_TIMEOUT = 15.0
+_TEMP_SUFFIX = ".tmp"
+
+
+def ensure_private_dir(path: str) -> None:
+    """Create `path` as a 0700 directory, or check and repair an existing one.
+
+    A symlink or a directory of another user is refused: either could hand our secrets to
+    someone else.
+    """
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except OSError as error:
+        raise HelperError(f"cannot create directory {path}: {error.strerror}") from None
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise HelperError(f"{path} is not a plain directory; refusing to keep secrets in it")
+    if info.st_uid != os.getuid():
+        raise HelperError(f"{path} belongs to another user; refusing to keep secrets in it")
+    if info.st_mode & 0o077:
+        try:
+            os.chmod(path, 0o700)
+        except OSError as error:
+            raise HelperError(f"cannot make {path} private: {error.strerror}") from None
+
+
+def read_private(path: str, cap: int) -> bytes | None:
+    """The bytes of a private file, or None when it does not exist.
+
+    Opened without following links and without blocking, so a FIFO or a link planted in
+    its place cannot hang or redirect the read; a group- or world-readable file is made 0600.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise HelperError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise HelperError(f"{path} is not a regular file")
+        if info.st_mode & 0o077 and info.st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
+        chunks = []
+        size = 0
+        while size <= cap:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > cap:
+            raise HelperError(f"{path} is larger than {cap} bytes")
+        return b"".join(chunks)
+    except OSError as error:
+        raise HelperError(f"cannot read {path}: {error.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Replace `path` with `data` so that readers see the old file or the new, never a part.
+
+    The caller holds the file's lock; the temporary file sits beside the target so that the
+    rename stays on one file system.
+    """
+    directory, name = os.path.split(path)
+    temp = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}{_TEMP_SUFFIX}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(temp, flags, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _pause_before_rename()
+        os.replace(temp, path)
+    except OSError as error:
+        _unlink_quietly(temp)
+        raise HelperError(f"cannot write {path}: {error.strerror}") from None
+    _fsync_dir(directory)
+
+
+def _pause_before_rename() -> None:
+    """Test hook: hold the writer just before its rename so a test can kill it there."""
+    delay = os.environ.get("DOCKER_CREDENTIAL_CODESPACES_TEST_PAUSE_BEFORE_RENAME")
+    if delay:
+        time.sleep(float(delay))
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make the rename itself durable; best effort, as some file systems refuse it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def remove_stale_temps(path: str) -> None:
+    """Delete temporary files that killed writers of `path` left behind.
+
+    Called with the lock held: no live writer can own one then, so every one is stale.
+    """
+    directory, name = os.path.split(path)
+    prefix = f".{name}."
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.startswith(prefix) and entry.endswith(_TEMP_SUFFIX):
+            _unlink_quietly(os.path.join(directory, entry))
+
+
+class FileLock:
+    """An exclusive advisory lock on `<path>.lock`, waited for at most LOCK_TIMEOUT seconds.
+
+    flock locks are released by the kernel when a process dies, so a killed docker never
+    leaves the next one locked out. With `required=False` (the token cache) a lock that cannot
+    be had is said under debug and the block runs unlocked: a cache must not block a pull.
+    """
+
+    def __init__(self, path: str, timeout: float = LOCK_TIMEOUT, required: bool = True) -> None:
+        self.path = path + ".lock"
+        self.timeout = timeout
+        self.required = required
+        self._fd = -1
+
+    def __enter__(self) -> FileLock:
+        try:
+            self._acquire()
+        except HelperError as error:
+            if self.required:
+                raise
+            from .log import debug
+
+            debug(f"going on without the lock: {error}")
+        return self
+
+    def _acquire(self) -> None:
+        import fcntl
+
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as error:
+            raise HelperError(f"cannot open the lock {self.path}: {error.strerror}") from None
+        deadline = time.monotonic() + self.timeout
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise HelperError(f"timed out waiting for the lock {self.path}") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            else:
+                self._fd = fd
+                return
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

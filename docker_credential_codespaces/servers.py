@@ -1,0 +1,181 @@
+"""Server-name matching: every name a client sends is reduced to docker's key before comparing.
+
+Credentials go to a registry only when the request names exactly the same host and port as the
+secret, so anything that is not a plain `[scheme://]host[:port][/path]` is refused outright
+rather than guessed at: userinfo, query, fragment, backslashes, percent-encoding, non-ASCII
+(IDN look-alikes), empty or dotted-out labels. String operations only: this runs on every
+`get`, and importing `re` or `urllib.parse` would cost more than the whole lookup.
+"""
+
+from __future__ import annotations
+
+from .constants import (
+    DOCKER_HUB_HOSTS,
+    DOCKER_HUB_KEY,
+    DOCKER_HUB_OAUTH_PATHS,
+    ECR_DOMAINS,
+    ECR_PUBLIC_HOSTS,
+    ECR_PUBLIC_REGION,
+    ECR_SERVICE_LABELS,
+)
+
+_SCHEMES = ("http", "https")
+_REFUSED_CHARS = frozenset("@?#\\%")
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+_IPV6_CHARS = frozenset("0123456789abcdef:.")
+_DIGITS = frozenset("0123456789")
+
+
+def split_server(url: str) -> tuple[str, str] | None:
+    """Split a server name into (`host[:port]` with the host lower-cased, path), or None.
+
+    None means the name is not one a registry client would send, and it matches nothing.
+    """
+    text = url.strip()
+    if not text or not text.isascii() or not text.isprintable() or " " in text:
+        return None
+    if _REFUSED_CHARS.intersection(text):
+        return None
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        if scheme.lower() not in _SCHEMES:
+            return None
+    else:
+        rest = text
+    hostport, slash, path = rest.partition("/")
+    hostport = _normal_hostport(hostport)
+    if hostport is None:
+        return None
+    return hostport, slash + path
+
+
+def _normal_hostport(hostport: str) -> str | None:
+    """Validate `host[:port]`, lower-case the host and drop leading zeros from the port."""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            return None
+        host, rest = hostport[: end + 1].lower(), hostport[end + 1 :]
+        if len(host) < 3 or not _IPV6_CHARS.issuperset(host[1:-1]):
+            return None
+        if rest and not rest.startswith(":"):
+            return None
+        port = rest[1:] if rest else None
+    else:
+        host, colon, port_text = hostport.partition(":")
+        host = host.lower()
+        port = port_text if colon else None
+        if not _valid_hostname(host):
+            return None
+    if port is None:
+        return host
+    if not port or not _DIGITS.issuperset(port) or len(port) > 5 or not 0 < int(port) < 65536:
+        return None
+    return f"{host}:{int(port)}"
+
+
+def _valid_hostname(host: str) -> bool:
+    """A DNS name or IPv4 address: non-empty labels of letters, digits, '-' and '_'."""
+    if not host or len(host) > 253:
+        return False
+    for label in host.split("."):
+        if not label or len(label) > 63 or not _LABEL_CHARS.issuperset(label):
+            return False
+        if label[0] == "-" or label[-1] == "-":
+            return False
+    return True
+
+
+def _is_hub(hostport: str) -> bool:
+    return hostport in DOCKER_HUB_HOSTS
+
+
+def docker_key(url: str) -> str | None:
+    """Docker's key for the registry a request names: the bare `host[:port]`, or the Hub URL.
+
+    The Hub's OAuth bookkeeping keys are never Hub credentials, so they have no registry key.
+    """
+    parts = split_server(url)
+    if parts is None:
+        return None
+    hostport, path = parts
+    if _is_hub(hostport):
+        if path.rstrip("/") in DOCKER_HUB_OAUTH_PATHS:
+            return None
+        return DOCKER_HUB_KEY
+    return hostport
+
+
+def store_key(url: str) -> str | None:
+    """The key a stored login lives under: docker's key, or the exact Hub OAuth key.
+
+    Docker CLI 27+ stores its OAuth tokens under the Hub OAuth keys; they are kept apart from
+    the Hub's own credentials so that a `get` for the Hub never returns one of them.
+    """
+    parts = split_server(url)
+    if parts is None:
+        return None
+    hostport, path = parts
+    if _is_hub(hostport):
+        trimmed = path.rstrip("/")
+        if trimmed in DOCKER_HUB_OAUTH_PATHS:
+            return DOCKER_HUB_KEY.rstrip("/") + trimmed[3:]
+        return DOCKER_HUB_KEY
+    return hostport
+
+
+class EcrRegistry:
+    """An AWS ECR registry named by a docker key, with what the token exchange needs."""
+
+    __slots__ = ("account", "host", "partition", "public", "region")
+
+    def __init__(self, host: str, account: str, region: str, partition: str, public: bool):
+        self.host = host
+        self.account = account
+        self.region = region
+        self.partition = partition
+        self.public = public
+
+    def describe(self) -> str:
+        """How the registry is named to a person."""
+        return "ECR Public" if self.public else f"ECR {self.account} in {self.region}"
+
+
+def ecr_registry(key: str) -> EcrRegistry | None:
+    """The ECR registry behind a docker key, or None for every other host (look-alikes too).
+
+    Private: `<12 digits>.dkr.ecr[-fips].<region>.<domain>` and the dual-stack
+    `<12 digits>.dkr-ecr[-fips].<region>.<domain>`; public: `public.ecr.aws`, `ecr-public.aws.com`.
+    """
+    if key in ECR_PUBLIC_HOSTS:
+        return EcrRegistry(key, "", ECR_PUBLIC_REGION, "aws", True)
+    labels = key.split(".")
+    if len(labels) < 5:
+        return None
+    account = labels[0]
+    if len(account) != 12 or not _DIGITS.issuperset(account):
+        return None
+    service = f"{labels[1]}.{labels[2]}" if labels[1] == "dkr" else labels[1]
+    if service not in ECR_SERVICE_LABELS:
+        return None
+    rest = labels[3:] if labels[1] == "dkr" else labels[2:]
+    if len(rest) < 2:
+        return None
+    region, domain = rest[0], ".".join(rest[1:])
+    partition = ECR_DOMAINS.get(domain)
+    if partition is None or not _valid_region(region):
+        return None
+    if partition == "aws" and region.startswith("us-gov-"):
+        partition = "aws-us-gov"
+    return EcrRegistry(key, account, region, partition, False)
+
+
+def _valid_region(region: str) -> bool:
+    """An AWS region name such as `us-east-1` or `us-gov-west-1`: letters, digits and dashes."""
+    parts = region.split("-")
+    return (
+        len(parts) >= 3
+        and parts[0].isalpha()
+        and parts[-1].isdigit()
+        and all(part and part.isalnum() for part in parts)
+    )

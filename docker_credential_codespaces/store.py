@@ -1,0 +1,131 @@
+"""The local store: logins for registries that no secret covers, kept in one private JSON file.
+
+`docker login` to such a registry must survive a restart, so it is written here; a secret
+always wins over it. The file is `credentials.json` in the user data directory, and a corrupt
+file is never overwritten: the user's logins in it would be lost.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import files, paths
+from .errors import HelperError
+from .log import warn
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Entries = dict[str, dict[str, str]]
+
+FILE_NAME = "credentials.json"
+# Far above any plausible number of logins; stops a planted huge file from eating memory.
+FILE_CAP = 16 * 1024 * 1024
+FORMAT_VERSION = 1
+
+
+class StoreCorrupt(HelperError):
+    """The store file exists but cannot be understood; the message names the file."""
+
+
+def store_path() -> str:
+    """The store file's path (in DOCKER_CREDENTIAL_CODESPACES_STORE_DIR when that is set)."""
+    return os.path.join(paths.store_dir(), FILE_NAME)
+
+
+def load(path: str) -> dict[str, dict[str, str]]:
+    """Every stored login, key to {"Username", "Secret"}; empty when there is no file."""
+    data = files.read_private(path, FILE_CAP)
+    if data is None:
+        return {}
+    import json
+
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise StoreCorrupt(f"the store {path} is not valid JSON; fix or move it") from None
+    entries = document.get("credentials") if isinstance(document, dict) else None
+    if not isinstance(entries, dict) or not all(_valid_entry(e) for e in entries.values()):
+        raise StoreCorrupt(f"the store {path} has an unexpected layout; fix or move it")
+    return entries
+
+
+def _valid_entry(entry: object) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("Username"), str)
+        and isinstance(entry.get("Secret"), str)
+    )
+
+
+def lookup(key: str) -> dict[str, str] | None:
+    """The stored login for `key`, or None. Never fails: a `get` must not break a pull.
+
+    A store that cannot be read is reported on stderr and treated as empty, so docker goes
+    on anonymously and the user learns which file to fix.
+    """
+    try:
+        return load(store_path()).get(key)
+    except HelperError as error:
+        warn(str(error))
+        return None
+
+
+def usernames() -> dict[str, str]:
+    """Key to username for every stored login, for `list`; never fails, like lookup."""
+    try:
+        entries = load(store_path())
+    except HelperError as error:
+        warn(str(error))
+        return {}
+    return {key: entry["Username"] for key, entry in entries.items()}
+
+
+def put(key: str, username: str, secret: str) -> None:
+    """Store a login, replacing any under the same key."""
+
+    def change(entries: dict[str, dict[str, str]]) -> bool:
+        entries[key] = {"Username": username, "Secret": secret}
+        return True
+
+    _update(change)
+
+
+def remove(key: str) -> None:
+    """Forget the login under `key`; nothing to forget is success, as docker logout expects."""
+    _update(lambda entries: entries.pop(key, None) is not None)
+
+
+def put_many(logins: dict[str, dict[str, str]]) -> list[str]:
+    """Store logins that are not stored yet (used by `configure`); returns the keys added."""
+    added: list[str] = []
+
+    def change(entries: dict[str, dict[str, str]]) -> bool:
+        for key, login in logins.items():
+            if key not in entries:
+                entries[key] = login
+                added.append(key)
+        return bool(added)
+
+    _update(change)
+    return added
+
+
+def _update(change: Callable[[Entries], bool]) -> None:
+    """Read, change and rewrite the store under its lock, so concurrent logins lose nothing.
+
+    `change` mutates the entries and says whether anything changed; nothing is written if not.
+    """
+    path = store_path()
+    files.ensure_private_dir(os.path.dirname(path))
+    with files.FileLock(path):
+        files.remove_stale_temps(path)
+        entries = load(path)
+        if not change(entries):
+            return
+        import json
+
+        document = {"version": FORMAT_VERSION, "credentials": entries}
+        text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        files.atomic_write(path, text.encode("utf-8"))

@@ -1,0 +1,139 @@
+"""The wire protocol docker speaks to credential helpers: argv, stdin, stdout, exit code.
+
+It knows nothing of where credentials come from: it reads the request, calls the Helper, and
+prints the answer or the error's exact text. `serve` takes its streams as arguments so tests
+can drive it in-process with bytes.
+"""
+
+from __future__ import annotations
+
+from . import __version__
+from .constants import ERR_NO_SERVER_URL, ERR_NO_USERNAME, PACKAGE, PROGRAM, STDIN_CAP, USAGE
+from .errors import HelperError
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol, TextIO
+
+    class Helper(Protocol):
+        """What a credential source offers the protocol: docker-credential-helpers' four verbs."""
+
+        def get(self, server_url: str) -> tuple[str, str]: ...
+        def add(self, server_url: str, username: str, secret: str) -> None: ...
+        def delete(self, server_url: str) -> None: ...
+        def list(self) -> dict[str, str]: ...
+
+
+HELP = f"""{USAGE}
+
+Docker runs this helper; the request comes on stdin and the answer goes to stdout.
+  get      print the credentials for the server URL on stdin
+  store    store {{"ServerURL","Username","Secret"}} from stdin (no-op for secret-covered hosts)
+  erase    forget the server URL on stdin
+  list     print registry -> username for every registry known (no secrets)
+  version  print the version
+
+Commands for people:
+  {PROGRAM} configure   make this helper docker's credsStore in config.json
+"""
+
+
+def _json_string(text: str) -> str:
+    """A JSON string literal, escaped by the C encoder without importing json."""
+    from _json import encode_basestring_ascii
+
+    return encode_basestring_ascii(text)
+
+
+def read_input(stdin: BinaryIO) -> str:
+    """All of stdin as text, refusing more than STDIN_CAP bytes or bytes that are not UTF-8."""
+    data = stdin.read(STDIN_CAP + 1)
+    if len(data) > STDIN_CAP:
+        raise HelperError(f"input is larger than {STDIN_CAP} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HelperError("input is not valid UTF-8") from None
+
+
+def read_server_url(stdin: BinaryIO) -> str:
+    """The server URL of a get or erase request, trimmed as docker sends it with no newline."""
+    server_url = read_input(stdin).strip()
+    if not server_url:
+        raise HelperError(ERR_NO_SERVER_URL)
+    return server_url
+
+
+def get(helper: Helper, stdin: BinaryIO, stdout: TextIO) -> None:
+    """Print the credentials, echoing the ServerURL exactly as it was received."""
+    server_url = read_server_url(stdin)
+    username, secret = helper.get(server_url)
+    stdout.write(
+        f'{{"ServerURL":{_json_string(server_url)},"Username":{_json_string(username)},'
+        f'"Secret":{_json_string(secret)}}}\n'
+    )
+
+
+def store(helper: Helper, stdin: BinaryIO) -> None:
+    """Store the credentials in the JSON request."""
+    import json
+
+    try:
+        request = json.loads(read_input(stdin))
+    except (ValueError, RecursionError):
+        raise HelperError("invalid credentials: input is not valid JSON") from None
+    if not isinstance(request, dict):
+        raise HelperError("invalid credentials: expected a JSON object")
+    fields = {}
+    for field in ("ServerURL", "Username", "Secret"):
+        value = request.get(field, "")
+        if not isinstance(value, str):
+            raise HelperError(f"invalid credentials: {field} must be a string")
+        fields[field] = value
+    if not fields["ServerURL"].strip():
+        raise HelperError(ERR_NO_SERVER_URL)
+    if not fields["Username"]:
+        raise HelperError(ERR_NO_USERNAME)
+    helper.add(fields["ServerURL"].strip(), fields["Username"], fields["Secret"])
+
+
+def erase(helper: Helper, stdin: BinaryIO) -> None:
+    """Forget the credentials for the server URL on stdin."""
+    helper.delete(read_server_url(stdin))
+
+
+def list_(helper: Helper, stdout: TextIO) -> None:
+    """Print key -> username; `{}` when empty, since docker-py fails on `null`. No stdin."""
+    entries = helper.list()
+    body = ",".join(f"{_json_string(k)}:{_json_string(v)}" for k, v in sorted(entries.items()))
+    stdout.write(f"{{{body}}}\n")
+
+
+def serve(helper: Helper, argv: list[str], stdin: BinaryIO, stdout: TextIO) -> int:
+    """Run one request; every error is one line on stdout and exit code 1, as docker expects."""
+    try:
+        if len(argv) != 2:
+            raise HelperError(USAGE)
+        action = argv[1]
+        if action == "get":
+            get(helper, stdin, stdout)
+        elif action == "store":
+            store(helper, stdin)
+        elif action == "erase":
+            erase(helper, stdin)
+        elif action == "list":
+            list_(helper, stdout)
+        elif action in ("version", "--version", "-v"):
+            stdout.write(f"{PROGRAM} ({PACKAGE}) {__version__}\n")
+        elif action in ("--help", "-h", "help"):
+            stdout.write(HELP)
+        else:
+            raise HelperError(f"{PROGRAM}: unknown action: {action}")
+    except HelperError as error:
+        stdout.write(" ".join(str(error).split()) + "\n")
+        return 1
+    except Exception as error:  # docker must get one line, never a traceback
+        # The type only: an exception's text could carry a value from the request.
+        stdout.write(f"{PROGRAM}: internal error ({type(error).__name__})\n")
+        return 1
+    return 0

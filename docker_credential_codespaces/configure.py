@@ -1,9 +1,10 @@
 """`configure`: make this helper the one docker, skopeo and podman call, losing no login.
 
-docker reads `credsStore`; containers/image (skopeo, podman, buildah) ignores it and reads only
-`credHelpers`, so each registry a secret names gets an entry there too. Once `credsStore` is
-set, docker stops reading the passwords inline in `auths`, so those logins are first copied
-into the local store. The file is rewritten atomically, with a backup, and only when it changes.
+docker reads `credsStore`; containers/image (skopeo, podman, buildah) ignores it and reads
+only `credHelpers`, so each registry a secret names, and each stored login, gets an entry
+there too. Once `credsStore` is set, docker stops reading the passwords inline in `auths`, so
+those logins are first copied into the local store. The file is rewritten atomically, with a
+backup, and only when it changes.
 """
 
 from __future__ import annotations
@@ -76,17 +77,22 @@ def inline_logins(config: dict) -> dict[str, dict[str, str]]:
     return logins
 
 
-def helper_keys(secrets: list[env_secrets.Secret]) -> list[str]:
-    """credHelpers keys for the registries the secrets name, Docker Hub under both its names."""
+def helper_keys(registries: list[str]) -> list[str]:
+    """credHelpers keys for docker keys, Docker Hub under both its names, Hub OAuth keys left out.
+
+    containers/image has no credsStore and no wildcard, so every registry needs its own entry.
+    """
     keys: list[str] = []
-    for secret in secrets:
-        for key in _HUB_HELPER_KEYS if secret.key == DOCKER_HUB_KEY else (secret.key,):
+    for registry in registries:
+        if docker_key(registry) != registry:
+            continue
+        for key in _HUB_HELPER_KEYS if registry == DOCKER_HUB_KEY else (registry,):
             if key not in keys:
                 keys.append(key)
     return keys
 
 
-def plan(config: dict, secrets: list[env_secrets.Secret]) -> tuple[dict, list[str]]:
+def plan(config: dict, registries: list[str]) -> tuple[dict, list[str]]:
     """The new config and one line per change, without touching anything."""
     new = json.loads(json.dumps(config))
     notes: list[str] = []
@@ -99,7 +105,7 @@ def plan(config: dict, secrets: list[env_secrets.Secret]) -> tuple[dict, list[st
     helpers = new.get("credHelpers")
     if not isinstance(helpers, dict):
         helpers = new["credHelpers"] = {}
-    for key in helper_keys(secrets):
+    for key in helper_keys(registries):
         current = helpers.get(key)
         if current is None:
             helpers[key] = HELPER_NAME
@@ -126,9 +132,7 @@ def configure(dry_run: bool = False) -> list[str]:
     """Wire config.json and move inline logins; returns what was done, one line each."""
     path = config_path()
     config = load_config(path)
-    secrets = env_secrets.triples()
-    new, notes = plan(config, secrets)
-    covered = {secret.key for secret in secrets}
+    covered = [secret.key for secret in env_secrets.triples()]
     logins = {}
     if config.get("credsStore") in (None, ""):
         logins = {
@@ -136,6 +140,8 @@ def configure(dry_run: bool = False) -> list[str]:
             for key, login in inline_logins(config).items()
             if docker_key(key) not in covered
         }
+    stored = sorted(set(store.usernames()) | set(logins))
+    new, notes = plan(config, covered + stored)
     if dry_run:
         return [f"would set {note}" for note in notes] + [
             f"would copy the login for {key} into the local store" for key in logins

@@ -184,7 +184,9 @@ def _permissions(registry: EcrRegistry) -> str:
 
 def _client_error(secret: Secret, registry: EcrRegistry, error: Exception) -> str:
     """One sentence for an AWS refusal: what to fix, in which variable. AWS's text is left out."""
-    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    response = getattr(error, "response", {})
+    code = response.get("Error", {}).get("Code", "")
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     who = _who(secret, registry)
     if code in ("UnrecognizedClientException", "InvalidClientTokenId"):
         return f"{who}: AWS does not know the access key id in {secret.variable(SECRET_USER)}"
@@ -197,7 +199,9 @@ def _client_error(secret: Secret, registry: EcrRegistry, error: Exception) -> st
         return f"{who}: the access key lacks {_permissions(registry)}; check its IAM policy"
     if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
         return f"{who}: AWS throttled the token request; try again in a moment"
-    return f"{who}: AWS refused the token request ({code or 'unknown error'})"
+    if status >= 500:
+        return f"{who}: AWS failed to answer ({code or status}); try again in a moment"
+    return f"{who}: AWS refused the token request ({code or status or 'unknown error'})"
 
 
 def _network_error(secret: Secret, registry: EcrRegistry, error: Exception) -> str:

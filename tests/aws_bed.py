@@ -540,9 +540,11 @@ class FakeECR:
             status, payload = 200, self._issue(call, service or "ecr")
         except _AwsError as exc:
             status, payload = exc.status, {"__type": exc.code, "message": exc.message}
-            call.error = exc.code
-        call.status = status
-        call.answered_at = time.time()
+            with self._lock:
+                call.error = exc.code
+        with self._lock:
+            call.status = status
+            call.answered_at = time.time()
         handler._send(status, payload)
 
     def _check_request(
@@ -591,13 +593,16 @@ class FakeECR:
                 "InvalidSignatureException",
                 f"Credential should be scoped to correct service: '{service}'. ",
             )
-        if service == "ecr-public" and self.public_regions is not None:
-            if scope.region not in self.public_regions:
-                raise _AwsError(
-                    400,
-                    "InvalidSignatureException",
-                    "Credential should be scoped to a valid region. ",
-                )
+        if (
+            service == "ecr-public"
+            and self.public_regions is not None
+            and scope.region not in self.public_regions
+        ):
+            raise _AwsError(
+                400,
+                "InvalidSignatureException",
+                "Credential should be scoped to a valid region. ",
+            )
         amz_date = handler.headers.get("X-Amz-Date", "")
         try:
             signed_at = datetime.strptime(amz_date, _AMZ_DATE_FORMAT).replace(tzinfo=timezone.utc)
@@ -704,7 +709,8 @@ class FakeECR:
         if expires_at is None:
             expires_at = time.time() + self.lifetime
         expires_at = round(expires_at, 3)
-        call.token, call.expires_at = token, expires_at
+        with self._lock:
+            call.token, call.expires_at = token, expires_at
         if service == "ecr-public":
             return {"authorizationData": {"authorizationToken": token, "expiresAt": expires_at}}
         registry_ids = call.body.get("registryIds") or [self.account]

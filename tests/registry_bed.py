@@ -129,8 +129,13 @@ def htpasswd_line(user: str, password: str) -> str:
 
 
 def _self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1, for a client that refuses plain HTTP (none does so far)."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
+    """A certificate for 127.0.0.1, for a client that refuses plain HTTP (none does so far).
+
+    The certificate is alone in `certs/ca.crt`, so `skopeo --cert-dir=<that dir>` trusts it.
+    """
+    (directory / "certs").mkdir()
+    (directory / "key").mkdir(mode=0o700)
+    cert, key = directory / "certs" / "ca.crt", directory / "key" / "key.pem"
     subprocess.run(
         [
             "openssl",

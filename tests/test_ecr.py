@@ -1,0 +1,461 @@
+"""The ECR exchange and its cache, against a loopback GetAuthorizationToken server.
+
+FakeECR checks every request's SigV4 signature against the expected secret key, so a test
+passes only when the helper signed with exactly the key from the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aws_bed import FakeECR, endpoint_env, moto_server
+from support import HELPER, add_secret, run_helper
+
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"
+KEY_ID_2 = "AKIAI44QH8DHBEXAMPLE"
+SECRET_KEY_2 = "CANARY-aws-secret-0002-je7MtGbClwBF"
+HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+NOT_FOUND = b"credentials not found in native keychain\n"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeECR]:
+    with FakeECR({KEY_ID: SECRET_KEY, KEY_ID_2: SECRET_KEY_2}) as server:
+        yield server
+        assert server.errors == []
+
+
+@pytest.fixture
+def ecr_env(env: dict[str, str], fake: FakeECR) -> dict[str, str]:
+    env.update(endpoint_env(fake.endpoint_url))
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    return env
+
+
+def get(
+    env: dict[str, str], server: str = HOST, **kwargs: float
+) -> subprocess.CompletedProcess[bytes]:
+    return run_helper(env, "get", stdin=server.encode(), **kwargs)
+
+
+def password(result: subprocess.CompletedProcess[bytes]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["Username"] == "AWS"
+    return answer["Secret"]
+
+
+def assert_no_canary(*outputs: bytes) -> None:
+    for output in outputs:
+        assert b"CANARY" not in output
+
+
+def cache_files(env: dict[str, str]) -> list[Path]:
+    directory = Path(env["XDG_CACHE_HOME"]) / "docker-credential-codespaces"
+    return sorted(directory.glob("ecr-*.token")) if directory.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("host", "region", "service"),
+    [
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com", "eu-west-1", "ecr"),
+        ("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", "us-east-1", "ecr"),
+        ("123456789012.dkr-ecr.ap-south-1.on.aws", "ap-south-1", "ecr"),
+        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn", "cn-north-1", "ecr"),
+        ("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com", "us-gov-west-1", "ecr"),
+        ("123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu", "eusc-de-east-1", "ecr"),
+        ("123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov", "us-iso-east-1", "ecr"),
+        ("123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov", "us-isob-east-1", "ecr"),
+        ("123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk", "eu-isoe-west-1", "ecr"),
+        ("123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov", "us-isof-south-1", "ecr"),
+        ("public.ecr.aws", "us-east-1", "ecr-public"),
+        ("ecr-public.aws.com", "us-east-1", "ecr-public"),
+    ],
+)
+def test_exchange_for_every_kind_of_host(
+    env: dict[str, str], fake: FakeECR, host: str, region: str, service: str
+) -> None:
+    env.update(endpoint_env(fake.endpoint_url))
+    add_secret(env, "ECR", f"https://{host}/team/app", KEY_ID, SECRET_KEY)
+    result = get(env, host)
+    assert password(result).startswith(f"fake-{service}-")
+    assert [(c.service, c.region, c.key_id) for c in fake.calls] == [(service, region, KEY_ID)]
+    assert_no_canary(result.stdout, result.stderr)
+
+
+def test_cached_token_costs_no_call_and_never_holds_the_secret_key(
+    ecr_env: dict[str, str], fake: FakeECR
+) -> None:
+    first = password(get(ecr_env))
+    assert password(get(ecr_env, f"https://{HOST}/team/app")) == first
+    assert fake.count() == 1
+    [cached] = cache_files(ecr_env)
+    assert oct(cached.stat().st_mode & 0o777) == "0o600"
+    assert oct(cached.parent.stat().st_mode & 0o777) == "0o700"
+    assert SECRET_KEY.encode() not in cached.read_bytes()
+
+
+def test_lookalike_host_gets_no_aws_token(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    result = get(ecr_env, HOST + ".evil.example")
+    assert result.stdout == NOT_FOUND
+    assert fake.count() == 0
+
+
+def test_registry_without_secret_is_not_found(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    assert get(ecr_env, "999999999999.dkr.ecr.eu-west-1.amazonaws.com").stdout == NOT_FOUND
+    assert fake.count() == 0
+
+
+def test_list_shows_aws_without_calling(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    result = run_helper(ecr_env, "list", stdin=None)
+    assert json.loads(result.stdout) == {HOST: "AWS"}
+    assert fake.count() == 0
+
+
+def spawn_gets(env: dict[str, str], hosts: list[str]) -> list[subprocess.Popen[bytes]]:
+    processes = []
+    for host in hosts:
+        process = subprocess.Popen(
+            [str(HELPER), "get"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert process.stdin is not None
+        process.stdin.write(host.encode())
+        process.stdin.close()
+        process.stdin = None  # written and closed: communicate() must not touch it
+        processes.append(process)
+    return processes
+
+
+def collect(processes: list[subprocess.Popen[bytes]]) -> list[str]:
+    secrets = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, out + err
+        secrets.append(json.loads(out)["Secret"])
+    return secrets
+
+
+def test_fifty_concurrent_gets_cost_one_call(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    fake.delay = 1.0  # every process starts while the first one's call is in flight
+    secrets = collect(spawn_gets(ecr_env, [HOST] * 50))
+    assert len(set(secrets)) == 1
+    assert fake.count() == 1
+
+
+def test_five_registries_at_once_cost_five_calls(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    hosts = [f"12345678901{i}.dkr.ecr.eu-west-{i}.amazonaws.com" for i in range(1, 6)]
+    for index, host in enumerate(hosts):
+        add_secret(ecr_env, f"ECR{index}", host, KEY_ID, SECRET_KEY)
+    fake.delay = 0.5
+    secrets = collect(spawn_gets(ecr_env, hosts * 8))
+    assert len(set(secrets)) == 5
+    assert fake.count() == 5
+    assert sorted(c.region for c in fake.calls) == [f"eu-west-{i}" for i in range(1, 6)]
+
+
+def write_cached(env: dict[str, str], fetched_ago: float, expires_in: float, secret: str) -> Path:
+    """Prime the cache as an earlier process would have, with chosen times."""
+    code = (
+        "import sys, time\n"
+        "from docker_credential_codespaces import ecr, env_secrets, servers, token_cache\n"
+        "secret = env_secrets.find(sys.argv[1])\n"
+        "registry = servers.ecr_registry(sys.argv[1])\n"
+        "cache = token_cache.open_cache()\n"
+        "key = ecr._key(secret, registry)\n"
+        "now = time.time()\n"
+        "cache.lock(key).__enter__()\n"
+        "cache.write(key, token_cache.Token(sys.argv[4], now + float(sys.argv[3]),"
+        " now - float(sys.argv[2])))\n"
+        "print(cache.path(key))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, HOST, str(fetched_ago), str(expires_in), secret],
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return Path(result.stdout.decode().strip())
+
+
+def test_token_past_half_its_life_is_refreshed(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    write_cached(ecr_env, fetched_ago=7 * 3600, expires_in=5 * 3600, secret="old-token")
+    assert password(get(ecr_env)) != "old-token"
+    assert fake.count() == 1
+
+
+def test_young_cached_token_is_served(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    write_cached(ecr_env, fetched_ago=3600, expires_in=11 * 3600, secret="young-token")
+    assert password(get(ecr_env)) == "young-token"
+    assert fake.count() == 0
+
+
+def test_failed_refresh_serves_a_still_valid_token(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    write_cached(ecr_env, fetched_ago=7 * 3600, expires_in=5 * 3600, secret="still-good")
+    fake.error500 = True
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    result = get(ecr_env)
+    assert password(result) == "still-good"
+    assert b"refresh failed, serving the cached token" in result.stderr
+    assert_no_canary(result.stderr)
+
+
+@pytest.mark.parametrize("expires_in", [-60, 120])
+def test_expired_or_expiring_token_is_never_returned(
+    ecr_env: dict[str, str], fake: FakeECR, expires_in: float
+) -> None:
+    write_cached(ecr_env, fetched_ago=12 * 3600, expires_in=expires_in, secret="dying-token")
+    fake.error500 = True
+    result = get(ecr_env)
+    assert result.returncode == 1
+    assert b"dying-token" not in result.stdout
+    assert b"ECR_CONTAINER_REGISTRY_SERVER" in result.stdout
+    fake.error500 = False
+    assert password(get(ecr_env)) != "dying-token"
+
+
+def test_short_lived_tokens_are_refreshed_before_their_last_minutes(
+    ecr_env: dict[str, str], fake: FakeECR
+) -> None:
+    fake.lifetime = 240  # expires within the safety margin: never served from the cache
+    first = password(get(ecr_env))
+    assert password(get(ecr_env)) != first
+    assert fake.count() == 2
+
+
+def test_near_expiry_refresh_in_real_time(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    fake.lifetime = 302  # usable for 2 s: 300 s before expiry the helper refreshes
+    first = password(get(ecr_env))
+    assert password(get(ecr_env)) == first
+    time.sleep(2.5)
+    assert password(get(ecr_env)) != first
+    assert fake.count() == 2
+
+
+def test_rotated_secret_fetches_a_new_token(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    first = password(get(ecr_env))
+    add_secret(ecr_env, "ECR", HOST, KEY_ID_2, SECRET_KEY_2)
+    second = password(get(ecr_env))
+    assert first != second
+    assert [c.key_id for c in fake.calls] == [KEY_ID, KEY_ID_2]
+
+
+def test_other_endpoint_never_gets_an_old_token(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    password(get(ecr_env))
+    with FakeECR({KEY_ID: SECRET_KEY}) as other:
+        ecr_env.update(endpoint_env(other.endpoint_url))
+        password(get(ecr_env))
+        assert other.count() == 1
+
+
+def test_erase_drops_the_cached_token(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    password(get(ecr_env))
+    assert len(cache_files(ecr_env)) == 1
+    erased = run_helper(ecr_env, "erase", stdin=HOST.encode())
+    assert (erased.returncode, erased.stdout) == (0, b"")
+    assert cache_files(ecr_env) == []
+    password(get(ecr_env))
+    assert fake.count() == 2
+
+
+def test_cache_can_be_turned_off(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_NO_CACHE"] = "1"
+    password(get(ecr_env))
+    password(get(ecr_env))
+    assert fake.count() == 2
+    assert cache_files(ecr_env) == []
+
+
+def test_cache_dir_override(ecr_env: dict[str, str], fake: FakeECR, tmp_path: Path) -> None:
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"] = str(tmp_path / "c")
+    password(get(ecr_env))
+    assert len(list((tmp_path / "c").glob("ecr-*.token"))) == 1
+
+
+@pytest.mark.parametrize(
+    "damage", [b"", b"garbage", b"dcc-ecr-token-v1\nnan\n1\nx\n", b"\xff" * 100]
+)
+def test_corrupt_cache_file_is_rebuilt(
+    ecr_env: dict[str, str], fake: FakeECR, damage: bytes
+) -> None:
+    password(get(ecr_env))
+    [cached] = cache_files(ecr_env)
+    cached.write_bytes(damage)
+    password(get(ecr_env))
+    assert fake.count() == 2
+    password(get(ecr_env))
+    assert fake.count() == 2
+
+
+def test_unusable_cache_dir_still_serves(
+    ecr_env: dict[str, str], fake: FakeECR, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"] = str(blocker / "cache")
+    password(get(ecr_env))
+    password(get(ecr_env))
+    assert fake.count() == 2
+
+
+def test_no_home_still_serves(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    for name in ("HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        ecr_env.pop(name)
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"] = "/nonexistent/store"
+    password(get(ecr_env))
+
+
+def test_killed_while_writing_the_cache(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    paused = dict(ecr_env, DOCKER_CREDENTIAL_CODESPACES_TEST_PAUSE_BEFORE_RENAME="30")
+    [process] = spawn_gets(paused, [HOST])
+    directory = Path(ecr_env["XDG_CACHE_HOME"]) / "docker-credential-codespaces"
+    deadline = time.monotonic() + 30
+    while not list(directory.glob(".ecr-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(directory.glob(".ecr-*.tmp")), "the writer never reached its rename"
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert cache_files(ecr_env) == []
+    password(get(ecr_env))
+    assert len(cache_files(ecr_env)) == 1
+    assert list(directory.glob(".ecr-*.tmp")) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("denied", b"lacks ecr:GetAuthorizationToken; check its IAM policy"),
+        ("throttle", b"AWS throttled the token request"),
+        ("error500", b"AWS failed to answer (ServerException)"),
+    ],
+)
+def test_aws_errors_are_one_clear_line(
+    ecr_env: dict[str, str], fake: FakeECR, mode: str, expected: bytes
+) -> None:
+    setattr(fake, mode, True)
+    result = get(ecr_env)
+    assert result.returncode == 1
+    assert result.stdout.count(b"\n") == 1
+    assert expected in result.stdout
+    assert b"ECR_CONTAINER_REGISTRY_SERVER" in result.stdout
+    assert_no_canary(result.stdout, result.stderr)
+
+
+def test_public_denied_names_both_permissions(env: dict[str, str], fake: FakeECR) -> None:
+    env.update(endpoint_env(fake.endpoint_url))
+    add_secret(env, "PUB", "public.ecr.aws", KEY_ID, SECRET_KEY)
+    fake.denied = True
+    result = get(env, "public.ecr.aws")
+    assert b"ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken" in result.stdout
+
+
+def test_wrong_secret_key(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    add_secret(ecr_env, "ECR", HOST, KEY_ID, "CANARY-wrong-secret-key")
+    result = get(ecr_env)
+    assert result.returncode == 1
+    assert b"rejected the secret key in ECR_CONTAINER_REGISTRY_PASSWORD" in result.stdout
+    assert_no_canary(result.stdout, result.stderr)
+
+
+def test_unknown_access_key(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    add_secret(ecr_env, "ECR", HOST, "AKIAUNKNOWNUNKNOWN00", SECRET_KEY)
+    result = get(ecr_env)
+    assert b"AWS does not know the access key id in ECR_CONTAINER_REGISTRY_USER" in result.stdout
+
+
+def test_hanging_endpoint_is_cut_off(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    fake.hang = True
+    started = time.monotonic()
+    result = get(ecr_env)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert b"timed out" in result.stdout
+    assert elapsed < 20
+
+
+def test_unreachable_endpoint(env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env.update(endpoint_env(f"http://127.0.0.1:{port}"))
+    add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    started = time.monotonic()
+    result = get(env)
+    assert result.returncode == 1
+    assert b"cannot connect" in result.stdout and f"127.0.0.1:{port}".encode() in result.stdout
+    assert time.monotonic() - started < 20
+
+
+def aws_token(expiration: float) -> str:
+    payload = {"payload": "x", "datakey": "y", "version": "2", "expiration": int(expiration)}
+    return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+def test_user_aws_token_passes_through(env: dict[str, str]) -> None:
+    token = aws_token(time.time() + 3600)
+    add_secret(env, "ECR", HOST, "AWS", token)
+    assert password(get(env)) == token
+
+
+def test_user_aws_opaque_token_passes_through(env: dict[str, str]) -> None:
+    add_secret(env, "ECR", HOST, "AWS", "not-base64-json!")
+    assert password(get(env)) == "not-base64-json!"
+
+
+def test_user_aws_expired_token_says_how_to_fix(env: dict[str, str]) -> None:
+    add_secret(env, "ECR", HOST, "AWS", aws_token(time.time() - 60))
+    result = get(env)
+    assert result.returncode == 1
+    assert result.stdout.startswith(
+        b"ECR_CONTAINER_REGISTRY_PASSWORD holds an ECR token that expired"
+    )
+    assert b"access key id in ECR_CONTAINER_REGISTRY_USER" in result.stdout
+
+
+def test_moto_end_to_end(env: dict[str, str]) -> None:
+    """A plain exchange against moto's server, through the generic AWS_ENDPOINT_URL."""
+    with moto_server() as url:
+        env["AWS_ENDPOINT_URL"] = url
+        add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
+        assert password(get(env)) == "123456789012-auth-token"
+
+
+def imported_modules(env: dict[str, str], *args: str, stdin: bytes | None = b"") -> str:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "docker_credential_codespaces", *args],
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert b"Traceback" not in result.stderr
+    return result.stderr.decode()
+
+
+def test_boto3_is_imported_only_to_fetch(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    cold = imported_modules(ecr_env, "get", stdin=HOST.encode())
+    assert " boto3" in cold and " botocore" in cold
+    for args, stdin in ((("get",), HOST.encode()), (("list",), None)):
+        trace = imported_modules(ecr_env, *args, stdin=stdin)
+        assert "boto" not in trace, args
+    add_secret(ecr_env, "GH", "ghcr.io", "u", "p")
+    assert "boto" not in imported_modules(ecr_env, "get", stdin=b"ghcr.io")
+    assert fake.count() == 1

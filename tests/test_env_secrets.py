@@ -1,0 +1,122 @@
+"""Secrets from the environment laid over the Codespaces secrets file, read at each request."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from support import add_secret, run_helper
+
+
+def write_secrets_file(path: Path, values: dict[str, str], extra: bytes = b"") -> None:
+    lines = [
+        f"{name}={base64.b64encode(value.encode()).decode()}" for name, value in values.items()
+    ]
+    path.write_bytes("\n".join(lines).encode() + b"\n" + extra)
+
+
+def get(env: dict[str, str], server: str) -> dict[str, str] | None:
+    result = run_helper(env, "get", stdin=server.encode())
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def test_secrets_file_serves_shells_without_the_variables(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    secrets = tmp_path / "env-secrets"
+    write_secrets_file(
+        secrets,
+        {
+            "ACR_CONTAINER_REGISTRY_SERVER": "myco.azurecr.io",
+            "ACR_CONTAINER_REGISTRY_USER": "robot",
+            "ACR_CONTAINER_REGISTRY_PASSWORD": "pässwörd=with=equals\n",
+            "OTHER_SECRET": "not a registry",
+        },
+        extra=b"garbage line without equals\nBAD_CONTAINER_REGISTRY_SERVER=!!notbase64!!\n\xff\xfe=x\n",
+    )
+    env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(secrets)
+    answer = get(env, "myco.azurecr.io")
+    assert answer is not None
+    assert (answer["Username"], answer["Secret"]) == ("robot", "pässwörd=with=equals\n")
+
+
+def test_environment_overrides_the_file(env: dict[str, str], tmp_path: Path) -> None:
+    secrets = tmp_path / "env-secrets"
+    write_secrets_file(
+        secrets,
+        {
+            "ACR_CONTAINER_REGISTRY_SERVER": "myco.azurecr.io",
+            "ACR_CONTAINER_REGISTRY_USER": "old-user",
+            "ACR_CONTAINER_REGISTRY_PASSWORD": "old",
+        },
+    )
+    env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(secrets)
+    env["ACR_CONTAINER_REGISTRY_PASSWORD"] = "new"
+    answer = get(env, "myco.azurecr.io")
+    assert answer is not None and (answer["Username"], answer["Secret"]) == ("old-user", "new")
+
+
+def test_rotated_file_applies_at_once(env: dict[str, str], tmp_path: Path) -> None:
+    secrets = tmp_path / "env-secrets"
+    env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(secrets)
+    triple = {
+        "X_CONTAINER_REGISTRY_SERVER": "r.example",
+        "X_CONTAINER_REGISTRY_USER": "u",
+        "X_CONTAINER_REGISTRY_PASSWORD": "one",
+    }
+    write_secrets_file(secrets, triple)
+    assert get(env, "r.example") == {"ServerURL": "r.example", "Username": "u", "Secret": "one"}
+    write_secrets_file(secrets, {**triple, "X_CONTAINER_REGISTRY_PASSWORD": "two"})
+    assert get(env, "r.example") == {"ServerURL": "r.example", "Username": "u", "Secret": "two"}
+
+
+def test_unreadable_or_odd_secrets_file_is_not_fatal(env: dict[str, str], tmp_path: Path) -> None:
+    env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(tmp_path)  # a directory
+    add_secret(env, "GH", "ghcr.io", "u", "p")
+    assert get(env, "ghcr.io") is not None
+
+
+def test_incomplete_triple_is_ignored_and_named_under_debug(env: dict[str, str]) -> None:
+    env["ACR_CONTAINER_REGISTRY_SERVER"] = "myco.azurecr.io"
+    env["ACR_CONTAINER_REGISTRY_USER"] = "CANARY-user-value"
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    result = run_helper(env, "get", stdin=b"myco.azurecr.io")
+    assert result.stdout == b"credentials not found in native keychain\n"
+    assert b"ACR_CONTAINER_REGISTRY_PASSWORD not set" in result.stderr
+    assert b"CANARY" not in result.stderr
+
+
+def test_two_triples_for_one_registry_first_prefix_wins(env: dict[str, str]) -> None:
+    add_secret(env, "B", "https://ghcr.io", "b-user", "b")
+    add_secret(env, "A", "ghcr.io/", "a-user", "a")
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    result = run_helper(env, "get", stdin=b"ghcr.io")
+    assert json.loads(result.stdout)["Username"] == "a-user"
+    assert b"A_CONTAINER_REGISTRY_SERVER, B_CONTAINER_REGISTRY_SERVER all name ghcr.io" in (
+        result.stderr
+    )
+
+
+def test_unparseable_server_is_skipped(env: dict[str, str]) -> None:
+    add_secret(env, "BAD", "user@evil.example", "u", "p")
+    add_secret(env, "OK", "ghcr.io", "u", "p")
+    assert run_helper(env, "list", stdin=None).stdout == b'{"ghcr.io":"u"}\n'
+
+
+def test_docker_hub_secret_answers_every_alias(env: dict[str, str]) -> None:
+    add_secret(env, "HUB", "docker.io", "hubuser", "hubpw")
+    for alias in (
+        "https://index.docker.io/v1/",
+        "docker.io",
+        "index.docker.io",
+        "registry-1.docker.io",
+        "index.docker.io/library/alpine",
+    ):
+        answer = get(env, alias)
+        assert answer is not None and answer["Username"] == "hubuser", alias
+    for oauth in (
+        "https://index.docker.io/v1/access-token",
+        "https://index.docker.io/v1/refresh-token",
+    ):
+        assert get(env, oauth) is None

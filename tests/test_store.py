@@ -1,0 +1,142 @@
+"""The local store: private, atomic, locked, and never overwritten when corrupt."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+from support import HELPER, run_helper
+
+
+def store_file(env: dict[str, str]) -> Path:
+    return Path(env["XDG_DATA_HOME"]) / "docker-credential-codespaces" / "credentials.json"
+
+
+def store(
+    env: dict[str, str], server: str, user: str, secret: str
+) -> subprocess.CompletedProcess[bytes]:
+    body = json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
+    return run_helper(env, "store", stdin=body)
+
+
+def test_store_file_and_directory_are_private(env: dict[str, str]) -> None:
+    assert store(env, "r.example", "u", "p").returncode == 0
+    path = store_file(env)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_loose_modes_are_repaired(env: dict[str, str]) -> None:
+    assert store(env, "r.example", "u", "p").returncode == 0
+    path = store_file(env)
+    path.chmod(0o644)
+    path.parent.chmod(0o755)
+    assert store(env, "s.example", "u", "p").returncode == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_store_dir_override(env: dict[str, str], tmp_path: Path) -> None:
+    env["DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"] = str(tmp_path / "elsewhere")
+    assert store(env, "r.example", "u", "p").returncode == 0
+    assert (tmp_path / "elsewhere" / "credentials.json").is_file()
+
+
+def test_corrupt_store_is_never_overwritten(env: dict[str, str]) -> None:
+    assert store(env, "r.example", "u", "p").returncode == 0
+    path = store_file(env)
+    path.write_bytes(b'{"credentials": {"r.example": {"Username": "u", "Sec')
+    result = store(env, "s.example", "u2", "p2")
+    assert result.returncode == 1
+    assert str(path).encode() in result.stdout
+    assert result.stdout.count(b"\n") == 1
+    assert path.read_bytes() == b'{"credentials": {"r.example": {"Username": "u", "Sec'
+    erase = run_helper(env, "erase", stdin=b"r.example")
+    assert erase.returncode == 1
+    # A get or list never fails on it: it warns and docker goes on anonymously.
+    got = run_helper(env, "get", stdin=b"r.example")
+    assert got.stdout == b"credentials not found in native keychain\n"
+    assert str(path).encode() in got.stderr
+    listed = run_helper(env, "list", stdin=None)
+    assert (listed.returncode, listed.stdout) == (0, b"{}\n")
+
+
+def test_wrong_layout_is_corrupt_too(env: dict[str, str]) -> None:
+    path = store_file(env)
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.write_text('{"credentials": {"r.example": {"Username": 1, "Secret": "x"}}}')
+    result = store(env, "s.example", "u", "p")
+    assert result.returncode == 1 and b"unexpected layout" in result.stdout
+
+
+def test_symlinked_store_dir_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    link = Path(env["XDG_DATA_HOME"]) / "docker-credential-codespaces"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    result = store(env, "r.example", "u", "p")
+    assert result.returncode == 1 and b"not a plain directory" in result.stdout
+    assert list(target.iterdir()) == []
+
+
+def test_store_that_is_a_directory_or_fifo(env: dict[str, str]) -> None:
+    path = store_file(env)
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.mkdir()
+    result = store(env, "r.example", "u", "p")
+    assert result.returncode == 1 and b"not a regular file" in result.stdout
+    path.rmdir()
+    os.mkfifo(path)
+    got = run_helper(env, "get", stdin=b"r.example", timeout=20)
+    assert got.stdout == b"credentials not found in native keychain\n"
+
+
+def test_stale_temp_files_are_cleaned(env: dict[str, str]) -> None:
+    assert store(env, "r.example", "u", "p").returncode == 0
+    stale = store_file(env).parent / ".credentials.json.99999.deadbeef.tmp"
+    stale.write_text("half")
+    assert store(env, "s.example", "u", "p").returncode == 0
+    assert not stale.exists()
+
+
+def test_concurrent_logins_lose_nothing(env: dict[str, str]) -> None:
+    count = 40
+    processes = []
+    for index in range(count):
+        body = json.dumps(
+            {"ServerURL": f"r{index}.example", "Username": f"u{index}", "Secret": f"s{index}"}
+        ).encode()
+        process = subprocess.Popen(
+            [str(HELPER), "store"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert process.stdin is not None
+        process.stdin.write(body)
+        process.stdin.close()
+        processes.append(process)
+    for process in processes:
+        assert process.wait(timeout=60) == 0
+        process.stdout.close()  # type: ignore[union-attr]
+        process.stderr.close()  # type: ignore[union-attr]
+    listed = json.loads(run_helper(env, "list", stdin=None).stdout)
+    assert listed == {f"r{index}.example": f"u{index}" for index in range(count)}
+
+
+def test_hub_oauth_keys_are_stored_apart_from_hub(env: dict[str, str]) -> None:
+    assert store(env, "https://index.docker.io/v1/", "hubuser", "hubpw").returncode == 0
+    assert store(env, "https://index.docker.io/v1/access-token", "at", "access").returncode == 0
+    hub = json.loads(run_helper(env, "get", stdin=b"docker.io").stdout)
+    assert (hub["Username"], hub["Secret"]) == ("hubuser", "hubpw")
+    token = json.loads(
+        run_helper(env, "get", stdin=b"https://index.docker.io/v1/access-token").stdout
+    )
+    assert token["Secret"] == "access"
+    refresh = run_helper(env, "get", stdin=b"https://index.docker.io/v1/refresh-token")
+    assert refresh.stdout == b"credentials not found in native keychain\n"

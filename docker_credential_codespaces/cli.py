@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import sys
 
-# Subcommands for people; each lives in the module of the same name.
-COMMANDS = ("configure",)
+# Subcommands for people, and the module each lives in.
+COMMANDS = {"configure": "configure", "unconfigure": "configure", "doctor": "doctor"}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one invocation and return its exit code."""
     argv = sys.argv if argv is None else argv
     if len(argv) >= 2 and argv[1] in COMMANDS:
+        if COMMANDS[argv[1]] == "doctor":
+            from . import doctor
+
+            return doctor.main(argv[2:])
         from . import configure
 
-        return configure.main(argv[2:])
+        return configure.main(argv[2:], undo=argv[1] == "unconfigure")
     from .resolve import CodespacesHelper
     from .wire import serve
 

@@ -1,9 +1,11 @@
-"""`configure`: make this helper the one docker, skopeo and podman call, losing no login.
+"""`configure` and `unconfigure`: wire config.json to this helper and back, losing no login.
 
 docker reads `credsStore`; containers/image (skopeo, podman, buildah) ignores it and reads
 only `credHelpers`, so each registry a secret names, and each stored login, gets an entry
 there too. Once `credsStore` is set, docker stops reading the passwords inline in `auths`, so
-those logins are first copied into the local store. The file is rewritten atomically, with a
+those logins are first copied into the local store; a `credsStore` the user already had
+becomes the fallback store instead, and keeps every login it holds. What `configure` changed
+is recorded, so `unconfigure` undoes exactly that. The file is rewritten atomically, with a
 backup, and only when it changes.
 """
 
@@ -14,15 +16,19 @@ import json
 import os
 import sys
 
-from . import env_secrets, files, store
+from . import env_secrets, fallback, files, store
 from .constants import DOCKER_HUB_KEY, HELPER_NAME, IDENTITY_TOKEN_USERNAME, PROGRAM
 from .errors import HelperError
+from .paths import store_dir
 from .servers import docker_key, store_key
 
 CONFIG_CAP = 16 * 1024 * 1024
 BACKUP_SUFFIX = ".bak"
+STATE_FILE = "configured.json"
 # containers/image looks Docker Hub up in credHelpers as "docker.io", docker as its v1 URL.
 _HUB_HELPER_KEYS = (DOCKER_HUB_KEY, "docker.io")
+# Fields of an `auths` entry that hold a secret; never shown in a diff.
+_SECRET_FIELDS = ("auth", "identitytoken", "registrytoken", "password")
 
 
 def config_path() -> str:
@@ -45,10 +51,15 @@ def load_config(path: str) -> dict:
     try:
         config = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):
-        raise HelperError(f"{path} is not valid JSON; fix it, then run configure again") from None
+        raise HelperError(f"{path} is not valid JSON; fix it, then run this again") from None
     if not isinstance(config, dict):
         raise HelperError(f"{path} does not hold a JSON object; fix it first")
     return config
+
+
+def render(config: dict) -> str:
+    """config.json's text as this helper writes it: tab-indented, as docker does."""
+    return json.dumps(config, indent="\t") + "\n"
 
 
 def inline_logins(config: dict) -> dict[str, dict[str, str]]:
@@ -92,80 +103,230 @@ def helper_keys(registries: list[str]) -> list[str]:
     return keys
 
 
-def plan(config: dict, registries: list[str]) -> tuple[dict, list[str]]:
-    """The new config and one line per change, without touching anything."""
-    new = json.loads(json.dumps(config))
-    notes: list[str] = []
-    previous = new.get("credsStore")
-    if previous != HELPER_NAME:
-        if previous:
-            notes.append(f"credsStore was {previous!r}; it is kept in the backup")
-        new["credsStore"] = HELPER_NAME
-        notes.append(f"credsStore: {HELPER_NAME}")
-    helpers = new.get("credHelpers")
+class Change:
+    """One run's plan: the new config, what else to write, and a line per change."""
+
+    def __init__(self, path: str, old: dict) -> None:
+        self.path = path
+        self.old = old
+        self.new = json.loads(json.dumps(old))
+        self.notes: list[str] = []
+        self.fallback: str | None = None  # a fallback store name to record
+        self.drop_fallback = False
+        self.logins: dict[str, dict[str, str]] = {}  # logins to copy into the local store
+        self.record: dict | None = None  # the state record for this config.json
+
+    def diff(self) -> str:
+        """The change to config.json as a unified diff, with every secret masked."""
+        import difflib
+
+        old, new = render(_masked(self.old)), render(_masked(self.new))
+        lines = difflib.unified_diff(
+            old.splitlines(True), new.splitlines(True), self.path, self.path + " (new)"
+        )
+        return "".join(lines)
+
+
+def _masked(config: dict) -> dict:
+    masked = json.loads(json.dumps(config))
+    auths = masked.get("auths")
+    for entry in (auths if isinstance(auths, dict) else {}).values():
+        if isinstance(entry, dict):
+            for field in _SECRET_FIELDS:
+                if field in entry:
+                    entry[field] = "<hidden>"
+    return masked
+
+
+def _state_path() -> str:
+    return os.path.join(store_dir(), STATE_FILE)
+
+
+def load_state() -> dict:
+    """What configure did, per config.json: the credsStore it replaced and the keys it added."""
+    try:
+        data = files.read_private(_state_path(), CONFIG_CAP)
+        state = json.loads(data) if data else {}
+    except (HelperError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _cred_helpers(config: dict) -> dict:
+    helpers = config.get("credHelpers")
     if not isinstance(helpers, dict):
-        helpers = new["credHelpers"] = {}
+        helpers = config["credHelpers"] = {}
+    return helpers
+
+
+def plan_configure(path: str, config: dict, state: dict, registries_only: bool) -> Change:
+    """Decide everything configure will do, without touching anything."""
+    change = Change(path, config)
+    record = dict(state.get(os.path.realpath(path)) or {})
+    record.setdefault("credHelpers", [])
+    record.setdefault("createdCredHelpers", not isinstance(config.get("credHelpers"), dict))
+    covered = [secret.key for secret in env_secrets.triples()]
+    registries = list(covered)
+    if not registries_only:
+        previous = config.get("credsStore") or None
+        if previous != HELPER_NAME:
+            record["credsStore"] = previous
+            change.new["credsStore"] = HELPER_NAME
+            change.notes.append(f"credsStore: {HELPER_NAME}")
+        if isinstance(previous, str) and fallback.valid_name(previous):
+            change.fallback = previous
+            change.notes.append(f"docker-credential-{previous} keeps its logins, as fallback")
+            registries += list(fallback.FallbackStore(previous).list())
+        elif previous is None:
+            change.logins = {
+                key: login
+                for key, login in inline_logins(config).items()
+                if docker_key(key) not in covered
+            }
+            registries += sorted(set(store.usernames()) | set(change.logins))
+    helpers = _cred_helpers(change.new)
     for key in helper_keys(registries):
         current = helpers.get(key)
         if current is None:
             helpers[key] = HELPER_NAME
-            notes.append(f"credHelpers: {key} -> {HELPER_NAME}")
+            record["credHelpers"].append(key)
+            change.notes.append(f"credHelpers: {key} -> {HELPER_NAME}")
         elif current != HELPER_NAME:
-            notes.append(f"credHelpers sends {key} to docker-credential-{current}; left as it is")
+            change.notes.append(
+                f"credHelpers sends {key} to docker-credential-{current}; left as it is"
+            )
     if not helpers:
-        del new["credHelpers"]
-    return new, notes
+        del change.new["credHelpers"]
+    change.record = record
+    return change
+
+
+def plan_unconfigure(path: str, config: dict, state: dict) -> Change:
+    """Decide how to put config.json back: the old credsStore, without our credHelpers."""
+    change = Change(path, config)
+    record = state.get(os.path.realpath(path))
+    if not isinstance(record, dict):  # never configured here: undo whatever names this helper
+        helpers = config.get("credHelpers")
+        ours = [
+            k for k, v in (helpers if isinstance(helpers, dict) else {}).items() if v == HELPER_NAME
+        ]
+        record = {"credsStore": None, "credHelpers": ours, "createdCredHelpers": False}
+    if change.new.get("credsStore") == HELPER_NAME:
+        previous = record.get("credsStore")
+        if previous:
+            change.new["credsStore"] = previous
+            change.notes.append(f"credsStore: {previous} again")
+        else:
+            del change.new["credsStore"]
+            change.notes.append("credsStore removed")
+            _restore_inline_logins(change)
+    helpers = change.new.get("credHelpers")
+    if isinstance(helpers, dict):
+        for key in record.get("credHelpers", []):
+            if helpers.get(key) == HELPER_NAME:
+                del helpers[key]
+                change.notes.append(f"credHelpers: {key} removed")
+        if not helpers and record.get("createdCredHelpers"):
+            del change.new["credHelpers"]
+    change.drop_fallback = True
+    return change
+
+
+def _restore_inline_logins(change: Change) -> None:
+    """Without a credsStore docker reads logins inline, so the local store's go back there."""
+    import base64
+
+    auths = change.new.get("auths")
+    if not isinstance(auths, dict):
+        auths = {}
+    inline = inline_logins(change.new)
+    for key, login in sorted(store.load(store.store_path()).items()):
+        if docker_key(key) != key or inline.get(key) == login:
+            continue
+        if login["Username"] == IDENTITY_TOKEN_USERNAME:
+            auths[key] = {"identitytoken": login["Secret"]}
+        else:
+            pair = f"{login['Username']}:{login['Secret']}".encode()
+            auths[key] = {"auth": base64.b64encode(pair).decode("ascii")}
+        change.notes.append(f"the login for {key} is kept inline in auths again")
+    if auths:
+        change.new["auths"] = auths
+
+
+def apply(change: Change, state: dict) -> list[str]:
+    """Write what the plan says: logins, fallback record, config.json, state. Returns lines."""
+    done = [
+        f"copied the login for {key} into the local store" for key in store.put_many(change.logins)
+    ]
+    directory = store_dir()
+    real = os.path.realpath(change.path)
+    if change.fallback or change.drop_fallback or state.get(real) != change.record:
+        files.ensure_private_dir(directory)
+        with files.FileLock(os.path.join(directory, STATE_FILE)):
+            if change.fallback:
+                files.atomic_write(fallback.record_path(), f"{change.fallback}\n".encode())
+            elif change.drop_fallback:
+                try:
+                    os.unlink(fallback.record_path())
+                except FileNotFoundError:
+                    pass
+            if change.record is not None:
+                state[real] = change.record
+            else:
+                state.pop(real, None)
+            files.atomic_write(_state_path(), json.dumps(state, indent=2).encode())
+    if change.new != change.old:
+        write_config(change.path, change.new)
+        done += [*change.notes, f"wrote {change.path} (backup in {change.path}{BACKUP_SUFFIX})"]
+    return done or [f"{change.path}: nothing to change"]
 
 
 def write_config(path: str, new: dict) -> None:
     """Keep the old file as `config.json.bak`, then replace config.json atomically."""
     real = os.path.realpath(path)
-    directory = os.path.dirname(real)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.makedirs(os.path.dirname(real), mode=0o700, exist_ok=True)
     if os.path.exists(real):
         with open(real, "rb") as stream:
             files.atomic_write(real + BACKUP_SUFFIX, stream.read())
-    files.atomic_write(real, (json.dumps(new, indent="\t") + "\n").encode("utf-8"))
+    files.atomic_write(real, render(new).encode("utf-8"))
 
 
-def configure(dry_run: bool = False) -> list[str]:
-    """Wire config.json and move inline logins; returns what was done, one line each."""
-    path = config_path()
-    config = load_config(path)
-    covered = [secret.key for secret in env_secrets.triples()]
-    logins = {}
-    if config.get("credsStore") in (None, ""):
-        logins = {
-            key: login
-            for key, login in inline_logins(config).items()
-            if docker_key(key) not in covered
-        }
-    stored = sorted(set(store.usernames()) | set(logins))
-    new, notes = plan(config, covered + stored)
-    if dry_run:
-        return [f"would set {note}" for note in notes] + [
-            f"would copy the login for {key} into the local store" for key in logins
-        ]
-    done = [f"copied the login for {key} into the local store" for key in store.put_many(logins)]
-    if new != config:
-        write_config(path, new)
-        done += [*notes, f"wrote {path} (backup in {path}{BACKUP_SUFFIX})"]
-    return done or [f"{path} already uses {PROGRAM}; nothing to change"]
-
-
-def main(argv: list[str]) -> int:
-    """The `configure` command for people and install.sh: lines on stdout, errors on stderr."""
+def main(argv: list[str], undo: bool = False) -> int:
+    """`configure` or `unconfigure` for people and install.sh: lines on stdout, errors on stderr."""
+    command = "unconfigure" if undo else "configure"
     parser = argparse.ArgumentParser(
-        prog=f"{PROGRAM} configure",
-        description="Make this helper docker's credsStore and the credHelpers entry of every "
-        "registry the secrets name, in $DOCKER_CONFIG/config.json (or ~/.docker/config.json).",
+        prog=f"{PROGRAM} {command}",
+        description=(
+            "Put $DOCKER_CONFIG/config.json (or ~/.docker/config.json) back as it was before "
+            "configure."
+            if undo
+            else "Make this helper docker's credsStore and the credHelpers entry of every registry "
+            "the secrets name or the store holds, in $DOCKER_CONFIG/config.json "
+            "(or ~/.docker/config.json)."
+        ),
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="say what would change, change nothing"
-    )
+    if not undo:
+        parser.add_argument(
+            "--registries",
+            action="store_true",
+            help="only write credHelpers entries for the registries the secrets name",
+        )
+    parser.add_argument("--dry-run", action="store_true", help="print the change as a diff")
     args = parser.parse_args(argv)
     try:
-        for line in configure(dry_run=args.dry_run):
+        path = config_path()
+        config = load_config(path)
+        state = load_state()
+        if undo:
+            change = plan_unconfigure(path, config, state)
+        else:
+            change = plan_configure(path, config, state, args.registries)
+        if args.dry_run:
+            print(change.diff() or f"{path}: nothing to change\n", end="")
+            for key in change.logins:
+                print(f"would copy the login for {key} into the local store")
+            return 0
+        for line in apply(change, state):
             print(line)
     except HelperError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)

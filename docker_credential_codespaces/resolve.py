@@ -1,40 +1,50 @@
-"""Resolution: which source answers a request, in the order secret, local store, not found.
+"""Resolution: which source answers a request.
 
-This is the Helper that the wire module serves. It decides, and leaves reading the
-sources to the modules named for them.
+The order is: a secret; then the logins (the fallback store the user had, or else the local
+store); then, for ghcr.io in a codespace, the codespace's GITHUB_TOKEN; then not found. This
+is the Helper that the wire module serves. It decides, and leaves reading the sources to the
+modules named for them.
 """
 
 from __future__ import annotations
 
-from . import env_secrets, store
+from . import env_secrets, fallback, github_token, store
 from .constants import ECR_TOKEN_USERNAME, SECRET_SERVER
-from .errors import CredentialsNotFound, HelperError
+from .errors import CredentialsNotFound
 from .log import debug, warn
-from .servers import docker_key, ecr_registry, store_key
+from .servers import docker_key, ecr_registry
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+if TYPE_CHECKING:
+    Logins = fallback.FallbackStore | store.LocalStore
 
 
-def _invalid(server_url: str) -> HelperError:
-    shown = server_url if len(server_url) <= 100 else server_url[:100] + "..."
-    return HelperError(f"invalid server URL {shown!r}: expected [https://]host[:port][/path]")
+def logins() -> Logins:
+    """Where logins live: the recorded fallback store, or the helper's own file."""
+    return fallback.configured() or store.LocalStore()
+
+
+def _covering(server_url: str) -> env_secrets.Secret | None:
+    key = docker_key(server_url)
+    return env_secrets.find(key) if key is not None else None
 
 
 class CodespacesHelper:
-    """Credentials from the secrets first, then from the local store."""
+    """Credentials from the secrets first, then from the logins, then the codespace token."""
 
     def get(self, server_url: str) -> tuple[str, str]:
         """Username and secret for a registry, or CredentialsNotFound."""
         key = docker_key(server_url)
-        if key is not None:
-            secret = env_secrets.find(key)
-            if secret is not None:
-                return self._from_secret(secret)
-        skey = store_key(server_url)
-        if skey is not None:
-            login = store.lookup(skey)
-            if login is not None:
-                return login["Username"], login["Secret"]
-        debug(f"no secret and no stored login for {key or server_url!r}")
-        raise CredentialsNotFound
+        secret = env_secrets.find(key) if key is not None else None
+        if secret is not None:
+            return self._from_secret(secret)
+        login = logins().get(server_url)
+        if login is None and key is not None:
+            login = github_token.login(key)
+        if login is None:
+            debug(f"no secret and no stored login for {key or server_url!r}")
+            raise CredentialsNotFound
+        return login
 
     def _from_secret(self, secret: env_secrets.Secret) -> tuple[str, str]:
         registry = ecr_registry(secret.key)
@@ -49,41 +59,34 @@ class CodespacesHelper:
 
     def add(self, server_url: str, username: str, secret: str) -> None:
         """Store a login, unless a secret covers the registry: the secret stays the truth."""
-        key = docker_key(server_url)
-        covering = env_secrets.find(key) if key is not None else None
+        covering = _covering(server_url)
         if covering is not None:
             warn(
-                f"{key} is covered by the secret {covering.variable(SECRET_SERVER)}; "
+                f"{covering.key} is covered by the secret {covering.variable(SECRET_SERVER)}; "
                 "its credentials are used and nothing was stored"
             )
             return
-        skey = store_key(server_url)
-        if skey is None:
-            raise _invalid(server_url)
-        store.put(skey, username, secret)
+        logins().add(server_url, username, secret)
 
     def delete(self, server_url: str) -> None:
         """Forget a stored login; a secret-covered registry only loses its cached ECR token."""
-        key = docker_key(server_url)
-        covering = env_secrets.find(key) if key is not None else None
-        if covering is not None:
-            registry = ecr_registry(covering.key)
-            if registry is not None:
-                from . import ecr
-
-                ecr.forget(covering, registry)
+        covering = _covering(server_url)
+        if covering is None:
+            logins().delete(server_url)
             return
-        skey = store_key(server_url)
-        if skey is None:
-            raise _invalid(server_url)
-        store.remove(skey)
+        registry = ecr_registry(covering.key)
+        if registry is not None:
+            from . import ecr
+
+            ecr.forget(covering, registry)
 
     def list(self) -> dict[str, str]:
         """Docker key to username for every registry known; no secret and no network."""
-        known = store.usernames()
-        from_secrets: dict[str, str] = {}
-        for secret in env_secrets.triples():
+        known = logins().list()
+        codespace = github_token.login(github_token.GHCR)
+        if codespace is not None:
+            known.setdefault(github_token.GHCR, codespace[0])
+        for secret in reversed(env_secrets.triples()):  # the first by prefix wins
             username = ECR_TOKEN_USERNAME if ecr_registry(secret.key) else secret.user
-            from_secrets.setdefault(secret.key, username)
-        known.update(from_secrets)
+            known[secret.key] = username
         return known

@@ -12,6 +12,7 @@ import os
 from . import files, paths
 from .errors import HelperError
 from .log import warn
+from .servers import store_key
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
 if TYPE_CHECKING:
@@ -59,27 +60,55 @@ def _valid_entry(entry: object) -> bool:
     )
 
 
-def lookup(key: str) -> dict[str, str] | None:
-    """The stored login for `key`, or None. Never fails: a `get` must not break a pull.
-
-    A store that cannot be read is reported on stderr and treated as empty, so docker goes
-    on anonymously and the user learns which file to fix.
-    """
-    try:
-        return load(store_path()).get(key)
-    except HelperError as error:
-        warn(str(error))
-        return None
+def invalid_server_url(server_url: str) -> HelperError:
+    """The error for a server URL that names no registry, shortened for one line."""
+    shown = server_url if len(server_url) <= 100 else server_url[:100] + "..."
+    return HelperError(f"invalid server URL {shown!r}: expected [https://]host[:port][/path]")
 
 
 def usernames() -> dict[str, str]:
-    """Key to username for every stored login, for `list`; never fails, like lookup."""
+    """Key to username for every stored login, for `list`. Never fails: `list` must answer.
+
+    A store that cannot be read is reported on stderr and treated as empty, so docker goes
+    on and the user learns which file to fix.
+    """
     try:
         entries = load(store_path())
     except HelperError as error:
         warn(str(error))
         return {}
     return {key: entry["Username"] for key, entry in entries.items()}
+
+
+class LocalStore:
+    """The logins source when no fallback store is configured: this module's own file."""
+
+    def get(self, server_url: str) -> tuple[str, str] | None:
+        """The stored login, or None; an unreadable store is warned about, as in usernames."""
+        key = store_key(server_url)
+        if key is None:
+            return None
+        try:
+            login = load(store_path()).get(key)
+        except HelperError as error:
+            warn(str(error))
+            return None
+        return (login["Username"], login["Secret"]) if login is not None else None
+
+    def add(self, server_url: str, username: str, secret: str) -> None:
+        key = store_key(server_url)
+        if key is None:
+            raise invalid_server_url(server_url)
+        put(key, username, secret)
+
+    def delete(self, server_url: str) -> None:
+        key = store_key(server_url)
+        if key is None:
+            raise invalid_server_url(server_url)
+        remove(key)
+
+    def list(self) -> dict[str, str]:
+        return usernames()
 
 
 def put(key: str, username: str, secret: str) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from support import add_secret, run_helper
+
+FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"
 
 
 def auth(user: str, password: str) -> str:
@@ -109,11 +112,19 @@ def test_configure_refuses_a_broken_config(env: dict[str, str], content: bytes) 
     assert path.read_bytes() == content
 
 
-def test_configure_dry_run_changes_nothing(env: dict[str, str]) -> None:
+def test_configure_dry_run_prints_a_masked_diff_and_changes_nothing(env: dict[str, str]) -> None:
     path = write_config(env, REAL_WORLD)
     before = path.read_bytes()
+    add_secret(env, "GH", "ghcr.io", "octo", "pw")
     result = run_helper(env, "configure", "--dry-run")
-    assert result.returncode == 0 and b"would set credsStore: codespaces" in result.stdout
+    assert result.returncode == 0
+    out = result.stdout.decode()
+    assert out.startswith(f"--- {path}\n+++ {path} (new)\n")
+    assert '+\t"credsStore": "codespaces",' in out or '+\t"credsStore": "codespaces"\n' in out
+    assert '+\t\t"ghcr.io": "codespaces"' in out
+    assert "would copy the login for old.example.com into the local store" in out
+    for secret in ("hubpw", "oldpw", "CANARY", "idtok-1", auth("olduser", "oldpw")):
+        assert secret not in out
     assert path.read_bytes() == before
     assert not Path(env["XDG_DATA_HOME"], "docker-credential-codespaces").exists()
 
@@ -128,3 +139,177 @@ def test_configure_follows_a_symlinked_config(env: dict[str, str], tmp_path: Pat
     assert run_helper(env, "configure").returncode == 0
     assert link.is_symlink()
     assert json.loads(real.read_text())["credsStore"] == "codespaces"
+
+
+def test_registries_only_writes_cred_helpers(env: dict[str, str]) -> None:
+    path = write_config(env, {"auths": {"old.example.com": {"auth": auth("u", "p")}}})
+    add_secret(env, "HUB", "https://index.docker.io/v1/", "u", "p")
+    add_secret(env, "GH", "ghcr.io/octo", "u", "p")
+    assert run_helper(env, "configure", "--registries").returncode == 0
+    config = json.loads(path.read_text())
+    assert "credsStore" not in config
+    assert config["credHelpers"] == {
+        "https://index.docker.io/v1/": "codespaces",
+        "docker.io": "codespaces",
+        "ghcr.io": "codespaces",
+    }
+    assert config["auths"] == {"old.example.com": {"auth": auth("u", "p")}}
+
+
+# Real-world config.json files: Docker Desktop, pass on Linux, gcloud, a fresh Codespace,
+# an empty file, one with plugins and proxies.
+ROUND_TRIP = {
+    "desktop": {
+        "auths": {"https://index.docker.io/v1/": {}, "ghcr.io": {}},
+        "credsStore": "desktop",
+        "currentContext": "desktop-linux",
+        "plugins": {"-x-cli-hints": {"enabled": "true"}},
+    },
+    "pass": {"credsStore": "pass", "auths": {"registry.gitlab.com": {}}},
+    "gcloud": {
+        "credHelpers": {
+            "gcr.io": "gcloud",
+            "us-docker.pkg.dev": "gcloud",
+            "europe-west1-docker.pkg.dev": "gcloud",
+        }
+    },
+    "codespace": {
+        "auths": {
+            "ghcr.io": {"auth": auth("octo", "ghp_x")},
+            "myco.azurecr.io": {"auth": auth("robot", "acr")},
+        }
+    },
+    "empty": {},
+    "mixed": {
+        "auths": {"localhost:5000": {"auth": auth("dev", "dev")}},
+        "credHelpers": {"123456789012.dkr.ecr.us-east-1.amazonaws.com": "ecr-login"},
+        "proxies": {"default": {"httpsProxy": "http://proxy:3128", "noProxy": "localhost"}},
+        "experimental": "enabled",
+        "detachKeys": "ctrl-e,e",
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROUND_TRIP))
+def test_configure_then_unconfigure_restores_the_meaning(
+    env: dict[str, str], name: str, fake_stores: Path
+) -> None:
+    original = ROUND_TRIP[name]
+    path = write_config(env, original)
+    add_secret(env, "ACR", "myco.azurecr.io", "robot", "acr")
+    add_secret(env, "ECR", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "AKIA", "CANARY")
+    configured = run_helper(env, "configure")
+    assert configured.returncode == 0, configured.stderr
+    config = json.loads(path.read_text())
+    assert config["credsStore"] == "codespaces"
+    undone = run_helper(env, "unconfigure")
+    assert undone.returncode == 0, undone.stderr
+    assert json.loads(path.read_text()) == original
+    again = run_helper(env, "unconfigure")
+    assert again.returncode == 0 and json.loads(path.read_text()) == original
+
+
+def test_unconfigure_keeps_logins_made_meanwhile(env: dict[str, str]) -> None:
+    path = write_config(env, {"auths": {"old.example.com": {"auth": auth("u", "p")}}})
+    assert run_helper(env, "configure").returncode == 0
+    body = json.dumps({"ServerURL": "new.example.com", "Username": "n", "Secret": "np"}).encode()
+    assert run_helper(env, "store", stdin=body).returncode == 0
+    assert run_helper(env, "unconfigure").returncode == 0
+    assert json.loads(path.read_text()) == {
+        "auths": {
+            "old.example.com": {"auth": auth("u", "p")},
+            "new.example.com": {"auth": auth("n", "np")},
+        }
+    }
+
+
+@pytest.fixture
+def fake_stores(env: dict[str, str], tmp_path: Path) -> Path:
+    """docker-credential-desktop and -pass stand-ins on PATH, with one login each."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    for name in ("desktop", "pass"):
+        script = bin_dir / f"docker-credential-{name}"
+        script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_STORE}" "$@"\n')
+        script.chmod(0o755)
+    data = tmp_path / "fake-store.json"
+    data.write_text(json.dumps({"registry.gitlab.com": {"Username": "gl", "Secret": "glpat"}}))
+    env["FAKE_STORE_FILE"] = str(data)
+    env["FAKE_STORE_LOG"] = str(tmp_path / "fake-store.log")
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    return data
+
+
+def test_previous_creds_store_becomes_the_fallback(env: dict[str, str], fake_stores: Path) -> None:
+    path = write_config(env, ROUND_TRIP["pass"])
+    add_secret(env, "GH", "ghcr.io", "octo", "from-secret")
+    result = run_helper(env, "configure")
+    assert result.returncode == 0
+    assert b"docker-credential-pass keeps its logins, as fallback" in result.stdout
+    config = json.loads(path.read_text())
+    assert config["credsStore"] == "codespaces"
+    assert config["credHelpers"]["registry.gitlab.com"] == "codespaces"
+    # get: a secret first, then the fallback's logins
+    gl = json.loads(run_helper(env, "get", stdin=b"registry.gitlab.com").stdout)
+    assert (gl["Username"], gl["Secret"]) == ("gl", "glpat")
+    gh = json.loads(run_helper(env, "get", stdin=b"ghcr.io").stdout)
+    assert gh["Secret"] == "from-secret"
+    assert run_helper(env, "get", stdin=b"nowhere.example").stdout == (
+        b"credentials not found in native keychain\n"
+    )
+    # store, list and erase go to the fallback, not to the helper's own file
+    body = json.dumps({"ServerURL": "quay.io", "Username": "q", "Secret": "qs"}).encode()
+    assert run_helper(env, "store", stdin=body).returncode == 0
+    assert json.loads(fake_stores.read_text())["quay.io"] == {"Username": "q", "Secret": "qs"}
+    assert json.loads(run_helper(env, "list", stdin=None).stdout) == {
+        "registry.gitlab.com": "gl",
+        "quay.io": "q",
+        "ghcr.io": "octo",
+    }
+    for _ in range(2):
+        erased = run_helper(env, "erase", stdin=b"quay.io")
+        assert (erased.returncode, erased.stdout) == (0, b"")
+    assert "quay.io" not in json.loads(fake_stores.read_text())
+    assert not (
+        Path(env["XDG_DATA_HOME"]) / "docker-credential-codespaces" / "credentials.json"
+    ).exists()
+    log = Path(env["FAKE_STORE_LOG"]).read_text()
+    assert "glpat" not in log and "qs" not in log  # secrets go over stdin, never argv
+
+
+def test_failing_or_missing_fallback_is_one_clear_line(
+    env: dict[str, str], fake_stores: Path
+) -> None:
+    write_config(env, ROUND_TRIP["pass"])
+    assert run_helper(env, "configure").returncode == 0
+    env["FAKE_STORE_MODE"] = "fail"
+    got = run_helper(env, "get", stdin=b"registry.gitlab.com")
+    assert (got.returncode, got.stdout) == (
+        1,
+        b"the fallback store docker-credential-pass failed to get: the keyring is locked\n",
+    )
+    listed = run_helper(env, "list", stdin=None)
+    assert (listed.returncode, listed.stdout) == (0, b"{}\n")
+    assert b"docker-credential-pass failed to list" in listed.stderr
+    env["PATH"] = env["PATH"].split(":", 1)[1]
+    got = run_helper(env, "get", stdin=b"registry.gitlab.com")
+    assert got.returncode == 1
+    assert got.stdout.startswith(b"the fallback store docker-credential-pass is not on PATH")
+
+
+def test_hanging_fallback_is_cut_off(env: dict[str, str], fake_stores: Path) -> None:
+    write_config(env, ROUND_TRIP["pass"])
+    assert run_helper(env, "configure").returncode == 0
+    env["FAKE_STORE_MODE"] = "hang"
+    got = run_helper(env, "get", stdin=b"registry.gitlab.com", timeout=40)
+    assert got.stdout == b"the fallback store docker-credential-pass did not answer within 10 s\n"
+
+
+def test_unconfigure_drops_the_fallback(env: dict[str, str], fake_stores: Path) -> None:
+    path = write_config(env, ROUND_TRIP["desktop"])
+    assert run_helper(env, "configure").returncode == 0
+    assert run_helper(env, "unconfigure").returncode == 0
+    assert json.loads(path.read_text()) == ROUND_TRIP["desktop"]
+    body = json.dumps({"ServerURL": "quay.io", "Username": "q", "Secret": "qs"}).encode()
+    assert run_helper(env, "store", stdin=body).returncode == 0
+    assert "quay.io" not in json.loads(fake_stores.read_text())

@@ -1,0 +1,124 @@
+"""The fallback store: the credsStore the user had before `configure`, asked as a subprocess.
+
+A user of Docker Desktop, pass or secretservice keeps their logins there. Rather than copy
+secrets out of it, the helper chains to it: logins (`store`, `erase`, `list`, and a `get`
+that no secret answers) go to `docker-credential-<name>` over the same protocol. Every call
+is bounded in time, so a helper that waits for a passphrase cannot hang docker.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from .constants import ERR_NOT_FOUND, HELPER_NAME
+from .errors import HelperError
+from .log import warn
+from .paths import store_dir
+
+FILE_NAME = "fallback-store"
+TIMEOUT = 10.0
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def valid_name(name: str) -> bool:
+    """A credsStore name that can only ever make `docker-credential-<name>`, and not ours."""
+    return bool(name) and _NAME_CHARS.issuperset(name) and name != HELPER_NAME
+
+
+def record_path() -> str:
+    return os.path.join(store_dir(), FILE_NAME)
+
+
+def configured() -> FallbackStore | None:
+    """The fallback store `configure` recorded, or None (then the local store serves)."""
+    try:
+        with open(record_path(), encoding="utf-8") as stream:
+            name = stream.read(256).strip()
+    except (OSError, UnicodeDecodeError, HelperError):
+        return None
+    return FallbackStore(name) if valid_name(name) else None
+
+
+class FallbackStore:
+    """Another credential helper, spoken to exactly as docker would speak to it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.program = f"docker-credential-{name}"
+
+    def _run(self, verb: str, request: str | None) -> tuple[int, str]:
+        try:
+            done = subprocess.run(
+                [self.program, verb],
+                input=request.encode("utf-8") if request is not None else None,
+                stdin=subprocess.DEVNULL if request is None else None,
+                capture_output=True,
+                timeout=TIMEOUT,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise HelperError(
+                f"the fallback store {self.program} is not on PATH; install it, or run "
+                "`docker-credential-codespaces unconfigure`"
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise HelperError(
+                f"the fallback store {self.program} did not answer within {TIMEOUT:g} s"
+            ) from None
+        except OSError as error:
+            message = f"cannot run the fallback store {self.program}: {error.strerror}"
+            raise HelperError(message) from None
+        return done.returncode, done.stdout.decode("utf-8", "replace").strip()
+
+    def _failed(self, verb: str, output: str) -> HelperError:
+        line = output.splitlines()[0][:200] if output else "no output"
+        return HelperError(f"the fallback store {self.program} failed to {verb}: {line}")
+
+    def get(self, server_url: str) -> tuple[str, str] | None:
+        code, output = self._run("get", server_url)
+        if code != 0:
+            if output == ERR_NOT_FOUND:
+                return None
+            raise self._failed("get", output)
+        import json
+
+        try:
+            answer = json.loads(output)
+            username, secret = answer["Username"], answer["Secret"]
+        except (ValueError, TypeError, KeyError):
+            raise HelperError(
+                f"the fallback store {self.program} answered get with no JSON"
+            ) from None
+        if not isinstance(username, str) or not isinstance(secret, str):
+            raise HelperError(f"the fallback store {self.program} answered get oddly")
+        return username, secret
+
+    def add(self, server_url: str, username: str, secret: str) -> None:
+        import json
+
+        request = json.dumps({"ServerURL": server_url, "Username": username, "Secret": secret})
+        code, output = self._run("store", request)
+        if code != 0:
+            raise self._failed("store", output)
+
+    def delete(self, server_url: str) -> None:
+        code, output = self._run("erase", server_url)
+        if code != 0 and output != ERR_NOT_FOUND:
+            raise self._failed("erase", output)
+
+    def list(self) -> dict[str, str]:
+        """Its logins; a failure is warned about and leaves them out, as `list` must answer."""
+        try:
+            code, output = self._run("list", None)
+            if code != 0:
+                raise self._failed("list", output)
+            import json
+
+            entries = json.loads(output or "{}")
+        except (HelperError, ValueError) as error:
+            warn(str(error) if isinstance(error, HelperError) else f"{self.program} list: bad JSON")
+            return {}
+        if not isinstance(entries, dict):
+            return {}
+        return {k: v for k, v in entries.items() if isinstance(k, str) and isinstance(v, str)}

@@ -1,0 +1,56 @@
+"""A stand-in for another credential helper (desktop, pass, ...) to chain to as a fallback.
+
+It speaks the protocol over a JSON file named by FAKE_STORE_FILE, keyed by the exact server
+URL, and logs each call's argv to FAKE_STORE_LOG. FAKE_STORE_MODE=hang never answers;
+FAKE_STORE_MODE=fail answers every verb with an error line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+NOT_FOUND = "credentials not found in native keychain"
+
+
+def main() -> int:
+    path = Path(os.environ["FAKE_STORE_FILE"])
+    verb = sys.argv[1] if len(sys.argv) == 2 else ""
+    with open(os.environ["FAKE_STORE_LOG"], "a") as log:
+        log.write(json.dumps(sys.argv) + "\n")
+    mode = os.environ.get("FAKE_STORE_MODE", "")
+    if mode == "hang":
+        time.sleep(3600)
+    if mode == "fail":
+        print("the keyring is locked")
+        return 1
+    entries = json.loads(path.read_text()) if path.exists() else {}
+    if verb == "list":
+        print(json.dumps({key: value["Username"] for key, value in entries.items()}))
+        return 0
+    request = sys.stdin.read()
+    if verb == "get":
+        if request.strip() not in entries:
+            print(NOT_FOUND)
+            return 1
+        print(json.dumps({"ServerURL": request.strip(), **entries[request.strip()]}))
+    elif verb == "store":
+        body = json.loads(request)
+        entries[body["ServerURL"]] = {"Username": body["Username"], "Secret": body["Secret"]}
+        path.write_text(json.dumps(entries))
+    elif verb == "erase":
+        if entries.pop(request.strip(), None) is None:
+            print(NOT_FOUND)
+            return 1
+        path.write_text(json.dumps(entries))
+    else:
+        print(f"unknown verb {verb}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

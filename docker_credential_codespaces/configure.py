@@ -183,7 +183,7 @@ def plan_configure(path: str, config: dict, state: dict, registries_only: bool) 
                 for key, login in inline_logins(config).items()
                 if docker_key(key) not in covered
             }
-            registries += sorted(set(store.usernames()) | set(change.logins))
+            registries += sorted(set(store.LocalStore().list()) | set(change.logins))
     helpers = _cred_helpers(change.new)
     for key in helper_keys(registries):
         current = helpers.get(key)

@@ -43,7 +43,8 @@ def endpoint(registry: EcrRegistry) -> str:
     return ""
 
 
-def _key(secret: Secret, registry: EcrRegistry) -> str:
+def cache_key_for(secret: Secret, registry: EcrRegistry) -> str:
+    """The token cache's key for a secret's registry, as `doctor` also looks it up."""
     return cache_key(
         secret.user,
         secret.password,
@@ -68,7 +69,7 @@ def registry_password(secret: Secret, registry: EcrRegistry) -> str:
     still serves a cached token that stays valid for longer than MIN_VALIDITY.
     """
     cache = open_cache()
-    key = _key(secret, registry)
+    key = cache_key_for(secret, registry)
     cached = cache.read(key)
     if cached is not None and time.time() < _usable_until(cached):
         return cached.password
@@ -89,7 +90,7 @@ def registry_password(secret: Secret, registry: EcrRegistry) -> str:
 
 def forget(secret: Secret, registry: EcrRegistry) -> None:
     """Drop the cached token of a secret's registry (`erase`)."""
-    open_cache().forget(_key(secret, registry))
+    open_cache().forget(cache_key_for(secret, registry))
 
 
 def check_token(secret: Secret) -> None:
@@ -98,7 +99,7 @@ def check_token(secret: Secret) -> None:
     ECR passwords decode, best effort, to JSON with an `expiration`; one that does not decode
     is passed through unchecked.
     """
-    expiration = _token_expiration(secret.password)
+    expiration = token_expiration(secret.password)
     if expiration is None or expiration > time.time():
         return
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expiration))
@@ -109,7 +110,8 @@ def check_token(secret: Secret) -> None:
     )
 
 
-def _token_expiration(password: str) -> float | None:
+def token_expiration(password: str) -> float | None:
+    """When an ECR registry password expires, from the JSON inside it; None if it has none."""
     import json
     from binascii import Error, a2b_base64
 

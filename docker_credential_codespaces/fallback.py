@@ -13,8 +13,8 @@ import subprocess
 
 from .constants import ERR_NOT_FOUND, HELPER_NAME
 from .errors import HelperError
-from .log import warn
 from .paths import store_dir
+from .store import Logins
 
 FILE_NAME = "fallback-store"
 TIMEOUT = 10.0
@@ -40,12 +40,13 @@ def configured() -> FallbackStore | None:
     return FallbackStore(name) if valid_name(name) else None
 
 
-class FallbackStore:
+class FallbackStore(Logins):
     """Another credential helper, spoken to exactly as docker would speak to it."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.program = f"docker-credential-{name}"
+        self.description = f"fallback store {self.program}"
 
     def _run(self, verb: str, request: str | None) -> tuple[int, str]:
         try:
@@ -107,18 +108,18 @@ class FallbackStore:
         if code != 0 and output != ERR_NOT_FOUND:
             raise self._failed("erase", output)
 
-    def list(self) -> dict[str, str]:
-        """Its logins; a failure is warned about and leaves them out, as `list` must answer."""
-        try:
-            code, output = self._run("list", None)
-            if code != 0:
-                raise self._failed("list", output)
-            import json
+    def entries(self) -> dict[str, str]:
+        code, output = self._run("list", None)
+        if code != 0:
+            raise self._failed("list", output)
+        import json
 
+        try:
             entries = json.loads(output or "{}")
-        except (HelperError, ValueError) as error:
-            warn(str(error) if isinstance(error, HelperError) else f"{self.program} list: bad JSON")
-            return {}
+        except ValueError:
+            entries = None
         if not isinstance(entries, dict):
-            return {}
+            raise HelperError(
+                f"the fallback store {self.program} answered list with no JSON object"
+            )
         return {k: v for k, v in entries.items() if isinstance(k, str) and isinstance(v, str)}

@@ -14,12 +14,8 @@ from .errors import CredentialsNotFound
 from .log import debug, warn
 from .servers import docker_key, ecr_registry
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
-if TYPE_CHECKING:
-    Logins = fallback.FallbackStore | store.LocalStore
 
-
-def logins() -> Logins:
+def logins() -> store.Logins:
     """Where logins live: the recorded fallback store, or the helper's own file."""
     return fallback.configured() or store.LocalStore()
 

@@ -66,25 +66,34 @@ def invalid_server_url(server_url: str) -> HelperError:
     return HelperError(f"invalid server URL {shown!r}: expected [https://]host[:port][/path]")
 
 
-def usernames() -> dict[str, str]:
-    """Key to username for every stored login, for `list`. Never fails: `list` must answer.
+class Logins:
+    """What a logins source offers: the four verbs, with `list` that never fails."""
 
-    A store that cannot be read is reported on stderr and treated as empty, so docker goes
-    on and the user learns which file to fix.
-    """
-    try:
-        entries = load(store_path())
-    except HelperError as error:
-        warn(str(error))
-        return {}
-    return {key: entry["Username"] for key, entry in entries.items()}
+    description = "logins"
+
+    def entries(self) -> dict[str, str]:
+        """Key to username for every login; raises HelperError when they cannot be read."""
+        raise NotImplementedError
+
+    def list(self) -> dict[str, str]:
+        """The logins for `list`, which must always answer: a failure is warned about instead.
+
+        The warning names the file or helper to fix, and docker goes on with what is left.
+        """
+        try:
+            return self.entries()
+        except HelperError as error:
+            warn(str(error))
+            return {}
 
 
-class LocalStore:
+class LocalStore(Logins):
     """The logins source when no fallback store is configured: this module's own file."""
 
+    description = "local store"
+
     def get(self, server_url: str) -> tuple[str, str] | None:
-        """The stored login, or None; an unreadable store is warned about, as in usernames."""
+        """The stored login, or None; an unreadable store is warned about, as in `list`."""
         key = store_key(server_url)
         if key is None:
             return None
@@ -107,8 +116,8 @@ class LocalStore:
             raise invalid_server_url(server_url)
         remove(key)
 
-    def list(self) -> dict[str, str]:
-        return usernames()
+    def entries(self) -> dict[str, str]:
+        return {key: entry["Username"] for key, entry in load(store_path()).items()}
 
 
 def put(key: str, username: str, secret: str) -> None:

@@ -175,7 +175,7 @@ def write_cached(env: dict[str, str], fetched_ago: float, expires_in: float, sec
         "secret = env_secrets.find(sys.argv[1])\n"
         "registry = servers.ecr_registry(sys.argv[1])\n"
         "cache = token_cache.open_cache()\n"
-        "key = ecr._key(secret, registry)\n"
+        "key = ecr.cache_key_for(secret, registry)\n"
         "now = time.time()\n"
         "cache.lock(key).__enter__()\n"
         "cache.write(key, token_cache.Token(sys.argv[4], now + float(sys.argv[3]),"

@@ -1,0 +1,291 @@
+"""`doctor`: what the helper knows, where each registry's credentials come from, what is wrong.
+
+GitHub's advice for registry trouble is to paste the secret into `docker login`; this says
+instead, naming variables and never their values, which secret to fix and whether docker will
+ask this helper at all. `--check` also logs in to each registry the way `docker login` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+from . import ecr, env_secrets, github_token, probe
+from .configure import config_path, helper_keys, load_config
+from .constants import (
+    DOCKER_HUB_KEY,
+    ECR_TOKEN_USERNAME,
+    HELPER_NAME,
+    PROGRAM,
+    SECRET_PASSWORD,
+    SECRET_SERVER,
+    SECRET_USER,
+)
+from .errors import HelperError
+from .resolve import CodespacesHelper, logins
+from .servers import docker_key, ecr_registry
+from .token_cache import open_cache
+
+# A USER=AWS token this close to expiry is reported: it will stop working during the day.
+EXPIRY_WARNING = 3600.0
+GHCR_NOTE = (
+    "the codespace token can pull this repository's packages but not push; to push, "
+    "`docker login ghcr.io` with a personal access token that has write:packages"
+)
+
+
+class Row:
+    """One registry the helper knows, and what doctor found about it."""
+
+    def __init__(self, key: str, source: str) -> None:
+        self.key = key
+        self.source = source
+        registry = ecr_registry(key)
+        if key == DOCKER_HUB_KEY:
+            self.kind = "Docker Hub"
+        elif registry is None:
+            self.kind = "registry"
+        else:
+            self.kind = "ECR Public" if registry.public else "ECR"
+        self.state = "ready"
+        self.check: str | None = None
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+
+    def as_dict(self) -> dict:
+        return {
+            "registry": self.key,
+            "source": self.source,
+            "kind": self.kind,
+            "state": self.state,
+            "check": self.check,
+            "problems": self.problems,
+            "notes": self.notes,
+        }
+
+
+def _when(moment: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(moment))
+
+
+def secret_findings() -> tuple[list[Row], list[str]]:
+    """Rows for the secrets, and the problems of triples that cannot be used."""
+    found = env_secrets.variables()
+    problems = []
+    prefixes = sorted(
+        {
+            name[: -len(s)]
+            for name in found
+            for s in (SECRET_SERVER, SECRET_USER, SECRET_PASSWORD)
+            if name.endswith(s)
+        }
+    )
+    for prefix in prefixes:
+        if not prefix:
+            continue
+        for suffix in (SECRET_SERVER, SECRET_USER, SECRET_PASSWORD):
+            if not found.get(prefix + suffix):
+                state = "is empty" if prefix + suffix in found else "is not set"
+                problems.append(f"{prefix + suffix} {state}")
+        server = found.get(prefix + SECRET_SERVER)
+        if server and docker_key(server) is None:
+            problems.append(f"{prefix + SECRET_SERVER} does not name a registry host")
+    rows: dict[str, Row] = {}
+    secrets = env_secrets.triples(found)
+    for secret in secrets:
+        if secret.key in rows:
+            first = rows[secret.key].source.removeprefix("secret ")
+            problems.append(
+                f"{first}{SECRET_SERVER} and {secret.variable(SECRET_SERVER)} both name "
+                f"{secret.key}; {first}{SECRET_SERVER} is used"
+            )
+            continue
+        row = rows[secret.key] = Row(secret.key, f"secret {secret.prefix}")
+        _ecr_state(row, secret)
+    return list(rows.values()), problems
+
+
+def _ecr_state(row: Row, secret: env_secrets.Secret) -> None:
+    registry = ecr_registry(secret.key)
+    if registry is None:
+        return
+    if secret.user == ECR_TOKEN_USERNAME:
+        expiration = ecr.token_expiration(secret.password)
+        if expiration is None:
+            row.state = "a token whose expiry cannot be read"
+        elif expiration <= time.time():
+            row.state = f"token expired at {_when(expiration)}"
+            row.problems.append(
+                f"{secret.variable(SECRET_PASSWORD)} holds an ECR token that expired; put the "
+                f"access key id in {secret.variable(SECRET_USER)} and the secret key in "
+                f"{secret.variable(SECRET_PASSWORD)} so the helper refreshes it"
+            )
+        else:
+            row.state = f"token expires at {_when(expiration)}"
+            if expiration - time.time() < EXPIRY_WARNING:
+                row.problems.append(
+                    f"{secret.variable(SECRET_PASSWORD)} holds an ECR token that expires within "
+                    "the hour"
+                )
+        return
+    cached = open_cache().read(ecr.cache_key_for(secret, registry))
+    if cached is None or cached.expires_at <= time.time():
+        row.state = "access key; no cached token (one is fetched at the next pull)"
+    else:
+        row.state = f"access key; cached token expires at {_when(cached.expires_at)}"
+
+
+def login_rows(known: set[str]) -> tuple[list[Row], list[str]]:
+    """Rows for the stored logins (local or fallback store), and the codespace token."""
+    source = logins()
+    problems = []
+    try:
+        stored = source.entries()
+    except HelperError as error:
+        problems.append(str(error))
+        stored = {}
+    rows = []
+    for key in sorted(stored):
+        if key not in known:
+            rows.append(Row(key, source.description))
+            known.add(key)
+    if github_token.GHCR not in known and github_token.applies():
+        row = Row(github_token.GHCR, "Codespaces token")
+        row.notes.append(GHCR_NOTE)
+        rows.append(row)
+    return rows, problems
+
+
+def wiring_problems(rows: list[Row]) -> list[str]:
+    """Whether docker, and skopeo/podman, will ask this helper for each registry."""
+    problems = []
+    if os.environ.get("DOCKER_AUTH_CONFIG"):
+        problems.append(
+            "DOCKER_AUTH_CONFIG is set; docker uses it instead of any credential helper"
+        )
+    if shutil.which(PROGRAM) is None:
+        problems.append(f"{PROGRAM} is not on PATH, so docker cannot run it")
+    path = config_path()
+    try:
+        config = load_config(path)
+    except HelperError as error:
+        return [*problems, str(error)]
+    store = config.get("credsStore")
+    helpers = config.get("credHelpers") if isinstance(config.get("credHelpers"), dict) else {}
+    for row in rows:
+        for key in helper_keys([row.key]):
+            other = helpers.get(key)
+            if other not in (None, HELPER_NAME):
+                row.problems.append(
+                    f"credHelpers in {path} sends {key} to docker-credential-{other}, "
+                    "so this helper is never asked"
+                )
+        if any(helpers.get(k) == HELPER_NAME for k in helper_keys([row.key])):
+            continue
+        if store == HELPER_NAME:
+            row.problems.append(
+                "skopeo and podman will not ask this helper (they ignore credsStore); "
+                f"run `{PROGRAM} configure`"
+            )
+        else:
+            row.problems.append(
+                f"docker will not ask this helper: {path} has no credsStore "
+                f"{HELPER_NAME!r} and no credHelpers entry; run `{PROGRAM} configure`"
+            )
+    return problems
+
+
+def run_checks(rows: list[Row], timeout: float) -> None:
+    """Log in to every registry at once, each within `timeout` seconds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    helper = CodespacesHelper()
+
+    def check(row: Row) -> tuple[str, str]:
+        """(short outcome, detail) for one registry."""
+        try:
+            username, secret = helper.get(row.key)
+        except HelperError as error:
+            return "no credentials", str(error)
+        outcome = probe.login(row.key, username, secret, timeout)
+        return outcome, outcome
+
+    if not rows:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(rows))) as pool:
+        for row, (outcome, detail) in zip(rows, pool.map(check, rows)):
+            row.check = outcome.split(" (")[0]
+            if outcome != probe.OK:
+                row.problems.append(f"check failed: {detail}")
+
+
+def report(check: bool, timeout: float) -> dict:
+    """The whole diagnosis as data: rows, problems, notes, and whether all is well."""
+    rows, problems = secret_findings()
+    more, login_problems = login_rows({row.key for row in rows})
+    rows += more
+    problems += login_problems
+    problems += wiring_problems(rows)
+    if check:
+        run_checks(rows, timeout)
+    every = problems + [f"{row.key}: {p}" for row in rows for p in row.problems]
+    return {
+        "registries": [row.as_dict() for row in rows],
+        "problems": problems,
+        "ok": not every,
+    }
+
+
+def render(result: dict) -> str:
+    """The report for a person: a table of registries, then what is wrong and what to know."""
+    rows = result["registries"]
+    lines = []
+    if rows:
+        header = ("REGISTRY", "SOURCE", "KIND", "STATE")
+        table = [header] + [
+            (
+                r["registry"],
+                r["source"],
+                r["kind"],
+                r["state"] + (f"; check: {r['check']}" if r["check"] else ""),
+            )
+            for r in rows
+        ]
+        widths = [max(len(line[i]) for line in table) for i in range(3)]
+        for line in table:
+            lines.append(
+                "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line[:3])) + "  " + line[3]
+            )
+    else:
+        lines.append("no registry is known: no secret triple, no stored login")
+    problems = result["problems"] + [f"{r['registry']}: {p}" for r in rows for p in r["problems"]]
+    notes = [f"{r['registry']}: {n}" for r in rows for n in r["notes"]]
+    if problems:
+        lines += ["", "Problems:"] + [f"  - {p}" for p in problems]
+    if notes:
+        lines += ["", "Notes:"] + [f"  - {n}" for n in notes]
+    if not problems:
+        lines += ["", "Nothing is wrong."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """`doctor`: exit 0 only when nothing is wrong."""
+    parser = argparse.ArgumentParser(
+        prog=f"{PROGRAM} doctor",
+        description="Explain which registries the helper knows, where their credentials come "
+        "from, and what is wrong; secrets' values are never shown.",
+    )
+    parser.add_argument("--check", action="store_true", help="also log in to each registry")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--timeout", type=float, default=15.0, help="seconds per registry for --check (15)"
+    )
+    args = parser.parse_args(argv)
+    result = report(args.check, max(1.0, args.timeout))
+    sys.stdout.write(json.dumps(result, indent=2) + "\n" if args.json else render(result))
+    return 0 if result["ok"] else 1

@@ -1,0 +1,162 @@
+"""`doctor --check`: log in to a registry's /v2/ the way `docker login` does, stdlib only.
+
+It follows the registry's WWW-Authenticate challenge: Basic, or a Bearer token service that
+is given the credentials (how ghcr.io, Docker Hub and ECR Public behave). The answer is one of
+a few fixed words a person can act on. Nothing here prints or returns a credential.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from .constants import DOCKER_HUB_KEY, IDENTITY_TOKEN_USERNAME, PROGRAM
+
+OK = "OK"
+UNAUTHORIZED = "unauthorized (wrong user or password)"
+FORBIDDEN = "forbidden"
+UNREACHABLE = "unreachable"
+TLS_ERROR = "TLS error"
+# Docker Hub's API lives on another host than its key.
+_HUB_API = "registry-1.docker.io"
+_LOOPBACK = ("localhost", "127.", "[::1]")
+
+
+class _Refused(Exception):
+    """The login ended with a known outcome before the final request."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect of /v2/ must not carry the credentials to another host."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    """`Bearer realm="…",service="…"` into ("bearer", {"realm": …, "service": …})."""
+    scheme, _, rest = header.strip().partition(" ")
+    params: dict[str, str] = {}
+    while rest:
+        name, eq, rest = rest.strip().partition("=")
+        if not eq:
+            break
+        if rest.startswith('"'):
+            value, _, rest = rest[1:].partition('"')
+        else:
+            value, _, rest = rest.partition(",")
+        params[name.strip().lower()] = value
+        rest = rest.lstrip(" ,")
+    return scheme.lower(), params
+
+
+def _request(
+    url: str, deadline: float, headers: dict[str, str], data: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request within the deadline; HTTP errors are answers, not exceptions."""
+    timeout = max(0.5, deadline - time.monotonic())
+    if not url.startswith(("https://", "http://")):
+        raise _Refused(f"the registry named a token service that is not HTTP: {url[:80]!r}")
+    request = urllib.request.Request(url, data=data, headers={"User-Agent": PROGRAM, **headers})  # noqa: S310
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read(1 << 20)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers or {}), b""
+
+
+def _basic(username: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode("ascii")
+
+
+def login(key: str, username: str, secret: str, timeout: float) -> str:
+    """Try the credentials against the registry; return OK or what went wrong."""
+    host = _HUB_API if key == DOCKER_HUB_KEY else key
+    deadline = time.monotonic() + timeout
+    schemes = ("https", "http") if host.startswith(_LOOPBACK) else ("https",)
+    for scheme in schemes:
+        base = f"{scheme}://{host}/v2/"
+        try:
+            return _login(base, username, secret, deadline)
+        except OSError as error:  # URLError, timeouts and TLS failures are all OSErrors
+            reason = error.reason if isinstance(error, urllib.error.URLError) else error
+            if isinstance(reason, ssl.SSLError):
+                outcome = (
+                    f"{TLS_ERROR} ({getattr(reason, 'reason', None) or type(reason).__name__})"
+                )
+            else:
+                name = type(reason).__name__ if isinstance(reason, BaseException) else reason
+                outcome = f"{UNREACHABLE} ({name})"
+    return outcome
+
+
+def _login(base: str, username: str, secret: str, deadline: float) -> str:
+    status, headers, _ = _request(base, deadline, {})
+    if status == 200:
+        return OK
+    if status == 403:
+        return FORBIDDEN
+    if status != 401:
+        return f"unexpected HTTP {status}"
+    challenge = {k.lower(): v for k, v in headers.items()}.get("www-authenticate", "")
+    scheme, params = parse_challenge(challenge)
+    if scheme == "basic":
+        status, _, _ = _request(base, deadline, {"Authorization": _basic(username, secret)})
+    elif scheme == "bearer" and params.get("realm"):
+        try:
+            token = _bearer_token(params, username, secret, deadline)
+        except _Refused as outcome:
+            return str(outcome)
+        status, _, _ = _request(base, deadline, {"Authorization": f"Bearer {token}"})
+    else:
+        return f"unknown authentication scheme {scheme or 'none'}"
+    return {200: OK, 401: UNAUTHORIZED, 403: FORBIDDEN}.get(status, f"unexpected HTTP {status}")
+
+
+def _bearer_token(params: dict[str, str], username: str, secret: str, deadline: float) -> str:
+    """A registry token from the challenge's realm; _Refused says why there is none."""
+    query = {"service": params.get("service", "")}
+    if params.get("scope"):
+        query["scope"] = params["scope"]
+    if username == IDENTITY_TOKEN_USERNAME:
+        form = {
+            **query,
+            "grant_type": "refresh_token",
+            "refresh_token": secret,
+            "client_id": PROGRAM,
+        }
+        status, _, body = _request(
+            params["realm"],
+            deadline,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            urllib.parse.urlencode(form).encode(),
+        )
+    else:
+        query["account"] = username
+        url = (
+            params["realm"]
+            + ("&" if "?" in params["realm"] else "?")
+            + urllib.parse.urlencode(query)
+        )
+        status, _, body = _request(url, deadline, {"Authorization": _basic(username, secret)})
+    if status in (401, 403):
+        raise _Refused(UNAUTHORIZED if status == 401 else FORBIDDEN)
+    if status != 200:
+        raise _Refused(f"token service answered HTTP {status}")
+    try:
+        answer = json.loads(body)
+        token = answer.get("token") or answer.get("access_token")
+    except (ValueError, AttributeError):
+        token = None
+    if not isinstance(token, str) or not token:
+        raise _Refused("token service answered without a token")
+    return token

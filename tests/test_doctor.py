@@ -1,0 +1,284 @@
+"""doctor: rows, findings that name variables but never values, wiring, and --check logins."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import registry_bed as bed
+from aws_bed import FakeECR, endpoint_env
+from support import add_secret, run_helper
+
+CANARY = "CANARY-doctor-7e3a"
+
+
+def doctor(env: dict[str, str], *args: str) -> tuple[int, str, dict | None]:
+    result = run_helper(env, "doctor", *args, stdin=None)
+    assert b"Traceback" not in result.stderr
+    assert CANARY.encode() not in result.stdout + result.stderr
+    text = result.stdout.decode()
+    return result.returncode, text, json.loads(text) if "--json" in args else None
+
+
+def configured(env: dict[str, str]) -> dict[str, str]:
+    assert run_helper(env, "configure").returncode == 0
+    return env
+
+
+def test_findings_name_variables_never_values(env: dict[str, str]) -> None:
+    env["ACR_CONTAINER_REGISTRY_SERVER"] = "myco.azurecr.io"
+    env["ACR_CONTAINER_REGISTRY_USER"] = CANARY
+    env["EMPTY_CONTAINER_REGISTRY_SERVER"] = "q.example"
+    env["EMPTY_CONTAINER_REGISTRY_USER"] = CANARY
+    env["EMPTY_CONTAINER_REGISTRY_PASSWORD"] = ""
+    add_secret(env, "BAD", f"{CANARY}@evil.example", "u", CANARY)
+    add_secret(env, "A", "ghcr.io", CANARY, CANARY)
+    add_secret(env, "B", "https://ghcr.io/org", CANARY, CANARY)
+    code, text, _ = doctor(configured(env))
+    assert code == 1
+    assert "ACR_CONTAINER_REGISTRY_PASSWORD is not set" in text
+    assert "EMPTY_CONTAINER_REGISTRY_PASSWORD is empty" in text
+    assert "BAD_CONTAINER_REGISTRY_SERVER does not name a registry host" in text
+    assert (
+        "A_CONTAINER_REGISTRY_SERVER and B_CONTAINER_REGISTRY_SERVER both name ghcr.io; "
+        "A_CONTAINER_REGISTRY_SERVER is used"
+    ) in text
+    assert "ghcr.io" in text and "secret A" in text
+
+
+def aws_token(expiration: float) -> str:
+    payload = {"payload": CANARY, "version": "2", "expiration": int(expiration)}
+    return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+def test_ecr_token_expiry_and_cache_state(env: dict[str, str]) -> None:
+    add_secret(
+        env,
+        "OLD",
+        "111111111111.dkr.ecr.eu-west-1.amazonaws.com",
+        "AWS",
+        aws_token(time.time() - 10),
+    )
+    add_secret(
+        env,
+        "SOON",
+        "222222222222.dkr.ecr.eu-west-1.amazonaws.com",
+        "AWS",
+        aws_token(time.time() + 600),
+    )
+    add_secret(
+        env, "KEY", "333333333333.dkr.ecr.eu-west-1.amazonaws.com", "AKIAIOSFODNN7EXAMPLE", CANARY
+    )
+    with FakeECR({"AKIAIOSFODNN7EXAMPLE": CANARY}) as fake:
+        env.update(endpoint_env(fake.endpoint_url))
+        code, _, report = doctor(configured(env), "--json")
+        rows = {row["registry"]: row for row in report["registries"]}
+        key_row = rows["333333333333.dkr.ecr.eu-west-1.amazonaws.com"]
+        assert key_row["kind"] == "ECR"
+        assert key_row["state"].startswith("access key; no cached token")
+        assert fake.count() == 0  # doctor without --check never calls AWS
+        assert (
+            run_helper(env, "get", stdin=b"333333333333.dkr.ecr.eu-west-1.amazonaws.com").returncode
+            == 0
+        )
+        _, _, report = doctor(env, "--json")
+    rows = {row["registry"]: row for row in report["registries"]}
+    assert rows["333333333333.dkr.ecr.eu-west-1.amazonaws.com"]["state"].startswith(
+        "access key; cached token expires at"
+    )
+    old = rows["111111111111.dkr.ecr.eu-west-1.amazonaws.com"]
+    assert old["state"].startswith("token expired at")
+    assert any(
+        "OLD_CONTAINER_REGISTRY_PASSWORD holds an ECR token that expired" in p
+        for p in old["problems"]
+    )
+    soon = rows["222222222222.dkr.ecr.eu-west-1.amazonaws.com"]
+    assert any("expires within the hour" in p for p in soon["problems"])
+    assert code == 1 and report["ok"] is False
+
+
+def test_wiring_problems(env: dict[str, str]) -> None:
+    add_secret(env, "GH", "ghcr.io", "u", CANARY)
+    add_secret(env, "ACR", "myco.azurecr.io", "u", CANARY)
+    _, text, _ = doctor(env)
+    assert (
+        "docker will not ask this helper" in text
+        and "run `docker-credential-codespaces configure`" in text
+    )
+    configured(env)
+    config_file = Path(env["DOCKER_CONFIG"]) / "config.json"
+    config = json.loads(config_file.read_text())
+    config["credHelpers"]["myco.azurecr.io"] = "acr-env"
+    del config["credHelpers"]["ghcr.io"]
+    config_file.write_text(json.dumps(config))
+    env["DOCKER_AUTH_CONFIG"] = "{}"
+    env["PATH"] = "/usr/bin:/bin"
+    code, text, _ = doctor(env)
+    assert code == 1
+    assert "credHelpers in" in text and "sends myco.azurecr.io to docker-credential-acr-env" in text
+    assert "ghcr.io: skopeo and podman will not ask this helper (they ignore credsStore)" in text
+    assert "DOCKER_AUTH_CONFIG is set; docker uses it instead of any credential helper" in text
+    assert "docker-credential-codespaces is not on PATH" in text
+
+
+def test_all_well_exits_zero(env: dict[str, str]) -> None:
+    add_secret(env, "GH", "ghcr.io", "u", CANARY)
+    code, text, _ = doctor(configured(env))
+    assert code == 0 and "Nothing is wrong." in text
+    code, _, report = doctor(env, "--json")
+    assert code == 0
+    assert report == {
+        "registries": [
+            {
+                "registry": "ghcr.io",
+                "source": "secret GH",
+                "kind": "registry",
+                "state": "ready",
+                "check": None,
+                "problems": [],
+                "notes": [],
+            }
+        ],
+        "problems": [],
+        "ok": True,
+    }
+
+
+def test_codespace_token_row_notes_push(env: dict[str, str]) -> None:
+    env.update(CODESPACES="true", GITHUB_TOKEN=CANARY)
+    body = json.dumps({"ServerURL": "quay.io", "Username": "q", "Secret": CANARY}).encode()
+    assert run_helper(env, "store", stdin=body).returncode == 0
+    _, _, report = doctor(configured(env), "--json")
+    rows = {row["registry"]: row for row in report["registries"]}
+    assert rows["ghcr.io"]["source"] == "Codespaces token"
+    assert "write:packages" in rows["ghcr.io"]["notes"][0]
+    assert rows["quay.io"]["source"] == "local store"
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[bed.RunningRegistry]:
+    if bed.tools_missing():
+        pytest.skip(f"needs {', '.join(bed.tools_missing())}")
+    with bed.start_registry("doctor-user") as running:
+        yield running
+
+
+@pytest.mark.e2e
+def test_check_against_the_distribution_registry(
+    env: dict[str, str], registry: bed.RunningRegistry
+) -> None:
+    add_secret(env, "REG", registry.host, registry.user, registry.password)
+    code, _, report = doctor(configured(env), "--check", "--json")
+    assert (code, report["registries"][0]["check"]) == (0, "OK")
+    add_secret(env, "REG", registry.host, registry.user, CANARY)
+    code, text, _ = doctor(env, "--check")
+    assert code == 1 and "check: unauthorized" in text
+
+
+@pytest.mark.e2e
+def test_check_registry_down(env: dict[str, str]) -> None:
+    with bed.start_registry("gone-user") as gone:
+        host, user, password = gone.host, gone.user, gone.password
+    add_secret(env, "REG", host, user, password)
+    code, _, report = doctor(configured(env), "--check", "--json")
+    assert code == 1 and report["registries"][0]["check"] == "unreachable"
+
+
+class TokenRegistry(BaseHTTPRequestHandler):
+    """A registry with a Bearer token service, as ghcr.io, Docker Hub and ECR Public have."""
+
+    token_status = 200
+
+    def do_GET(self) -> None:
+        server = self.server
+        if self.path.startswith("/token"):
+            expected = "Basic " + base64.b64encode(b"robot:right-password").decode()
+            if self.headers.get("Authorization") != expected:
+                return self._answer(401, {})
+            if self.token_status != 200:
+                return self._answer(self.token_status, {})
+            assert "service=bearer-test" in self.path and "account=robot" in self.path
+            return self._answer(200, {"token": "registry-token"})
+        if self.headers.get("Authorization") == "Bearer registry-token":
+            return self._answer(200, {})
+        realm = f"http://{server.server_address[0]}:{server.server_address[1]}/token"
+        return self._answer(
+            401, {}, {"WWW-Authenticate": f'Bearer realm="{realm}",service="bearer-test"'}
+        )
+
+    def _answer(self, status: int, body: dict, headers: dict | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def bearer_registry() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TokenRegistry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        TokenRegistry.token_status = 200
+
+
+@pytest.mark.parametrize(
+    ("password", "token_status", "expected"),
+    [
+        ("right-password", 200, "OK"),
+        ("wrong-password", 200, "unauthorized"),
+        ("right-password", 403, "forbidden"),
+    ],
+)
+def test_check_with_bearer_token_auth(
+    env: dict[str, str],
+    bearer_registry: ThreadingHTTPServer,
+    password: str,
+    token_status: int,
+    expected: str,
+) -> None:
+    TokenRegistry.token_status = token_status
+    host = f"127.0.0.1:{bearer_registry.server_address[1]}"
+    add_secret(env, "TOK", host, "robot", password)
+    code, _, report = doctor(configured(env), "--check", "--json")
+    assert report["registries"][0]["check"] == expected
+    assert code == (0 if expected == "OK" else 1)
+
+
+def test_checks_run_in_parallel_with_a_bound(env: dict[str, str]) -> None:
+    """Three registries that accept and never answer: all cut off at once, not one by one."""
+    sockets = []
+    for index in range(3):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        sockets.append(sock)
+        add_secret(env, f"HANG{index}", f"127.0.0.1:{sock.getsockname()[1]}", "u", CANARY)
+    try:
+        started = time.monotonic()
+        code, _, report = doctor(configured(env), "--check", "--json", "--timeout", "2")
+        elapsed = time.monotonic() - started
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert code == 1
+    assert [row["check"] for row in report["registries"]] == ["unreachable"] * 3
+    assert elapsed < 3 * 2 * 2

@@ -746,6 +746,13 @@ def print_table(
             for i, (cell, width) in enumerate(zip(line, widths))
         ]
         print("  ".join(cells).rstrip())
+    near_floor = [
+        name for name, row in stats.items() if row and row["rss_mib"] < meta["rss_floor_mib"] + 0.5
+    ]
+    if near_floor:
+        print(
+            f"\nRSS within 0.5 MiB of the floor, so possibly the floor's: {', '.join(near_floor)}"
+        )
     misses = [name for name, (_, verdict) in judged.items() if verdict != "PASS"]
     print()
     print(f"targets missed: {', '.join(misses)}" if misses else "every target met")

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 
-from . import env_secrets, fallback, files, store
+from . import env_secrets, fallback, files, github_token, store
 from .constants import DOCKER_HUB_KEY, HELPER_NAME, IDENTITY_TOKEN_USERNAME, PROGRAM
 from .errors import HelperError
 from .paths import store_dir
@@ -184,6 +184,8 @@ def plan_configure(path: str, config: dict, state: dict, registries_only: bool) 
                 if docker_key(key) not in covered
             }
             registries += sorted(set(store.LocalStore().list()) | set(change.logins))
+        if github_token.applies():
+            registries.append(github_token.GHCR)
     helpers = _cred_helpers(change.new)
     for key in helper_keys(registries):
         current = helpers.get(key)
@@ -276,19 +278,26 @@ def apply(change: Change, state: dict) -> list[str]:
                 state.pop(real, None)
             files.atomic_write(_state_path(), json.dumps(state, indent=2).encode())
     if change.new != change.old:
-        write_config(change.path, change.new)
-        done += [*change.notes, f"wrote {change.path} (backup in {change.path}{BACKUP_SUFFIX})"]
+        backup = write_config(change.path, change.new)
+        wrote = f"wrote {change.path}" + (f" (backup in {backup})" if backup else "")
+        done += [*change.notes, wrote]
     return done or [f"{change.path}: nothing to change"]
 
 
-def write_config(path: str, new: dict) -> None:
-    """Keep the old file as `config.json.bak`, then replace config.json atomically."""
+def write_config(path: str, new: dict) -> str | None:
+    """Keep the old file as `config.json.bak`, then replace config.json atomically.
+
+    Returns the backup's path, or None when there was no file to back up.
+    """
     real = os.path.realpath(path)
     os.makedirs(os.path.dirname(real), mode=0o700, exist_ok=True)
+    backup = None
     if os.path.exists(real):
+        backup = real + BACKUP_SUFFIX
         with open(real, "rb") as stream:
-            files.atomic_write(real + BACKUP_SUFFIX, stream.read())
+            files.atomic_write(backup, stream.read())
     files.atomic_write(real, render(new).encode("utf-8"))
+    return backup
 
 
 def main(argv: list[str], undo: bool = False) -> int:

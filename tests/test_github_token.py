@@ -67,3 +67,11 @@ def test_a_stored_login_for_pushing_wins(codespace: dict[str, str]) -> None:
     assert answer(codespace) == ("me", "ghp_push")
     assert run_helper(codespace, "erase", stdin=b"ghcr.io").returncode == 0
     assert answer(codespace) == ("octocat", "ghs_CANARYcodespacetoken")
+
+
+def test_configure_names_ghcr_for_skopeo(codespace: dict[str, str]) -> None:
+    assert run_helper(codespace, "configure").returncode == 0
+    from pathlib import Path
+
+    config = json.loads((Path(codespace["DOCKER_CONFIG"]) / "config.json").read_text())
+    assert config["credHelpers"] == {"ghcr.io": "codespaces"}

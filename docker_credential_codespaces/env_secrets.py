@@ -11,6 +11,7 @@ import os
 
 from .constants import (
     DEFAULT_SECRETS_FILE,
+    DOCKER_HUB_KEY,
     ENV_SECRETS_FILE,
     SECRET_MARK,
     SECRET_PASSWORD,
@@ -91,39 +92,68 @@ def variables() -> dict[str, str]:
     return found
 
 
-def triples(found: dict[str, str] | None = None) -> list[Secret]:
+def triples(found: dict[str, str] | None = None, key: str | None = None) -> list[Secret]:
     """Every complete triple whose SERVER names a registry, sorted by prefix.
 
-    A triple with a missing or empty part, or a SERVER that cannot be parsed, is skipped,
-    and said under debug with the variable's name (never its value).
+    `found` is the variables to use (default: the file's, with the environment laid over).
+    With `key`, only the triples for that docker key: a SERVER that does not even contain
+    the key's host is never parsed, and the environment is read name by name, so a `get`
+    costs little even with a thousand secrets. A triple with a missing or empty part, or a
+    SERVER that cannot be parsed, is skipped and said under debug by name, never by value.
     """
     if found is None:
-        found = variables()
+        file_values = read_file(secrets_file_path())
+        servers = {n: v for n, v in file_values.items() if n.endswith(SECRET_SERVER)}
+        for name in os.environ:
+            if name.endswith(SECRET_SERVER):
+                servers[name] = os.environ[name]
+
+        def value(name: str) -> str:
+            present = os.environ.get(name)
+            return file_values.get(name, "") if present is None else present
+
+    else:
+        servers = {n: v for n, v in found.items() if n.endswith(SECRET_SERVER)}
+
+        def value(name: str) -> str:
+            return found.get(name, "")
+
+    needle = _host_of(key) if key is not None else ""
     result = []
-    for name in sorted(found):
-        if not name.endswith(SECRET_SERVER):
-            continue
+    for name in sorted(servers):
+        server = servers[name]
         prefix = name[: -len(SECRET_SERVER)]
-        if not prefix:
+        if not prefix or needle not in server.lower():
             continue
-        user = found.get(prefix + SECRET_USER, "")
-        password = found.get(prefix + SECRET_PASSWORD, "")
-        parts = ((SECRET_USER, user), (SECRET_PASSWORD, password))
-        missing = [prefix + suffix for suffix, value in parts if not value]
+        parts = (
+            (SECRET_USER, value(prefix + SECRET_USER)),
+            (SECRET_PASSWORD, value(prefix + SECRET_PASSWORD)),
+        )
+        missing = [prefix + suffix for suffix, part in parts if not part]
         if missing:
             debug(f"{' and '.join(missing)} not set; ignoring {name}")
             continue
-        key = docker_key(found[name])
-        if key is None:
+        server_key = docker_key(server)
+        if server_key is None:
             debug(f"{name} does not name a registry host; ignoring it")
             continue
-        result.append(Secret(prefix, found[name], user, password, key))
+        if key is None or server_key == key:
+            result.append(Secret(prefix, server, parts[0][1], parts[1][1], server_key))
     return result
+
+
+def _host_of(key: str) -> str:
+    """What any SERVER naming `key` must contain, lower-cased: its host, or "docker.io"."""
+    if key == DOCKER_HUB_KEY:
+        return "docker.io"  # every Docker Hub alias contains it
+    if key.startswith("["):
+        return key[: key.index("]") + 1]
+    return key.partition(":")[0]
 
 
 def find(key: str) -> Secret | None:
     """The secret for a docker key: the first by prefix when two name the same registry."""
-    matches = [secret for secret in triples() if secret.key == key]
+    matches = triples(key=key)
     if len(matches) > 1:
         names = ", ".join(m.variable(SECRET_SERVER) for m in matches)
         debug(f"{names} all name {key}; using {matches[0].variable(SECRET_SERVER)}")

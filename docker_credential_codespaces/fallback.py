@@ -9,7 +9,6 @@ is bounded in time, so a helper that waits for a passphrase cannot hang docker.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from .constants import ERR_NOT_FOUND, HELPER_NAME
 from .errors import HelperError
@@ -49,6 +48,8 @@ class FallbackStore(Logins):
         self.description = f"fallback store {self.program}"
 
     def _run(self, verb: str, request: str | None) -> tuple[int, str]:
+        import subprocess  # ~20 ms of imports: only when the fallback is really asked
+
         try:
             done = subprocess.run(
                 [self.program, verb],

@@ -8,15 +8,24 @@ modules named for them.
 
 from __future__ import annotations
 
-from . import env_secrets, fallback, github_token, store
+from . import env_secrets, github_token
 from .constants import ECR_TOKEN_USERNAME, SECRET_SERVER
 from .errors import CredentialsNotFound
 from .log import debug, warn
 from .servers import docker_key, ecr_registry
 
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from .store import Logins
 
-def logins() -> store.Logins:
-    """Where logins live: the recorded fallback store, or the helper's own file."""
+
+def logins() -> Logins:
+    """Where logins live: the recorded fallback store, or the helper's own file.
+
+    Imported here, not at the top: a `get` that a secret answers never needs either.
+    """
+    from . import fallback, store
+
     return fallback.configured() or store.LocalStore()
 
 

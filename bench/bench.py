@@ -29,6 +29,8 @@ shell leaks in):
     get ECR cached       an ECR registry whose token is in the helper's cache
     list 50 triples      `list` with 50 secret triples in the environment
     get N triples        `get` with 1, 100 and 1,000 triples: how the cost grows
+    baseline 1,000       `<venv python> -c pass` with the 1,000 triples in its environment:
+                         the interpreter's own share of that scenario's growth
     baseline boto3       `<venv python> -c "import boto3"`: the floor of any boto3 exchange
     get ECR cold         cache file deleted before each run; one exchange with FakeECR
     peer ecr-login       Debian's `docker-credential-ecr-login get` (Go) with a pre-filled
@@ -226,6 +228,7 @@ PLAIN_USER = "octocat"
 PLAIN_PASSWORD = "ghp_" + "b" * 36  # the shape of a GitHub token
 
 BASELINE = "baseline: python -c pass"
+BASELINE_1000 = "baseline: python -c pass, 1,000 triples"
 BASELINE_BOTO3 = 'baseline: python -c "import boto3"'
 GET_PLAIN = "get: plain secret"
 GET_NOT_FOUND = "get: not found"
@@ -443,6 +446,10 @@ def build_scenarios(root: Path, python: str, helper: str, fake: FakeECR) -> list
             host = f"registry-{last:04d}.example.com"
         check = expect_credentials(f"user{last}", triple_password(last))
         scenarios.append(Scenario(name, get, env, host.encode(), check))
+
+    # How much of the 1,000-triple cost is the interpreter's own, before the helper runs.
+    env = with_triples(base_env(root, BASELINE_1000, venv_bin), 1000)
+    scenarios.append(Scenario(BASELINE_1000, [python, "-c", "pass"], env, check=expect_exit_zero))
 
     env = base_env(root, BASELINE_BOTO3, venv_bin)
     scenarios.append(
@@ -793,6 +800,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"bench: no {helper}; run this with the helper's venv: .venv/bin/python bench/bench.py"
         )
+    # pip compiles an installed package's bytecode; an editable checkout under
+    # PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every run.
+    import compileall
+
+    compileall.compile_dir(os.path.join(REPO, "docker_credential_codespaces"), quiet=1)
     sys.path.insert(0, os.path.join(REPO, "tests"))
     from aws_bed import FakeECR
 

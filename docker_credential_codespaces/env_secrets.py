@@ -101,24 +101,35 @@ def triples(found: dict[str, str] | None = None, key: str | None = None) -> list
     costs little even with a thousand secrets. A triple with a missing or empty part, or a
     SERVER that cannot be parsed, is skipped and said under debug by name, never by value.
     """
+    needle = _host_of(key) if key is not None else ""
     if found is None:
         file_values = read_file(secrets_file_path())
-        servers = {n: v for n, v in file_values.items() if n.endswith(SECRET_SERVER)}
-        for name in os.environ:
+        servers = {
+            n: v
+            for n, v in file_values.items()
+            if n.endswith(SECRET_SERVER) and needle in v.lower()
+        }
+        environ = os.environ
+        for name in environ:
             if name.endswith(SECRET_SERVER):
-                servers[name] = os.environ[name]
+                server = environ[name]
+                if needle in server.lower():
+                    servers[name] = server
+                else:
+                    servers.pop(name, None)  # the environment overrides the file
 
         def value(name: str) -> str:
             present = os.environ.get(name)
             return file_values.get(name, "") if present is None else present
 
     else:
-        servers = {n: v for n, v in found.items() if n.endswith(SECRET_SERVER)}
+        servers = {
+            n: v for n, v in found.items() if n.endswith(SECRET_SERVER) and needle in v.lower()
+        }
 
         def value(name: str) -> str:
             return found.get(name, "")
 
-    needle = _host_of(key) if key is not None else ""
     result = []
     for name in sorted(servers):
         server = servers[name]

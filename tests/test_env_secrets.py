@@ -120,3 +120,35 @@ def test_docker_hub_secret_answers_every_alias(env: dict[str, str]) -> None:
         "https://index.docker.io/v1/refresh-token",
     ):
         assert get(env, oauth) is None
+
+
+def test_environment_server_overrides_a_matching_file_server(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The file says ghcr.io, the environment moved the secret to quay.io: ghcr.io is unknown."""
+    secrets = tmp_path / "env-secrets"
+    write_secrets_file(
+        secrets,
+        {
+            "X_CONTAINER_REGISTRY_SERVER": "ghcr.io",
+            "X_CONTAINER_REGISTRY_USER": "u",
+            "X_CONTAINER_REGISTRY_PASSWORD": "p",
+        },
+    )
+    env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(secrets)
+    env["X_CONTAINER_REGISTRY_SERVER"] = "quay.io"
+    assert get(env, "ghcr.io") is None
+    assert get(env, "quay.io") == {"ServerURL": "quay.io", "Username": "u", "Secret": "p"}
+
+
+def test_many_triples_find_the_right_one(env: dict[str, str]) -> None:
+    for index in range(300):
+        add_secret(env, f"R{index:03d}", f"registry-{index}.example.com", f"u{index}", f"p{index}")
+    answer = get(env, "registry-42.example.com")
+    assert answer is not None and (answer["Username"], answer["Secret"]) == ("u42", "p42")
+    assert get(env, "registry-4.example.com") == {
+        "ServerURL": "registry-4.example.com",
+        "Username": "u4",
+        "Secret": "p4",
+    }
+    assert len(json.loads(run_helper(env, "list", stdin=None).stdout)) == 300

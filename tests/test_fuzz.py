@@ -714,6 +714,9 @@ def lookalikes(hostport: str, rng: random.Random) -> list[str]:
                     pass
         forms.append(with_port(".".join("xn--" + label for label in host.split("."))))
         forms.append(with_port("xn--" + host.replace(".", "-")))
+    # IDNA maps some confusables (fullwidth dot and digits) back to the real name: not a
+    # look-alike then.
+    forms = [form for form in forms if form.lower() != hostport.lower()]
     # Mixed case in the parts that are not the host.
     forms += [mixed_case(form, rng) for form in list(forms)]
     forms += [f"HTTPS://{mixed_case(evil, rng)}/{hostport}", f"{hostport}@{evil.upper()}"]
@@ -740,7 +743,7 @@ def test_answered_only_for_the_same_host_and_port(server: str, request: str) -> 
         assert independent_registry(request) == independent_registry(server), (server, request)
 
 
-@settings(max_examples=150, **FUZZ_SETTINGS)  # type: ignore[arg-type]
+@settings(max_examples=80, **FUZZ_SETTINGS)  # type: ignore[arg-type]
 @given(server=registries(), rng=st.randoms(use_true_random=False), data=st.data())
 def test_derived_names_match_only_the_same_host(
     server: str, rng: random.Random, data: st.DataObject
@@ -753,7 +756,7 @@ def test_derived_names_match_only_the_same_host(
             assert independent_registry(request) == independent_registry(server), request
 
 
-@settings(max_examples=150, **FUZZ_SETTINGS)  # type: ignore[arg-type]
+@settings(max_examples=50, **FUZZ_SETTINGS)  # type: ignore[arg-type]
 @given(server=registries(), rng=st.randoms(use_true_random=False))
 def test_lookalikes_are_never_answered(server: str, rng: random.Random) -> None:
     """Every look-alike construction around S is refused; S's own variants are not."""
@@ -816,7 +819,7 @@ def test_hub_and_oauth_end_to_end(env: dict[str, str]) -> None:
 def test_lookalikes_end_to_end(server: str, fuzz_env: dict[str, str]) -> None:
     """Through serve(): no look-alike of a secret's registry gets its password."""
     env = dict(fuzz_env)
-    add_secret(env, "TARGET", server, "target-user", "target-secret")
+    add_secret(env, "A0TARGET", server, "target-user", "target-secret")
     forms = lookalikes(server, random.Random(server))
     CASES["host matching: end-to-end look-alikes"] = (
         CASES.get("host matching: end-to-end look-alikes", 0) + len(forms)

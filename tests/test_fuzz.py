@@ -198,14 +198,18 @@ def huge_inputs() -> st.SearchStrategy[bytes]:
         sizes.map(lambda n: b"[" * (n // 2) + b"]" * (n - n // 2)),
         depth.map(lambda n: b'{"a":' * n + b"1" + b"}" * n),
         depth.map(
-            lambda n: b'{"ServerURL":"r.example","Username":"u","Secret":"s","x":'
-            + b"[" * n
-            + b"]" * n
-            + b"}"
+            lambda n: (
+                b'{"ServerURL":"r.example","Username":"u","Secret":"s","x":'
+                + b"[" * n
+                + b"]" * n
+                + b"}"
+            )
         ),
         sizes.map(lambda n: b"a" * n),
         sizes.map(lambda n: b" " * (n - len(b"seed.example")) + b"seed.example"),
-        sizes.map(lambda n: b'{"ServerURL":"r.example","Username":"u","Secret":"' + b"s" * n + b'"}'),
+        sizes.map(
+            lambda n: b'{"ServerURL":"r.example","Username":"u","Secret":"' + b"s" * n + b'"}'
+        ),
         sizes.map(lambda n: b"\x00" * n),
     )
 
@@ -391,7 +395,9 @@ def run_in_process(verb: str, data: bytes) -> tuple[int, str, str]:
     out = io.StringIO()
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        code = serve(CodespacesHelper(), ["docker-credential-codespaces", verb], io.BytesIO(data), out)
+        code = serve(
+            CodespacesHelper(), ["docker-credential-codespaces", verb], io.BytesIO(data), out
+        )
     return code, out.getvalue(), err.getvalue()
 
 
@@ -821,9 +827,9 @@ def test_lookalikes_end_to_end(server: str, fuzz_env: dict[str, str]) -> None:
     env = dict(fuzz_env)
     add_secret(env, "A0TARGET", server, "target-user", "target-secret")
     forms = lookalikes(server, random.Random(server))
-    CASES["host matching: end-to-end look-alikes"] = (
-        CASES.get("host matching: end-to-end look-alikes", 0) + len(forms)
-    )
+    CASES["host matching: end-to-end look-alikes"] = CASES.get(
+        "host matching: end-to-end look-alikes", 0
+    ) + len(forms)
     with applied_environ(env):
         for form in forms:
             code, stdout, _stderr = run_in_process("get", encoded(form))

@@ -88,6 +88,22 @@ def test_install_on_a_fresh_home_keeps_every_key_and_login(tmp_path: Path) -> No
         inspected = run("skopeo", "inspect", "--tls-verify=false", f"docker://{secret.host}/{ref}")
         assert inspected.returncode == 0, inspected.stderr
 
+        # The installed wrapper imports nothing heavy on the hot path (older pips' wrappers
+        # import `re`).
+        traced = subprocess.run(
+            [str(bin_dir / "docker-credential-codespaces"), "get"],
+            input=secret.host,
+            env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert traced.returncode == 0
+        modules = {
+            line.rsplit("|", 1)[1].strip() for line in traced.stderr.splitlines() if "|" in line
+        }
+        assert {"re", "json", "typing", "boto3", "botocore", "subprocess"}.isdisjoint(modules)
+
         again = subprocess.run(
             [str(REPO / "install.sh")], env=env, capture_output=True, text=True, timeout=300
         )

@@ -12,7 +12,7 @@ from . import env_secrets, github_token
 from .constants import ECR_TOKEN_USERNAME, SECRET_SERVER
 from .errors import CredentialsNotFound
 from .log import debug, warn
-from .servers import docker_key, ecr_registry
+from .servers import docker_key, ecr_registry, shown
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class CodespacesHelper:
         if login is None and key is not None:
             login = github_token.login(key)
         if login is None:
-            debug(f"no secret and no stored login for {key or server_url!r}")
+            debug(f"no secret and no stored login for {key or shown(server_url)}")
             raise CredentialsNotFound
         return login
 

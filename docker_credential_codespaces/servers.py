@@ -86,6 +86,18 @@ def _valid_hostname(host: str) -> bool:
     return True
 
 
+def shown(url: str) -> str:
+    """A server URL as it may appear in a message: userinfo (`user:password@`) masked, short.
+
+    A request naming `https://user:token@host` is refused, and its error must not repeat the
+    token to the terminal.
+    """
+    text = url.strip()
+    if "@" in text:
+        text = "***" + text[text.rindex("@") :]
+    return repr(text if len(text) <= 100 else text[:100] + "...")
+
+
 def _is_hub(hostport: str) -> bool:
     return hostport in DOCKER_HUB_HOSTS
 

@@ -12,7 +12,7 @@ import os
 from . import files, paths
 from .errors import HelperError
 from .log import warn
-from .servers import store_key
+from .servers import shown, store_key
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ def _valid_entry(entry: object) -> bool:
 
 def invalid_server_url(server_url: str) -> HelperError:
     """The error for a server URL that names no registry, shortened for one line."""
-    shown = server_url if len(server_url) <= 100 else server_url[:100] + "..."
-    return HelperError(f"invalid server URL {shown!r}: expected [https://]host[:port][/path]")
+    return HelperError(
+        f"invalid server URL {shown(server_url)}: expected [https://]host[:port][/path]"
+    )
 
 
 class Logins:

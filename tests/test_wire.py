@@ -182,7 +182,7 @@ def test_invalid_server_url_for_writes(env: dict[str, str], verb: str) -> None:
     )
     result = run_helper(env, verb, stdin=stdin)
     assert result.returncode == 1
-    assert result.stdout.startswith(b"invalid server URL 'user@evil.example'")
+    assert result.stdout.startswith(b"invalid server URL '***@evil.example'")
     assert result.stdout.count(b"\n") == 1
 
 
@@ -227,3 +227,11 @@ def test_unexpected_exception_is_one_line(use_env: dict[str, str]) -> None:
     out = io.StringIO()
     assert serve(Broken(), ["x", "get"], io.BytesIO(b"r.example"), out) == 1
     assert out.getvalue() == "docker-credential-codespaces: internal error (RuntimeError)\n"
+
+
+def test_userinfo_in_a_refused_url_is_never_echoed(env: dict[str, str]) -> None:
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    for verb in ("get", "erase"):
+        result = run_helper(env, verb, stdin=b"https://robot:CANARY-pw@reg.example/x")
+        assert result.returncode == 1
+        assert b"CANARY" not in result.stdout + result.stderr

@@ -131,7 +131,7 @@ def triples(found: dict[str, str] | None = None, key: str | None = None) -> list
             return found.get(name, "")
 
     result = []
-    for name in sorted(servers):
+    for name in sorted(servers, key=lambda name: name[: -len(SECRET_SERVER)]):
         server = servers[name]
         prefix = name[: -len(SECRET_SERVER)]
         if not prefix or needle not in server.lower():

@@ -19,16 +19,27 @@ _TEMP_SUFFIX = ".tmp"
 
 
 def ensure_private_dir(path: str) -> None:
-    """Create `path` as a 0700 directory, or check and repair an existing one.
-
-    A symlink or a directory of another user is refused: either could hand our secrets to
-    someone else.
-    """
+    """Create `path` as a 0700 directory, or check and repair an existing one."""
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
-        info = os.lstat(path)
     except OSError as error:
         raise HelperError(f"cannot create directory {path}: {error.strerror}") from None
+    if not check_private_dir(path):
+        raise HelperError(f"cannot create directory {path}")
+
+
+def check_private_dir(path: str) -> bool:
+    """Whether `path` exists as our own directory (repaired to 0700); False if it is missing.
+
+    A symlink or a directory of another user is refused with HelperError: either could hand
+    our secrets to someone else, or hand us someone else's files as our credentials.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise HelperError(f"cannot use directory {path}: {error.strerror}") from None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise HelperError(f"{path} is not a plain directory; refusing to keep secrets in it")
     if info.st_uid != os.getuid():
@@ -38,14 +49,18 @@ def ensure_private_dir(path: str) -> None:
             os.chmod(path, 0o700)
         except OSError as error:
             raise HelperError(f"cannot make {path} private: {error.strerror}") from None
+    return True
 
 
 def read_private(path: str, cap: int) -> bytes | None:
-    """The bytes of a private file, or None when it does not exist.
+    """The bytes of a private file, or None when it (or its directory) does not exist.
 
-    Opened without following links and without blocking, so a FIFO or a link planted in
-    its place cannot hang or redirect the read; a group- or world-readable file is made 0600.
+    Its directory is checked as for writing, and the file is opened without following links
+    and without blocking, so a FIFO, a link or another user's file planted in its place cannot
+    hang, redirect or feed the read; a group- or world-readable file of ours is made 0600.
     """
+    if not check_private_dir(os.path.dirname(path) or "."):
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -56,7 +71,9 @@ def read_private(path: str, cap: int) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise HelperError(f"{path} is not a regular file")
-        if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        if info.st_uid != os.getuid():
+            raise HelperError(f"{path} belongs to another user; refusing to read it")
+        if info.st_mode & 0o077:
             os.fchmod(fd, 0o600)
         chunks = []
         size = 0

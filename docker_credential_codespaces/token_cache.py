@@ -94,6 +94,7 @@ class TokenCache:
     def write(self, key: str, token: Token) -> None:
         path = self.path(key)
         try:
+            files.ensure_private_dir(self.directory)
             files.remove_stale_temps(path)
             files.atomic_write(path, token.serialise())
         except HelperError as error:

@@ -89,6 +89,10 @@ def store(helper: Helper, stdin: BinaryIO) -> None:
         value = request.get(field, "")
         if not isinstance(value, str):
             raise HelperError(f"invalid credentials: {field} must be a string")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, from a JSON "\ud800" escape
+            raise HelperError(f"invalid credentials: {field} is not valid Unicode") from None
         fields[field] = value
     if not fields["ServerURL"].strip():
         raise HelperError(ERR_NO_SERVER_URL)
@@ -130,7 +134,9 @@ def serve(helper: Helper, argv: list[str], stdin: BinaryIO, stdout: TextIO) -> i
         else:
             raise HelperError(f"{PROGRAM}: unknown action: {action}")
     except HelperError as error:
-        stdout.write(" ".join(str(error).split()) + "\n")
+        # One line, and ASCII: whatever encoding stdout has, the error must reach docker.
+        line = " ".join(str(error).split())
+        stdout.write(line.encode("ascii", "backslashreplace").decode("ascii") + "\n")
         return 1
     except Exception as error:  # docker must get one line, never a traceback
         # The type only: an exception's text could carry a value from the request.

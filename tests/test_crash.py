@@ -1,3 +1,4 @@
+# ruff: noqa: S311  (seeded randomness chooses test cases; nothing here is cryptographic)
 """Crash safety: writers SIGKILLed at random moments never corrupt or lose what was stored.
 
 docker kills its helper on Ctrl-C and on timeouts, and a machine can die at any instant. So
@@ -134,7 +135,8 @@ def play_round(lane: Lane, number: int) -> None:
     """Start stores and an ECR refresh together; kill some at random, some at the rename."""
     rng = lane.rng
     processes: list[tuple[subprocess.Popen[bytes], str, str, str, str]] = []
-    paused_kind = rng.choice(["none", "store", "ecr"])
+    # An ECR refresh costs ~0.5 s of CPU (boto3): fewer of them run to their end.
+    paused_kind = rng.choice(["none", "store", "store", "ecr"])
     for index in range(STORES_PER_ROUND):
         key = f"r{number}-{index}.example"
         user, secret = f"user-{number}-{index}", f"secret-{number}-{index}-{rng.random()}"
@@ -150,7 +152,11 @@ def play_round(lane: Lane, number: int) -> None:
             assert wait_for_temp(lane, lane.store_dir, before, deadline), "store never paused"
             process.send_signal(signal.SIGKILL)
             lane.paused_kills += 1
-    ecr_fate = "pause" if paused_kind == "ecr" else rng.choice(["finish", "kill", "kill", "none"])
+    ecr_fate = (
+        "pause"
+        if paused_kind == "ecr"
+        else rng.choice(["finish", "kill", "kill", "kill", "none", "none"])
+    )
     if ecr_fate != "none":
         env = dict(lane.env)
         if ecr_fate == "pause":
@@ -226,4 +232,5 @@ def test_kill_storms(env: dict[str, str], tmp_path: Path, fake: FakeECR) -> None
         )
     )
     assert sum(lane.paused_kills for lane in done) >= ROUNDS // 2
+    assert sum(lane.kills for lane in done) >= ROUNDS
     assert elapsed < 150

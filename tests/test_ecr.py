@@ -313,10 +313,13 @@ def test_unusable_cache_dir_still_serves(
 
 
 def test_no_home_still_serves(ecr_env: dict[str, str], fake: FakeECR) -> None:
-    for name in ("HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+    """A home that cannot hold the cache (here: under /proc) serves tokens, uncached."""
+    for name in ("XDG_CACHE_HOME", "XDG_DATA_HOME"):
         ecr_env.pop(name)
-    ecr_env["DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"] = "/nonexistent/store"
+    ecr_env["HOME"] = "/proc/no-such-home"
     password(get(ecr_env))
+    password(get(ecr_env))
+    assert fake.count() == 2
 
 
 def test_killed_while_writing_the_cache(ecr_env: dict[str, str], fake: FakeECR) -> None:

@@ -1,0 +1,253 @@
+"""Secrets audit: canaries in every secret go nowhere but a `get` answer and the 0600 files.
+
+Every password, AWS secret key, stored Secret and token variable holds a unique canary. The
+scenarios run the real entry point under DOCKER_CREDENTIAL_CODESPACES_DEBUG=1, with an audit
+hook recording the argv of every subprocess it starts and a trace hook recording the message
+of every exception raised (caught or not). The canaries may appear only in the Secret of a
+`get` answer and in the 0600 store and cache files; the cache never holds the AWS secret key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aws_bed import FakeECR, endpoint_env
+from support import add_secret
+
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+KEY_ID_2 = "AKIAI44QH8DHBEXAMPLE"
+AWS_SECRET = "CANARYawsSecretKey0001"
+AWS_SECRET_2 = "CANARYawsSecretKey0002"
+ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+ECR_WRONG = "123456789012.dkr.ecr.eu-west-2.amazonaws.com"
+ECR_TOKEN_HOST = "210987654321.dkr.ecr.us-east-2.amazonaws.com"
+ECR_EXPIRED_HOST = "210987654321.dkr.ecr.us-west-2.amazonaws.com"
+EXPIRED_TOKEN = base64.b64encode(
+    json.dumps({"payload": "CANARYexpired", "expiration": int(time.time()) - 60}).encode()
+).decode()
+CANARIES = {
+    "ghcr": "CANARYghcrPassword01",
+    "hub": "CANARYhubPassword001",
+    "file": "CANARYsecretsFile001",
+    "incomplete": "CANARYincomplete0001",
+    "duplicate": "CANARYduplicate00001",
+    "badserver": "CANARYbadServer00001",
+    "aws": AWS_SECRET,
+    "aws-other": AWS_SECRET_2,
+    "aws-wrong": "CANARYwrongAwsKey001",
+    "aws-token": "CANARYawsToken000001",
+    "aws-expired": EXPIRED_TOKEN,
+    "ambient": "CANARYambientAws0001",
+    "ambient-session": "CANARYambientSess001",
+    "github": "CANARYgithubToken001",
+    "stored": "CANARYstoredSecret01",
+    "stored-token": "CANARYidentityTok001",
+    "typed": "CANARYtypedOverSec01",
+    "badjson": "CANARYbadJson0000001",
+}
+
+# Runs the helper's real entry point with the audit and trace hooks; writes what it saw.
+BOOTSTRAP = r"""
+import json, os, sys
+out = os.environ.pop("DCC_AUDIT_OUT")
+seen = {"spawned": [], "exceptions": []}
+SPAWN = {"subprocess.Popen": 1, "os.exec": 1, "os.posix_spawn": 1, "os.spawn": 1, "os.system": 0}
+def hook(event, args):
+    if event in SPAWN:
+        try:
+            seen["spawned"].append([event, repr(args[SPAWN[event]])])
+        except Exception:
+            seen["spawned"].append([event, "?"])
+sys.addaudithook(hook)
+def local(frame, event, arg):
+    if event == "exception":
+        kind, value, _ = arg
+        try:
+            text = str(value) + " " + repr(getattr(value, "args", ()))
+        except Exception:
+            text = "<unprintable>"
+        seen["exceptions"].append([kind.__name__, text])
+    return local
+def tracer(frame, event, arg):
+    frame.f_trace_lines = False
+    return local
+sys.settrace(tracer)
+import threading
+threading.settrace(tracer)
+code = 1
+try:
+    from docker_credential_codespaces.cli import main
+    code = main(["docker-credential-codespaces", *sys.argv[1:]])
+finally:
+    sys.settrace(None)
+    with open(out, "w") as stream:
+        json.dump(seen, stream)
+sys.exit(code)
+"""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeECR]:
+    with FakeECR({KEY_ID: AWS_SECRET, KEY_ID_2: AWS_SECRET_2}) as server:
+        yield server
+
+
+def forms(canary: str) -> list[bytes]:
+    """The canary as it could leak: raw, JSON-escaped, and base64 at every alignment."""
+    raw = canary.encode()
+    found = [raw, json.dumps(canary).encode()[1:-1]]
+    for pad in range(3):
+        encoded = base64.b64encode(b"x" * pad + raw)
+        found.append(encoded[4 if pad else 0 : -4])
+    return found
+
+
+def leaks(data: bytes) -> list[str]:
+    return [name for name, canary in CANARIES.items() if any(f in data for f in forms(canary))]
+
+
+@pytest.fixture
+def audit_env(env: dict[str, str], tmp_path: Path, fake: FakeECR) -> dict[str, str]:
+    env.update(endpoint_env(fake.endpoint_url))
+    env.update(
+        AWS_ENDPOINT_URL=fake.endpoint_url,
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        DOCKER_CREDENTIAL_CODESPACES_DEBUG="1",
+        AWS_ACCESS_KEY_ID="AKIAAMBIENTAMBIENT00",
+        AWS_SECRET_ACCESS_KEY=CANARIES["ambient"],
+        AWS_SESSION_TOKEN=CANARIES["ambient-session"],
+        GITHUB_TOKEN=CANARIES["github"],
+        CODESPACES="true",
+    )
+    add_secret(env, "GH", "ghcr.io", "octocat", CANARIES["ghcr"])
+    add_secret(env, "ZGH", "https://ghcr.io/", "other", CANARIES["duplicate"])
+    add_secret(env, "HUB", "docker.io", "hubuser", CANARIES["hub"])
+    add_secret(env, "ECR", ECR_HOST, KEY_ID, AWS_SECRET)
+    add_secret(env, "ECRWRONG", ECR_WRONG, KEY_ID_2, CANARIES["aws-wrong"])
+    add_secret(env, "ECRTOKEN", ECR_TOKEN_HOST, "AWS", CANARIES["aws-token"])
+    add_secret(env, "ECROLD", ECR_EXPIRED_HOST, "AWS", EXPIRED_TOKEN)
+    add_secret(env, "PUB", "public.ecr.aws", KEY_ID_2, AWS_SECRET_2)
+    env["HALF_CONTAINER_REGISTRY_SERVER"] = "half.example"
+    env["HALF_CONTAINER_REGISTRY_PASSWORD"] = CANARIES["incomplete"]
+    add_secret(env, "BAD", "user@bad.example", "u", CANARIES["badserver"])
+    secrets_file = tmp_path / "env-secrets"
+    lines = [
+        f"{name}={base64.b64encode(value.encode()).decode()}"
+        for name, value in (
+            ("FILE_CONTAINER_REGISTRY_SERVER", "file.example"),
+            ("FILE_CONTAINER_REGISTRY_USER", "fileuser"),
+            ("FILE_CONTAINER_REGISTRY_PASSWORD", CANARIES["file"]),
+        )
+    ]
+    secrets_file.write_text("\n".join(lines) + "\n")
+    env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(secrets_file)
+    return env
+
+
+def store_body(server: str, user: str, secret: str) -> bytes:
+    return json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
+
+
+SCENARIOS: list[tuple[str, bytes, str | None]] = [
+    # (verb, stdin, the canary a successful get must answer with)
+    ("list", b"", None),
+    ("get", b"ghcr.io", "ghcr"),
+    ("get", b"docker.io", "hub"),
+    ("get", b"file.example", "file"),
+    ("get", b"half.example", None),
+    ("get", b"bad.example", None),
+    ("get", ECR_HOST.encode(), None),
+    ("get", ECR_HOST.encode(), None),
+    ("get", b"public.ecr.aws", None),
+    ("get", ECR_WRONG.encode(), None),
+    ("get", ECR_TOKEN_HOST.encode(), "aws-token"),
+    ("get", ECR_EXPIRED_HOST.encode(), None),
+    ("store", store_body("reg.example", "alice", CANARIES["stored"]), None),
+    ("store", store_body("tok.example", "<token>", CANARIES["stored-token"]), None),
+    ("store", store_body("ghcr.io", "typed", CANARIES["typed"]), None),
+    ("store", b'{"ServerURL":"x.example","Secret":"' + CANARIES["badjson"].encode(), None),
+    ("store", store_body("user@x.example", "u", CANARIES["badjson"]), None),
+    (
+        "store",
+        json.dumps(
+            {"ServerURL": "y.example", "Username": 7, "Secret": CANARIES["badjson"]}
+        ).encode(),
+        None,
+    ),
+    ("get", b"reg.example", "stored"),
+    ("get", b"tok.example", "stored-token"),
+    ("list", b"", None),
+    ("erase", ECR_HOST.encode(), None),
+    ("erase", b"reg.example", None),
+    ("get", b"nowhere.example", None),
+]
+
+
+def test_canaries_go_nowhere_else(audit_env: dict[str, str], tmp_path: Path, fake: FakeECR) -> None:
+    """Every scenario's stdout (bar a get's Secret), stderr, exceptions and argv are clean."""
+    seen_exceptions = 0
+    for index, (verb, stdin, expected) in enumerate(SCENARIOS):
+        report = tmp_path / f"audit-{index}.json"
+        env = dict(audit_env, DCC_AUDIT_OUT=str(report))
+        result = subprocess.run(
+            [sys.executable, "-c", BOOTSTRAP, verb],
+            input=stdin,
+            capture_output=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        where = (verb, stdin[:60])
+        assert b"Traceback" not in result.stderr, (where, result.stderr)
+        assert leaks(result.stderr) == [], (where, result.stderr)
+        stdout = result.stdout
+        if verb == "get" and result.returncode == 0:
+            answer = json.loads(stdout)
+            if expected is not None:
+                assert answer["Secret"] == CANARIES[expected], where
+            answer["Secret"] = ""
+            stdout = json.dumps(answer).encode()
+        assert leaks(stdout) == [], (where, result.stdout)
+        seen = json.loads(report.read_text())
+        seen_exceptions += len(seen["exceptions"])
+        for kind, text in seen["exceptions"]:
+            assert leaks(text.encode()) == [], (where, kind, text)
+        for event, argv in seen["spawned"]:
+            assert leaks(argv.encode()) == [], (where, event, argv)
+    assert fake.count() >= 2
+    print(f"audit: {len(SCENARIOS)} runs, {seen_exceptions} exceptions inspected")
+    check_files(audit_env, tmp_path)
+
+
+def check_files(env: dict[str, str], tmp_path: Path) -> None:
+    """Canaries only in the 0600 store and cache files; the cache never has the AWS key."""
+    inputs = {Path(env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"])}
+    holders = []
+    for path in tmp_path.rglob("*"):
+        if not path.is_file() or path in inputs or path.name.startswith("audit-"):
+            continue
+        found = leaks(path.read_bytes())
+        if not found:
+            continue
+        holders.append(path)
+        assert path.name == "credentials.json" or path.name.endswith(".token"), (path, found)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path.parent
+        if path.name.endswith(".token"):
+            assert set(found) <= {"aws-token"}, (path, found)
+    cache = Path(env["XDG_CACHE_HOME"]) / "docker-credential-codespaces"
+    tokens = list(cache.glob("*.token"))
+    assert tokens, "the ECR exchange should have cached a token"
+    for path in tokens:
+        for secret in ("aws", "aws-other", "aws-wrong", "ambient", "ambient-session"):
+            assert not any(f in path.read_bytes() for f in forms(CANARIES[secret])), path
+    assert any(path.name == "credentials.json" for path in holders)

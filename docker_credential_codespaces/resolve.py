@@ -8,7 +8,7 @@ modules named for them.
 
 from __future__ import annotations
 
-from . import env_secrets, github_token
+from . import env_secrets
 from .constants import ECR_TOKEN_USERNAME, SECRET_SERVER
 from .errors import CredentialsNotFound
 from .log import debug, warn
@@ -45,6 +45,8 @@ class CodespacesHelper:
             return self._from_secret(secret)
         login = logins().get(server_url)
         if login is None and key is not None:
+            from . import github_token
+
             login = github_token.login(key)
         if login is None:
             debug(f"no secret and no stored login for {key or shown(server_url)}")
@@ -87,6 +89,8 @@ class CodespacesHelper:
 
     def list(self) -> dict[str, str]:
         """Docker key to username for every registry known; no secret and no network."""
+        from . import github_token
+
         known = logins().list()
         codespace = github_token.login(github_token.GHCR)
         if codespace is not None:

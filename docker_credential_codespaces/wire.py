@@ -38,8 +38,14 @@ Commands for people:
 """
 
 
-def _json_string(text: str) -> str:
-    """A JSON string literal, escaped by the C encoder without importing json."""
+def json_string(text: str) -> str:
+    """A JSON string literal, without importing json.
+
+    Registry names, user names and tokens are nearly always printable ASCII with nothing to
+    escape, and are quoted as they are; anything else goes to the C encoder.
+    """
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
     from _json import encode_basestring_ascii
 
     return encode_basestring_ascii(text)
@@ -69,8 +75,8 @@ def get(helper: Helper, stdin: BinaryIO, stdout: TextIO) -> None:
     server_url = read_server_url(stdin)
     username, secret = helper.get(server_url)
     stdout.write(
-        f'{{"ServerURL":{_json_string(server_url)},"Username":{_json_string(username)},'
-        f'"Secret":{_json_string(secret)}}}\n'
+        f'{{"ServerURL":{json_string(server_url)},"Username":{json_string(username)},'
+        f'"Secret":{json_string(secret)}}}\n'
     )
 
 
@@ -109,7 +115,7 @@ def erase(helper: Helper, stdin: BinaryIO) -> None:
 def list_(helper: Helper, stdout: TextIO) -> None:
     """Print key -> username; `{}` when empty, since docker-py fails on `null`. No stdin."""
     entries = helper.list()
-    body = ",".join(f"{_json_string(k)}:{_json_string(v)}" for k, v in sorted(entries.items()))
+    body = ",".join(f"{json_string(k)}:{json_string(v)}" for k, v in sorted(entries.items()))
     stdout.write(f"{{{body}}}\n")
 
 

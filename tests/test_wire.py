@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from support import HELPER, add_secret, run_helper
 
 from docker_credential_codespaces import __version__
@@ -235,3 +237,12 @@ def test_userinfo_in_a_refused_url_is_never_echoed(env: dict[str, str]) -> None:
         result = run_helper(env, verb, stdin=b"https://robot:CANARY-pw@reg.example/x")
         assert result.returncode == 1
         assert b"CANARY" not in result.stdout + result.stderr
+
+
+@given(st.text())
+def test_json_string_is_json(text: str) -> None:
+    from docker_credential_codespaces.wire import json_string
+
+    encoded = json_string(text)
+    assert encoded.isascii() and "\n" not in encoded
+    assert json.loads(encoded) == text

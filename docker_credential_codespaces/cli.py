@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import sys
 
-# Subcommands for people, and the module each lives in.
-COMMANDS = {"configure": "configure", "unconfigure": "configure", "doctor": "doctor"}
-
 
 def main(argv: list[str] | None = None) -> int:
     """Run one invocation and return its exit code."""
     argv = sys.argv if argv is None else argv
-    if len(argv) >= 2 and argv[1] in COMMANDS:
-        if COMMANDS[argv[1]] == "doctor":
-            from . import doctor
+    command = argv[1] if len(argv) >= 2 else ""
+    if command == "doctor":
+        from . import doctor
 
-            return doctor.main(argv[2:])
+        return doctor.main(argv[2:])
+    if command in ("configure", "unconfigure"):
         from . import configure
 
-        return configure.main(argv[2:], undo=argv[1] == "unconfigure")
+        return configure.main(argv[2:], undo=command == "unconfigure")
     from .resolve import CodespacesHelper
     from .wire import serve
 

@@ -20,6 +20,7 @@ from . import env_secrets, fallback, files, github_token, store
 from .constants import DOCKER_HUB_KEY, HELPER_NAME, IDENTITY_TOKEN_USERNAME, PROGRAM
 from .errors import HelperError
 from .paths import store_dir
+from .resolve import logins
 from .servers import docker_key, store_key
 
 CONFIG_CAP = 16 * 1024 * 1024
@@ -176,14 +177,16 @@ def plan_configure(path: str, config: dict, state: dict, registries_only: bool) 
         if isinstance(previous, str) and fallback.valid_name(previous):
             change.fallback = previous
             change.notes.append(f"docker-credential-{previous} keeps its logins, as fallback")
-            registries += list(fallback.FallbackStore(previous).list())
-        elif previous is None:
-            change.logins = {
-                key: login
-                for key, login in inline_logins(config).items()
-                if docker_key(key) not in covered
-            }
-            registries += sorted(set(store.LocalStore().list()) | set(change.logins))
+            source: store.Logins = fallback.FallbackStore(previous)
+        else:
+            if previous is None:
+                change.logins = {
+                    key: login
+                    for key, login in inline_logins(config).items()
+                    if docker_key(key) not in covered
+                }
+            source = logins()  # configured before: the fallback it recorded, or the store
+        registries += sorted(set(source.list()) | set(change.logins))
         if github_token.applies():
             registries.append(github_token.GHCR)
     helpers = _cred_helpers(change.new)

@@ -33,8 +33,10 @@ Docker runs this helper; the request comes on stdin and the answer goes to stdou
   list     print registry -> username for every registry known (no secrets)
   version  print the version
 
-Commands for people:
-  {PROGRAM} configure   make this helper docker's credsStore in config.json
+Commands for people (each has --help):
+  {PROGRAM} configure     make this helper docker's credsStore and credHelpers
+  {PROGRAM} unconfigure   put config.json back as it was
+  {PROGRAM} doctor        what the helper knows and what is wrong; --check logs in
 """
 
 

@@ -27,6 +27,9 @@ fi
 
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
+# A current pip: older ones write console scripts that import `re`, which the start-up tests
+# would rightly count against the helper.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 .venv/bin/python -m pip wheel --quiet --disable-pip-version-check -w .venv/wheelhouse . hatchling
 

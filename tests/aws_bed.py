@@ -24,7 +24,6 @@ import itertools
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from support import free_port, stop_process
 
 #: ``X-Amz-Target`` prefix of private ECR (botocore ``ecr`` model, ``targetPrefix``).
 ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921"
@@ -748,12 +749,6 @@ def _parse_authorization(value: str) -> Optional[_Scope]:
 # -- moto ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _answers(port: int) -> bool:
     """Whether moto's HTTP layer is up (its own dashboard API, no AWS service involved)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
@@ -764,16 +759,6 @@ def _answers(port: int) -> bool:
         return False
     finally:
         conn.close()
-
-
-def _stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=grace)
 
 
 @contextlib.contextmanager
@@ -796,7 +781,7 @@ def moto_server(
     child_env.update(env or {})
     last_error = "moto did not start"
     for _ in range(attempts):
-        port = _free_port()
+        port = free_port()
         with tempfile.TemporaryFile() as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -820,5 +805,5 @@ def moto_server(
                 yield f"http://127.0.0.1:{port}"
                 return
             finally:
-                _stop_process(process)
+                stop_process(process)
     raise RuntimeError(last_error)

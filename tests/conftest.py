@@ -11,31 +11,13 @@ import os
 from pathlib import Path
 
 import pytest
-from support import VENV_BIN, clean_environ
+from support import isolated_environ
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """A private environment for one test, as a dict to pass to subprocesses."""
-    home = tmp_path / "home"
-    home.mkdir()
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    values = clean_environ()
-    values.update(
-        HOME=str(home),
-        DOCKER_CONFIG=str(home / ".docker"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_RUNTIME_DIR=str(runtime),
-        DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE=str(tmp_path / "no-secrets-file"),
-        AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    )
-    return values
+    return isolated_environ(tmp_path)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -31,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from support import free_port, stop_process
+
 REGISTRY_BINARY = "docker-registry"
 HTPASSWD_BINARY = "htpasswd"
 
@@ -42,7 +43,6 @@ OCI_CONFIG_V1 = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 START_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 5.0
 HTTP_TIMEOUT_S = 5.0
 
 
@@ -86,32 +86,13 @@ class RunningRegistry:
         if self._stopped:
             return
         self._stopped = True
-        _terminate(self.process)
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    """Terminate, then kill after a bounded wait: a test must never leave a server behind."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT_S)
+        stop_process(self.process)
 
 
 def tools_missing() -> list[str]:
     """Binaries this bed needs that are not on PATH, so tests can skip with a reason."""
     wanted = [REGISTRY_BINARY, HTPASSWD_BINARY]
     return [name for name in wanted if shutil.which(name) is None]
-
-
-def free_port() -> int:
-    """A port that was free a moment ago; `start_registry` retries if another process takes it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def htpasswd_line(user: str, password: str) -> str:
@@ -128,10 +109,13 @@ def htpasswd_line(user: str, password: str) -> str:
     return done.stdout.decode().strip() + "\n"
 
 
-def _self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1, for a client that refuses plain HTTP (none does so far).
+def self_signed_cert(
+    directory: Path, name: str = "127.0.0.1", alt_names: str = "IP:127.0.0.1"
+) -> tuple[Path, Path]:
+    """A self-signed certificate for `name`, for a registry reached over TLS.
 
-    The certificate is alone in `certs/ca.crt`, so `skopeo --cert-dir=<that dir>` trusts it.
+    The certificate is alone in `certs/ca.crt`, so `skopeo --cert-dir=<that dir>` trusts it
+    and verifies the registry by that name instead of switching verification off.
     """
     (directory / "certs").mkdir()
     (directory / "key").mkdir(mode=0o700)
@@ -147,9 +131,9 @@ def _self_signed_cert(directory: Path) -> tuple[Path, Path]:
             "-days",
             "2",
             "-subj",
-            "/CN=127.0.0.1",
+            f"/CN={name}",
             "-addext",
-            "subjectAltName=IP:127.0.0.1",
+            f"subjectAltName={alt_names}",
             "-keyout",
             str(key),
             "-out",
@@ -229,7 +213,7 @@ def start_registry(
         root = Path(tmp)
         (root / "data").mkdir()
         (root / "htpasswd").write_text(htpasswd_line(user, password))
-        cert_key = _self_signed_cert(root) if tls else None
+        cert_key = self_signed_cert(root) if tls else None
         ca_cert = cert_key[0] if cert_key else None
         registry = _launch(root, user, password, cert_key, ca_cert, attempts)
         try:

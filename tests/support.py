@@ -44,3 +44,65 @@ def add_secret(env: dict[str, str], prefix: str, server: str, user: str, passwor
     env[f"{prefix}_CONTAINER_REGISTRY_SERVER"] = server
     env[f"{prefix}_CONTAINER_REGISTRY_USER"] = user
     env[f"{prefix}_CONTAINER_REGISTRY_PASSWORD"] = password
+
+
+def isolated_environ(root: Path) -> dict[str, str]:
+    """A private environment under `root`: its own HOME, DOCKER_CONFIG, XDG directories,
+    secrets file, store, cache and AWS config, and nothing inherited that steers the helper."""
+    home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    runtime = root / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    values = clean_environ()
+    values.update(
+        HOME=str(home),
+        DOCKER_CONFIG=str(home / ".docker"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_RUNTIME_DIR=str(runtime),
+        DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE=str(root / "no-secrets-file"),
+        AWS_CONFIG_FILE=str(root / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(root / "no-aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    return values
+
+
+def spawn(env: dict[str, str], verb: str, stdin: bytes) -> subprocess.Popen[bytes]:
+    """Start the helper without waiting, its request already written and stdin closed, for
+    tests that run many at once; collect with communicate()."""
+    process = subprocess.Popen(
+        [str(HELPER), verb],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdin is not None
+    process.stdin.write(stdin)
+    process.stdin.close()
+    process.stdin = None  # written and closed: communicate() must not touch it
+    return process
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Terminate, then kill after a bounded wait: a test must never leave a server behind."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace)
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago; servers retry if another process takes it."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from aws_bed import FakeECR, endpoint_env
-from support import HELPER, add_secret, run_helper
+from support import add_secret, run_helper, spawn
 
 from docker_credential_codespaces.token_cache import Token
 
@@ -72,21 +72,6 @@ def make_lane(env: dict[str, str], root: Path, fake: FakeECR, seed: int) -> Lane
     env["DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"] = str(cache_dir)
     add_secret(env, "ECR", ECR_HOST, KEY_ID, SECRET_KEY)
     return Lane(env, store_dir, cache_dir, random.Random(seed))
-
-
-def spawn(env: dict[str, str], verb: str, stdin: bytes) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [str(HELPER), verb],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    assert process.stdin is not None
-    process.stdin.write(stdin)
-    process.stdin.close()
-    process.stdin = None
-    return process
 
 
 def leftovers(lane: Lane) -> list[Path]:

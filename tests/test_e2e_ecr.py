@@ -297,41 +297,6 @@ def private_namespace(root: Path, paths: dict[str, str]) -> Iterator[Namespace]:
 # The registry inside: TLS on 127.0.0.1:443 with a certificate for the ECR name.
 
 
-def ecr_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for ECR_HOST (and 127.0.0.1, for the push from this process).
-
-    It sits alone in `certs/ca.crt`, so `skopeo --cert-dir` verifies the registry by its ECR
-    name, as a client of the real ECR would, instead of switching verification off.
-    """
-    (directory / "certs").mkdir()
-    (directory / "key").mkdir(mode=0o700)
-    cert, key = directory / "certs" / "ca.crt", directory / "key" / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            f"/CN={ECR_HOST}",
-            "-addext",
-            f"subjectAltName=DNS:{ECR_HOST},IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
-    return cert, key
-
-
 def _wait_for_registry(registry: bed.RunningRegistry) -> bool:
     """Poll /v2/ from inside until it challenges (401); False if it died or stayed silent."""
     context = bed._ssl_context(registry.ca_cert)
@@ -364,7 +329,7 @@ def ecr_bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EcrBed]:
         password = first_token_password(KEY_ID)
         (root / "data").mkdir()
         (root / "htpasswd").write_text(bed.htpasswd_line("AWS", password))
-        cert, key = ecr_certificate(root)
+        cert, key = bed.self_signed_cert(root, ECR_HOST, f"DNS:{ECR_HOST},IP:127.0.0.1")
         config = root / "config.yml"
         config.write_text(bed._registry_config(root, 443, (cert, key)))
         process = namespace.spawn(

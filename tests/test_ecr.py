@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from aws_bed import FakeECR, endpoint_env, moto_server
-from support import HELPER, add_secret, run_helper
+from support import add_secret, run_helper, spawn
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"
@@ -123,21 +123,7 @@ def test_list_shows_aws_without_calling(ecr_env: dict[str, str], fake: FakeECR) 
 
 
 def spawn_gets(env: dict[str, str], hosts: list[str]) -> list[subprocess.Popen[bytes]]:
-    processes = []
-    for host in hosts:
-        process = subprocess.Popen(
-            [str(HELPER), "get"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        assert process.stdin is not None
-        process.stdin.write(host.encode())
-        process.stdin.close()
-        process.stdin = None  # written and closed: communicate() must not touch it
-        processes.append(process)
-    return processes
+    return [spawn(env, "get", host.encode()) for host in hosts]
 
 
 def collect(processes: list[subprocess.Popen[bytes]]) -> list[str]:

@@ -33,7 +33,7 @@ import pytest
 from aws_bed import FakeECR, endpoint_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import add_secret, clean_environ, run_helper
+from support import add_secret, isolated_environ, run_helper
 
 from docker_credential_codespaces.resolve import CodespacesHelper
 from docker_credential_codespaces.servers import docker_key
@@ -338,19 +338,8 @@ def is_plain(name: str) -> bool:
 
 def fuzz_environ(root: Path, fake_url: str) -> dict[str, str]:
     """A private environment with a few secrets, the ECR exchange pointed at FakeECR."""
-    home = root / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    values = clean_environ()
+    values = isolated_environ(root)
     values.update(
-        HOME=str(home),
-        DOCKER_CONFIG=str(home / ".docker"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE=str(root / "no-secrets-file"),
-        AWS_CONFIG_FILE=str(root / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(root / "no-aws-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
         # Every AWS call goes to the loopback fake; nothing may ever leave the machine.
         AWS_ENDPOINT_URL=fake_url,
         NO_PROXY="127.0.0.1,localhost",

@@ -13,7 +13,7 @@ import random
 import subprocess
 import time
 
-from support import HELPER, run_helper
+from support import run_helper, spawn
 
 PROCESSES = 200
 SHARED = ("shared-0.example", "shared-1.example", "shared-2.example")
@@ -57,18 +57,7 @@ def test_two_hundred_concurrent_processes(env: dict[str, str]) -> None:
     started = time.monotonic()
     processes = []
     for verb, stdin, kind in plan:
-        process = subprocess.Popen(
-            [str(HELPER), verb],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        assert process.stdin is not None
-        process.stdin.write(stdin)
-        process.stdin.close()
-        process.stdin = None
-        processes.append((process, verb, stdin, kind))
+        processes.append((spawn(env, verb, stdin), verb, stdin, kind))
     for process, verb, stdin, _kind in processes:
         left = max(1.0, BOUND - (time.monotonic() - started))
         try:

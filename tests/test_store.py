@@ -8,7 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from support import HELPER, run_helper
+from support import run_helper, spawn
 
 
 def store_file(env: dict[str, str]) -> Path:
@@ -110,21 +110,10 @@ def test_concurrent_logins_lose_nothing(env: dict[str, str]) -> None:
         body = json.dumps(
             {"ServerURL": f"r{index}.example", "Username": f"u{index}", "Secret": f"s{index}"}
         ).encode()
-        process = subprocess.Popen(
-            [str(HELPER), "store"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        assert process.stdin is not None
-        process.stdin.write(body)
-        process.stdin.close()
-        processes.append(process)
+        processes.append(spawn(env, "store", body))
     for process in processes:
-        assert process.wait(timeout=60) == 0
-        process.stdout.close()  # type: ignore[union-attr]
-        process.stderr.close()  # type: ignore[union-attr]
+        process.communicate(timeout=60)
+        assert process.returncode == 0
     listed = json.loads(run_helper(env, "list", stdin=None).stdout)
     assert listed == {f"r{index}.example": f"u{index}" for index in range(count)}
 

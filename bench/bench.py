@@ -7,30 +7,37 @@ invocation, so that machine drift (CPU frequency, other load, caches) hits them 
 prints one table of medians with each scenario's ratio to the `python -c pass` baseline and a
 PASS/MISS verdict against the project's targets.
 
-Usage (the interpreter running this file is the one measured, so use the helper's venv):
+Usage:
 
     .venv/bin/python bench/bench.py              # 30 rounds, the table
     .venv/bin/python bench/bench.py --rounds 60  # more rounds (30 at least)
     .venv/bin/python bench/bench.py --json       # machine-readable, raw samples included
     .venv/bin/python bench/bench.py --quick      # 5 rounds, a smoke test; numbers are noisy
+    .venv/bin/python bench/bench.py --helper /usr/local/bin/docker-credential-codespaces
 
-The venv is the directory of `sys.executable`; its `bin/docker-credential-codespaces` must be
-installed (`pip install -e .`). Nothing leaves the machine: the ECR exchange goes to FakeECR
-(tests/aws_bed.py), started in this process on 127.0.0.1 and stopped at the end.
+The helper measured is `--helper`, by default the one in the venv of the interpreter running
+this file (tests/run.sh writes it as install.sh does). Its `#!` line names the interpreter, and
+that interpreter, with its venv, runs the baselines. The header says whether the executable is
+the launcher's wrapper (`python -I -S`, docker_credential_codespaces/launcher.py). Nothing
+leaves the machine: the ECR exchange goes to FakeECR (tests/aws_bed.py), started in this
+process on 127.0.0.1 and stopped at the end.
 
 Scenarios, each with its own temporary HOME, XDG directories, empty AWS config and credentials
 files, `AWS_EC2_METADATA_DISABLED=true`, a secrets file path that does not exist, and an
 environment built from scratch (so no `*_CONTAINER_REGISTRY_*` or `AWS_*` variable of this
 shell leaks in):
 
-    baseline             `<venv python> -c pass`: the floor a Python helper can reach
+    baseline             `<venv python> -c pass`: the floor the targets are set against
+    baseline -I -S       `<venv python> -I -S -c pass`: the floor of the launcher's wrapper,
+                         which skips `site`; no target
     get plain secret     a registry covered by one plain secret triple
     get not found        a registry no secret and no stored login knows
     get ECR cached       an ECR registry whose token is in the helper's cache
     list 50 triples      `list` with 50 secret triples in the environment
     get N triples        `get` with 1, 100 and 1,000 triples: how the cost grows
-    baseline 1,000       `<venv python> -c pass` with the 1,000 triples in its environment:
-                         the interpreter's own share of that scenario's growth
+    baseline 1,000       `<venv python> -I -S -c pass` with the 1,000 triples in its
+                         environment: the interpreter's own share of that growth (the
+                         dynamic loader and CPython both read every variable at start-up)
     baseline boto3       `<venv python> -c "import boto3"`: the floor of any boto3 exchange
     get ECR cold         cache file deleted before each run; one exchange with FakeECR
     peer ecr-login       Debian's `docker-credential-ecr-login get` (Go) with a pre-filled
@@ -47,7 +54,9 @@ the baseline's.
 How it measures, and why:
 
 * Wall time is `time.perf_counter` from just before the fork to the reaped exit, with stdin
-  given as bytes in a pipe and stdout and stderr read to the end: what docker waits for.
+  given as bytes in a pipe and stdout and stderr read to the end: what docker waits for. The
+  child's environment is put in place before the clock starts, as docker's Go runtime builds
+  it before its fork; the kernel's copy of it into the new process is timed.
 * Peak RSS is `ru_maxrss` from `os.wait4` of each child. Linux carries the *parent's* memory
   into a child's `ru_maxrss` (a forked child starts with the parent's pages, and after
   posix_spawn/vfork `exec` records the parent's own high-water mark), so children spawned by
@@ -71,7 +80,6 @@ import inspect
 import json
 import marshal
 import os
-import platform
 import random
 import select
 import shutil
@@ -130,9 +138,15 @@ def _run_child(argv: list[str], env: dict[str, str], stdin: bytes, timeout: floa
 
     fork, not posix_spawn: after vfork `exec` records the parent's whole high-water mark as
     the child's, while a forked child starts from the spawner's few anonymous pages only.
+    The child inherits `env`, put in place before the clock starts: turning thousands of
+    variables into C strings is the caller's work (docker's Go runtime does it before its
+    fork too), while the kernel's copy of them into the new process stays timed.
     """
     if len(stdin) > STDIN_MAX:
         raise ValueError("stdin too large for a pre-filled pipe")
+    if os.environ != env:
+        os.environ.clear()
+        os.environ.update(env)
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -145,7 +159,7 @@ def _run_child(argv: list[str], env: dict[str, str], stdin: bytes, timeout: floa
             os.dup2(in_r, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            os.execve(argv[0], argv, env)  # noqa: S606 - no shell: argv runs as given
+            os.execv(argv[0], argv)  # noqa: S606 - no shell: argv runs as given
         finally:
             os._exit(127)
     for fd in (in_r, out_w, err_w):
@@ -228,7 +242,8 @@ PLAIN_USER = "octocat"
 PLAIN_PASSWORD = "ghp_" + "b" * 36  # the shape of a GitHub token
 
 BASELINE = "baseline: python -c pass"
-BASELINE_1000 = "baseline: python -c pass, 1,000 triples"
+BASELINE_ISOLATED = "baseline: python -I -S -c pass"
+BASELINE_1000 = "baseline: python -I -S -c pass, 1,000 triples"
 BASELINE_BOTO3 = 'baseline: python -c "import boto3"'
 GET_PLAIN = "get: plain secret"
 GET_NOT_FOUND = "get: not found"
@@ -415,6 +430,11 @@ def build_scenarios(root: Path, python: str, helper: str, fake: FakeECR) -> list
     env = base_env(root, BASELINE, venv_bin)
     scenarios.append(Scenario(BASELINE, [python, "-c", "pass"], env, check=expect_exit_zero))
 
+    # The floor of the launcher's wrapper, which starts Python this way; no target.
+    env = base_env(root, BASELINE_ISOLATED, venv_bin)
+    argv = [python, "-I", "-S", "-c", "pass"]
+    scenarios.append(Scenario(BASELINE_ISOLATED, argv, env, check=expect_exit_zero))
+
     env = base_env(root, GET_PLAIN, venv_bin)
     add_triple(env, "GHCR", PLAIN_HOST, PLAIN_USER, PLAIN_PASSWORD)
     check = expect_credentials(PLAIN_USER, PLAIN_PASSWORD)
@@ -447,9 +467,11 @@ def build_scenarios(root: Path, python: str, helper: str, fake: FakeECR) -> list
         check = expect_credentials(f"user{last}", triple_password(last))
         scenarios.append(Scenario(name, get, env, host.encode(), check))
 
-    # How much of the 1,000-triple cost is the interpreter's own, before the helper runs.
+    # How much of the 1,000-triple cost is the interpreter's own (started as the launcher's
+    # wrapper starts it), before the helper runs: set against BASELINE_ISOLATED.
     env = with_triples(base_env(root, BASELINE_1000, venv_bin), 1000)
-    scenarios.append(Scenario(BASELINE_1000, [python, "-c", "pass"], env, check=expect_exit_zero))
+    argv = [python, "-I", "-S", "-c", "pass"]
+    scenarios.append(Scenario(BASELINE_1000, argv, env, check=expect_exit_zero))
 
     env = base_env(root, BASELINE_BOTO3, venv_bin)
     scenarios.append(
@@ -695,6 +717,16 @@ def verdicts(stats: dict[str, dict[str, Any]], rtt_ms: float) -> dict[str, tuple
     return result
 
 
+def triples_growth(stats: dict[str, dict[str, Any]]) -> tuple[float, float] | None:
+    """(get with 1,000 triples minus get with 1, the interpreter's own share of it) in ms."""
+    rows = [stats.get(n) for n in (GET_TRIPLES[1000], GET_TRIPLES[1], BASELINE_1000)]
+    floor = stats.get(BASELINE_ISOLATED)
+    if not all(rows) or not floor:
+        return None
+    many, one, interpreter = (row["median_ms"] for row in rows)  # type: ignore[index]
+    return many - one, interpreter - floor["median_ms"]
+
+
 def print_table(
     scenarios: list[Scenario],
     stats: dict[str, dict[str, Any]],
@@ -709,7 +741,8 @@ def print_table(
         f"with every scenario in this same run (order shuffled each round, seed {meta['seed']});\n"
         "compare ratios, not milliseconds, across machines or runs."
     )
-    print(f"interpreter: {meta['python']} ({meta['python_version']}); helper: {meta['helper']}")
+    print(f"helper: {meta['helper']}\n  wrapper: {meta['wrapper']}")
+    print(f"interpreter: {meta['python']} ({meta['python_version']})")
     print(
         "wall: fork to reaped exit, stdout/stderr read; RSS: median of each run's ru_maxrss "
         f"(floor {meta['rss_floor_mib']:.1f} MiB)"
@@ -760,6 +793,14 @@ def print_table(
         print(
             f"\nRSS within 0.5 MiB of the floor, so possibly the floor's: {', '.join(near_floor)}"
         )
+    growth = triples_growth(stats)
+    if growth is not None:
+        total, interpreter = growth
+        print(
+            f"\n1,000 triples against 1: +{total:.1f} ms, of which the interpreter alone "
+            f"(python -I -S -c pass with and without them) +{interpreter:.1f} ms, the helper's "
+            f"own scan +{total - interpreter:.1f} ms"
+        )
     misses = [name for name, (_, verdict) in judged.items() if verdict != "PASS"]
     print()
     print(f"targets missed: {', '.join(misses)}" if misses else "every target met")
@@ -780,6 +821,11 @@ def parse_args(argv: list[str]) -> Any:
     parser.add_argument("--quick", action="store_true", help="allow few rounds (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON with every sample")
     parser.add_argument("--seed", type=int, help="seed of the per-round order (default: random)")
+    parser.add_argument(
+        "--helper",
+        help="the executable to measure, e.g. the one install.sh put on PATH (default: the one "
+        "in the venv of the interpreter running this file); its #! interpreter runs the baselines",
+    )
     args = parser.parse_args(argv)
     if args.rounds is None:
         args.rounds = 5 if args.quick else 30
@@ -790,16 +836,36 @@ def parse_args(argv: list[str]) -> Any:
     return args
 
 
+def helper_interpreter(helper: str) -> tuple[str, str]:
+    """The interpreter of the helper's `#!` line, and which wrapper it is, for the header.
+
+    The baselines must use the helper's own interpreter and venv, whatever runs this file.
+    """
+    with open(helper, "rb") as stream:
+        first = stream.readline(4096).decode("utf-8", "replace").strip()
+    if not first.startswith("#!") or first.startswith("#!/bin/sh"):
+        raise SystemExit(f"bench: {helper} does not start with a `#!<python>` line")
+    interpreter, _, flags = first[2:].partition(" ")
+    if flags.strip() == "-IS":
+        return interpreter, "the launcher's (python -I -S), as install.sh writes it"
+    return interpreter, (
+        "NOT the launcher's; install.sh would write one with "
+        "`python -m docker_credential_codespaces.launcher PATH`"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Prepare every scenario, measure them interleaved, print the table or JSON."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    python = sys.executable
-    venv_bin = os.path.dirname(python)
-    helper = os.path.join(venv_bin, PROGRAM)
+    helper = args.helper or os.path.join(os.path.dirname(sys.executable), PROGRAM)
     if not os.access(helper, os.X_OK):
         raise SystemExit(
-            f"bench: no {helper}; run this with the helper's venv: .venv/bin/python bench/bench.py"
+            f"bench: no {helper}; run this with the helper's venv (.venv/bin/python "
+            "bench/bench.py) or name the installed executable with --helper"
         )
+    helper = os.path.realpath(helper)
+    python, wrapper = helper_interpreter(helper)
+    venv_bin = os.path.dirname(python)
     # pip compiles an installed package's bytecode; an editable checkout under
     # PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every run.
     import compileall
@@ -842,8 +908,21 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "seed": args.seed,
         "python": python,
-        "python_version": f"{platform.python_implementation()} {platform.python_version()}",
+        "python_version": subprocess.run(
+            [
+                python,
+                "-I",
+                "-S",
+                "-c",
+                "import sys; print(sys.implementation.name, sys.version.split()[0])",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=RUN_TIMEOUT,
+        ).stdout.strip(),
         "helper": helper,
+        "wrapper": wrapper,
         "cpus": os.cpu_count(),
         "loadavg": loadavg,
         "rtt_ms": rtt_ms,
@@ -854,6 +933,9 @@ def main(argv: list[str] | None = None) -> int:
         document = {
             "meta": meta,
             "note": "relative to the baseline measured interleaved in the same run",
+            "triples_growth_ms": dict(
+                zip(("total", "interpreter"), triples_growth(stats) or (None, None))
+            ),
             "rtt_samples_ms": [t * 1000 for t in trips],
             "scenarios": [
                 {

@@ -92,17 +92,17 @@ def read_private(path: str, cap: int) -> bytes | None:
         os.close(fd)
 
 
-def atomic_write(path: str, data: bytes) -> None:
+def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
     """Replace `path` with `data` so that readers see the old file or the new, never a part.
 
     The caller holds the file's lock; the temporary file sits beside the target so that the
-    rename stays on one file system.
+    rename stays on one file system. `mode` is private by default: most files hold secrets.
     """
     directory, name = os.path.split(path)
     temp = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}{_TEMP_SUFFIX}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(temp, flags, 0o600)
+        fd = os.open(temp, flags, mode)
         try:
             view = memoryview(data)
             while view:

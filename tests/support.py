@@ -28,8 +28,15 @@ def run_helper(
     env: dict[str, str], *args: str, stdin: bytes | None = b"", timeout: float = RUN_TIMEOUT
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the installed executable the way docker does: argv, bytes on stdin, both outputs."""
+    return run_command([str(HELPER), *args], env, stdin, timeout)
+
+
+def run_command(
+    argv: list[str], env: dict[str, str], stdin: bytes | None, timeout: float = RUN_TIMEOUT
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a command with bytes on stdin (None: no stdin at all), capturing both outputs."""
     return subprocess.run(
-        [str(HELPER), *args],
+        argv,
         input=stdin,
         stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
@@ -37,6 +44,31 @@ def run_helper(
         timeout=timeout,
         check=False,
     )
+
+
+def interpreter_command(wrapper: Path = HELPER) -> list[str]:
+    """The interpreter and options of an executable's `#!` line, to run it with more options.
+
+    The launcher's wrapper runs Python with -I, which ignores PYTHONPROFILEIMPORTTIME and the
+    like; a test that needs them passes `-X importtime` through this command instead.
+    """
+    first = wrapper.read_text().splitlines()[0]
+    assert first.startswith("#!") and not first.startswith("#!/bin/sh"), first
+    return first[2:].split()
+
+
+def imported_modules(
+    env: dict[str, str], *args: str, wrapper: Path = HELPER, stdin: bytes | None = b""
+) -> set[str]:
+    """The modules an executable imports for one invocation, as `python -X importtime` lists."""
+    argv = [*interpreter_command(wrapper), "-X", "importtime", str(wrapper), *args]
+    result = run_command(argv, env, stdin)
+    modules = set()
+    for line in result.stderr.decode().splitlines():
+        if line.startswith("import time:") and "|" in line:
+            modules.add(line.rsplit("|", 1)[1].strip())
+    assert modules, result.stderr
+    return modules
 
 
 def add_secret(env: dict[str, str], prefix: str, server: str, user: str, password: str) -> None:

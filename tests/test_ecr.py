@@ -6,8 +6,10 @@ passes only when the helper signed with exactly the key from the secret.
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from aws_bed import FakeECR, endpoint_env, moto_server
-from support import add_secret, run_helper, spawn
+from support import add_secret, run_command, run_helper, spawn
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"
@@ -449,3 +451,57 @@ def test_boto3_is_imported_only_to_fetch(ecr_env: dict[str, str], fake: FakeECR)
     add_secret(ecr_env, "GH", "ghcr.io", "u", "p")
     assert "boto" not in imported_modules(ecr_env, "get", stdin=b"ghcr.io")
     assert fake.count() == 1
+
+
+# The cold exchange in a process that records every directory listing, through the audit
+# hooks the interpreter raises for os.listdir and os.scandir.
+LISTING_PROBE = """
+import os, sys
+listed = []
+def hook(event, args):
+    if event in ("os.listdir", "os.scandir"):
+        listed.append(os.fsdecode(args[0]) if args[0] is not None else ".")
+sys.addaudithook(hook)
+from docker_credential_codespaces.cli import main
+code = main(["docker-credential-codespaces", "get"])
+sys.stdout.flush()
+sys.stderr.write("LISTED %r\\n" % listed)
+sys.exit(code)
+"""
+
+
+def listed_during_get(env: dict[str, str]) -> tuple[subprocess.CompletedProcess[bytes], list]:
+    result = run_command([sys.executable, "-c", LISTING_PROBE], env, HOST.encode())
+    line = result.stderr.decode().rsplit("LISTED ", 1)[-1]
+    return result, ast.literal_eval(line.strip())
+
+
+def test_cold_exchange_lists_no_service_directories(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    """botocore would list its ~450 service directories twice to check that "ecr" exists; the
+    helper tells its loader instead. Only the ECR model's own version directory is listed."""
+    result, listed = listed_during_get(ecr_env)
+    assert password(result)
+    assert fake.count() == 1
+    data = [path for path in listed if f"botocore{os.sep}data" in path]
+    assert data, listed  # the probe sees listings at all
+    assert all(Path(path).name == "ecr" for path in data), data
+
+
+def test_aws_data_path_still_applies(
+    ecr_env: dict[str, str], fake: FakeECR, tmp_path: Path
+) -> None:
+    """A model under AWS_DATA_PATH overrides botocore's own, as it does for boto3: here one
+    whose JSON target prefix differs, which FakeECR then sees (and refuses)."""
+    import botocore.loaders
+
+    shipped = botocore.loaders.Loader().load_service_model("ecr", "service-2")
+    version = shipped["metadata"]["apiVersion"]
+    shipped["metadata"]["targetPrefix"] = "CustomModelPrefix"
+    model = tmp_path / "models" / "ecr" / version / "service-2.json"
+    model.parent.mkdir(parents=True)
+    model.write_text(json.dumps(shipped))
+    ecr_env["AWS_DATA_PATH"] = str(tmp_path / "models")
+    result = get(ecr_env)
+    assert result.returncode == 1
+    assert [call.target for call in fake.calls] == ["CustomModelPrefix.GetAuthorizationToken"]
+    assert result.stdout.count(b"\n") == 1 and b"Traceback" not in result.stderr

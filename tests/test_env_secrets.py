@@ -6,7 +6,10 @@ import base64
 import json
 from pathlib import Path
 
+import pytest
 from support import add_secret, run_helper
+
+from docker_credential_codespaces import env_secrets
 
 
 def write_secrets_file(path: Path, values: dict[str, str], extra: bytes = b"") -> None:
@@ -152,3 +155,30 @@ def test_many_triples_find_the_right_one(env: dict[str, str]) -> None:
         "Secret": "p4",
     }
     assert len(json.loads(run_helper(env, "list", stdin=None).stdout)) == 300
+
+
+def test_the_bytes_scan_agrees_with_the_text_rules(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `get` scans the environment as bytes; what it finds must be what the text rules find.
+
+    Upper case, non-ASCII letters whose lower case is ASCII (the Kelvin sign), other scripts
+    and bytes that are not UTF-8 (surrogate-escaped by os.environ) all decide the same way.
+    """
+    servers = {
+        "UPPER": "REGISTRY.EXAMPLE.COM",
+        "KELVIN": "\u212a8s.example.com",
+        "IDN": "b\u00fccher.example",
+        "MIXED": "https://Registry.Example.com:5000/v2/",
+        "BROKEN": "bad\udcffbyte.example",
+    }
+    for prefix, server in servers.items():
+        add_secret(use_env, prefix, server, f"user-{prefix}", f"pw-{prefix}")
+    for name, value in use_env.items():
+        monkeypatch.setenv(name, value)
+    everything = env_secrets.triples(env_secrets.variables())
+    assert {s.prefix for s in everything} == {"UPPER", "MIXED"}  # hosts must be ASCII
+    keys = {secret.key for secret in everything} | {"registry.example.com", "k8s.example.com"}
+    for key in keys:
+        expected = [s.prefix for s in everything if s.key == key]
+        assert [s.prefix for s in env_secrets.triples(key=key)] == expected, key

@@ -33,7 +33,14 @@ import pytest
 from aws_bed import FakeECR, endpoint_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import add_secret, isolated_environ, run_helper
+from support import (
+    HELPER,
+    add_secret,
+    interpreter_command,
+    isolated_environ,
+    run_command,
+    run_helper,
+)
 
 from docker_credential_codespaces.resolve import CodespacesHelper
 from docker_credential_codespaces.servers import docker_key
@@ -604,15 +611,18 @@ def test_fixed_hostile_inputs(verb: str, data: bytes, fuzz_env: dict[str, str]) 
 
 
 def test_error_line_survives_an_ascii_stdout(fuzz_env: dict[str, str]) -> None:
-    """The helper's stdout encoding is the caller's choice; an error must still be one line."""
+    """An error must be one line whatever stdout's encoding. The installed wrapper runs Python
+    with -I, which ignores PYTHONIOENCODING, so its script runs here under plain `python -S`,
+    as a pip-installed console script would: the caller's encoding then applies."""
+    command = [interpreter_command()[0], "-S", str(HELPER)]
     env = dict(fuzz_env, PYTHONIOENCODING="ascii")
     for verb, data in (
         ("erase", "r.exampl\u00e9".encode()),
         ("store", json.dumps({"ServerURL": "\u00e9@x", "Username": "u"}).encode()),
     ):
-        code, stdout, stderr = run_executable(env, verb, data)
-        assert "Traceback" not in stderr
-        assert (code, stdout.count("\n")) == (1, 1)
+        result = run_command([*command, verb], env, data, timeout=30)
+        assert b"Traceback" not in result.stderr
+        assert (result.returncode, result.stdout.count(b"\n")) == (1, 1)
 
 
 # --- host matching as properties -------------------------------------------------------------

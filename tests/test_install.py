@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import registry_bed as bed
-from support import clean_environ
+from support import clean_environ, imported_modules, interpreter_command
 
 REPO = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO / ".venv" / "wheelhouse"
@@ -88,21 +88,15 @@ def test_install_on_a_fresh_home_keeps_every_key_and_login(tmp_path: Path) -> No
         inspected = run("skopeo", "inspect", "--tls-verify=false", f"docker://{secret.host}/{ref}")
         assert inspected.returncode == 0, inspected.stderr
 
-        # The installed wrapper imports nothing heavy on the hot path (older pips' wrappers
-        # import `re`).
-        traced = subprocess.run(
-            [str(bin_dir / "docker-credential-codespaces"), "get"],
-            input=secret.host,
-            env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
-            capture_output=True,
-            text=True,
-            timeout=60,
+        # The installed executable is the launcher's: Python isolated and without `site`,
+        # importing nothing heavy on the hot path.
+        wrapper = bin_dir / "docker-credential-codespaces"
+        assert interpreter_command(wrapper) == [str(tmp_path / "prefix" / "bin" / "python"), "-IS"]
+        modules = imported_modules(env, "get", wrapper=wrapper, stdin=secret.host.encode())
+        assert {"site", "re", "json", "typing", "boto3", "botocore", "subprocess"}.isdisjoint(
+            modules
         )
-        assert traced.returncode == 0
-        modules = {
-            line.rsplit("|", 1)[1].strip() for line in traced.stderr.splitlines() if "|" in line
-        }
-        assert {"re", "json", "typing", "boto3", "botocore", "subprocess"}.isdisjoint(modules)
+        assert "docker_credential_codespaces.resolve" in modules
 
         again = subprocess.run(
             [str(REPO / "install.sh")], env=env, capture_output=True, text=True, timeout=300

@@ -1,42 +1,41 @@
 """Start-up facts that can be tested deterministically, unlike timings (bench/bench.py).
 
 Docker starts the helper for every registry it touches, so the hot paths must import nothing
-they do not use. The installed executable is run with PYTHONPROFILEIMPORTTIME, which makes
-the interpreter itself list every module it imports.
+they do not use. The installed executable is run by its own interpreter and options plus
+`-X importtime`, which makes the interpreter itself list every module it imports.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from aws_bed import FakeECR, endpoint_env
-from support import HELPER, add_secret, run_helper
+from support import HELPER, add_secret, imported_modules, interpreter_command, run_helper
 
 ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-# Modules a hot path must never import: boto3's stack, JSON parsing, regular expressions,
+# Modules a hot path must never import: site (the wrapper skips it), boto3's stack, JSON parsing, regular expressions,
 # platformdirs, subprocess, typing. Each costs milliseconds on every docker call.
-HEAVY = ("boto3", "botocore", "json", "re", "platformdirs", "subprocess", "typing", "urllib")
+HEAVY = (
+    "site",
+    "boto3",
+    "botocore",
+    "json",
+    "re",
+    "platformdirs",
+    "subprocess",
+    "typing",
+    "urllib",
+)
 
 
 def imported(env: dict[str, str], *args: str, stdin: bytes | None = b"") -> set[str]:
     """The modules the installed executable imports for one invocation."""
-    result = subprocess.run(
-        [str(HELPER), *args],
-        input=stdin,
-        stdin=subprocess.DEVNULL if stdin is None else None,
-        capture_output=True,
-        env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
-        timeout=60,
-        check=False,
-    )
-    modules = set()
-    for line in result.stderr.decode().splitlines():
-        if line.startswith("import time:") and "|" in line:
-            modules.add(line.rsplit("|", 1)[1].strip())
-    assert modules, result.stderr
-    return modules
+    return imported_modules(env, *args, stdin=stdin)
 
 
 def heavy(modules: set[str]) -> set[str]:
@@ -94,3 +93,62 @@ def test_list_works_without_any_network(env: dict[str, str]) -> None:
     assert (
         result.stdout == b'{"123456789012.dkr.ecr.eu-west-1.amazonaws.com":"AWS","ghcr.io":"u"}\n'
     )
+
+
+# --- the wrapper the launcher writes (tests/run.sh writes it as install.sh does) -------------
+
+
+def test_the_executable_starts_python_isolated_and_without_site() -> None:
+    assert interpreter_command()[1:] == ["-IS"]
+
+
+def test_python_variables_cannot_reach_the_helper(env: dict[str, str], tmp_path: Path) -> None:
+    """A project's PYTHONPATH in the codespace must not shadow the helper or the stdlib."""
+    shadow = tmp_path / "shadow"
+    for module in ("docker_credential_codespaces/__init__.py", "json.py", "base64.py"):
+        (shadow / module).parent.mkdir(parents=True, exist_ok=True)
+        (shadow / module).write_text("raise SystemExit('shadowed')\n")
+    startup = tmp_path / "startup.py"
+    startup.write_text("raise SystemExit('startup ran')\n")
+    env.update(PYTHONPATH=str(shadow), PYTHONSTARTUP=str(startup), PYTHONINSPECT="1")
+    add_secret(env, "GH", "ghcr.io", "u", "p")
+    result = run_helper(env, "get", stdin=b"ghcr.io")
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout == b'{"ServerURL":"ghcr.io","Username":"u","Secret":"p"}\n'
+
+
+def test_a_large_answer_is_whole_though_the_teardown_is_skipped(env: dict[str, str]) -> None:
+    """entry() exits without the interpreter's teardown, so it must flush everything first:
+    a `list` larger than a pipe's buffer, and a debug hint on stderr, arrive whole."""
+    for index in range(3000):
+        add_secret(env, f"R{index:04d}", f"registry-{index:04d}.example.com", f"user{index}", "p")
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    result = run_helper(env, "list", stdin=None)
+    assert result.returncode == 0
+    assert len(result.stdout) > 65536
+    assert len(json.loads(result.stdout)) == 3000
+    found = run_helper(env, "get", stdin=b"nowhere.example.com")
+    assert found.stdout == b"credentials not found in native keychain\n"
+    assert found.stderr.endswith(b"\n") and b"nowhere.example.com" in found.stderr
+
+
+def test_a_closed_stdout_is_exit_1_without_a_traceback(env: dict[str, str]) -> None:
+    """docker gone before the answer: the flush in entry() fails, and says so by exit code."""
+    for index in range(3000):
+        add_secret(env, f"R{index:04d}", f"registry-{index:04d}.example.com", "u", "p")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [str(HELPER), "list"],
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert b"Traceback" not in result.stderr

@@ -2,10 +2,12 @@
 
 Docker starts the helper anew for every registry it touches, so what matters is how close one
 run gets to the cost of starting the interpreter at all. This command runs the installed
-executable in every scenario below, interleaved with two baselines over many rounds in one
+executable in every scenario below, interleaved with its baselines over many rounds in one
 invocation, so that machine drift (CPU frequency, other load, caches) hits them all alike, and
-prints one table of medians with each scenario's ratio to the `python -c pass` baseline and a
-PASS/MISS verdict against the project's targets.
+prints one table of medians with each scenario's ratio to the `python -c pass` baseline (the
+one the targets name), its ratio to `python -I -S -c pass` (the floor of the launcher's
+wrapper, which skips `site` and exits without teardown), and a PASS/MISS verdict against the
+project's targets.
 
 Usage:
 
@@ -39,6 +41,9 @@ shell leaks in):
                          environment: the interpreter's own share of that growth (the
                          dynamic loader and CPython both read every variable at start-up)
     baseline boto3       `<venv python> -c "import boto3"`: the floor of any boto3 exchange
+    baseline botocore    `<venv python> -I -c "import botocore.session, os; os._exit(0)"`:
+                         the cold path's floor started as the helper starts (no teardown);
+                         no target, it shows how much of the cold gain is start and exit
     get ECR cold         cache file deleted before each run; one exchange with FakeECR
     peer ecr-login       Debian's `docker-credential-ecr-login get` (Go) with a pre-filled
                          cache for the same kind of registry, as the compiled peer. Measured
@@ -245,6 +250,7 @@ BASELINE = "baseline: python -c pass"
 BASELINE_ISOLATED = "baseline: python -I -S -c pass"
 BASELINE_1000 = "baseline: python -I -S -c pass, 1,000 triples"
 BASELINE_BOTO3 = 'baseline: python -c "import boto3"'
+BASELINE_BOTOCORE = "baseline: python -I, botocore.session, no teardown"
 GET_PLAIN = "get: plain secret"
 GET_NOT_FOUND = "get: not found"
 GET_ECR_CACHED = "get: ECR, token cached"
@@ -477,6 +483,12 @@ def build_scenarios(root: Path, python: str, helper: str, fake: FakeECR) -> list
     scenarios.append(
         Scenario(BASELINE_BOTO3, [python, "-c", "import boto3"], env, check=expect_exit_zero)
     )
+
+    # The cold path's own floor, started as the helper starts: what it imports, no `site`
+    # work beyond finding the venv, no teardown. No target; it shows where the gain is from.
+    env = base_env(root, BASELINE_BOTOCORE, venv_bin)
+    argv = [python, "-I", "-c", "import botocore.session, os; os._exit(0)"]
+    scenarios.append(Scenario(BASELINE_BOTOCORE, argv, env, check=expect_exit_zero))
 
     env = base_env(root, GET_ECR_COLD, venv_bin)
     env.update(endpoint_env(fake.endpoint_url))
@@ -752,20 +764,32 @@ def print_table(
         f"; load average before: {meta['loadavg']}"
     )
     print()
-    header = ("scenario", "median ms", "min", "max", "RSS MiB", "x base", "target", "PASS/MISS")
+    floor = stats.get(BASELINE_ISOLATED, {}).get("median_ms")
+    header = (
+        "scenario",
+        "median ms",
+        "min",
+        "max",
+        "RSS MiB",
+        "x base",
+        "x -I -S",
+        "target",
+        "PASS/MISS",
+    )
     rows = []
     for scenario in scenarios:
         row = stats.get(scenario.name)
         target, verdict = judged.get(scenario.name, ("", "-"))
         if scenario.unavailable:
-            rows.append((scenario.name, "-", "-", "-", "-", "-", target, scenario.unavailable))
+            rows.append((scenario.name, "-", "-", "-", "-", "-", "-", target, scenario.unavailable))
             continue
         if not row:
-            rows.append((scenario.name, "-", "-", "-", "-", "-", target, "ERROR: no good run"))
+            rows.append((scenario.name, "-", "-", "-", "-", "-", "-", target, "ERROR: no good run"))
             continue
         if scenario.failures:
             verdict = f"ERROR: {len(scenario.failures)} wrong answers; {verdict}"
         ratio = f"{row['median_ms'] / base:.2f}" if base else "-"
+        to_floor = f"{row['median_ms'] / floor:.2f}" if floor else "-"
         rows.append(
             (
                 scenario.name,
@@ -774,12 +798,13 @@ def print_table(
                 f"{row['max_ms']:.1f}",
                 f"{row['rss_mib']:.1f}",
                 ratio,
+                to_floor,
                 target,
                 verdict,
             )
         )
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    right = {1, 2, 3, 4, 5}
+    right = {1, 2, 3, 4, 5, 6}
     for line in [header, *rows]:
         cells = [
             str(cell).rjust(width) if i in right else str(cell).ljust(width)
@@ -837,20 +862,18 @@ def parse_args(argv: list[str]) -> Any:
 
 
 def helper_interpreter(helper: str) -> tuple[str, str]:
-    """The interpreter of the helper's `#!` line, and which wrapper it is, for the header.
+    """The interpreter the helper's script starts, and which wrapper it is, for the header.
 
     The baselines must use the helper's own interpreter and venv, whatever runs this file.
     """
-    with open(helper, "rb") as stream:
-        first = stream.readline(4096).decode("utf-8", "replace").strip()
-    if not first.startswith("#!") or first.startswith("#!/bin/sh"):
-        raise SystemExit(f"bench: {helper} does not start with a `#!<python>` line")
-    interpreter, _, flags = first[2:].partition(" ")
-    if flags.strip() == "-IS":
+    from support import interpreter_command
+
+    interpreter, *flags = interpreter_command(Path(helper))
+    if flags == ["-IS"]:
         return interpreter, "the launcher's (python -I -S), as install.sh writes it"
     return interpreter, (
         "NOT the launcher's; install.sh would write one with "
-        "`python -m docker_credential_codespaces.launcher PATH`"
+        "`python -I -m docker_credential_codespaces.launcher PATH`"
     )
 
 
@@ -864,6 +887,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench/bench.py) or name the installed executable with --helper"
         )
     helper = os.path.realpath(helper)
+    sys.path.insert(0, os.path.join(REPO, "tests"))
     python, wrapper = helper_interpreter(helper)
     venv_bin = os.path.dirname(python)
     # pip compiles an installed package's bytecode; an editable checkout under
@@ -871,7 +895,6 @@ def main(argv: list[str] | None = None) -> int:
     import compileall
 
     compileall.compile_dir(os.path.join(REPO, "docker_credential_codespaces"), quiet=1)
-    sys.path.insert(0, os.path.join(REPO, "tests"))
     from aws_bed import FakeECR
 
     keys = dict([KEY_COLD, KEY_CACHED, KEY_RTT])
@@ -947,6 +970,11 @@ def main(argv: list[str] | None = None) -> int:
                     "ratio_to_baseline": (
                         stats[s.name]["median_ms"] / stats[BASELINE]["median_ms"]
                         if stats[s.name] and stats.get(BASELINE)
+                        else None
+                    ),
+                    "ratio_to_isolated_baseline": (
+                        stats[s.name]["median_ms"] / stats[BASELINE_ISOLATED]["median_ms"]
+                        if stats[s.name] and stats.get(BASELINE_ISOLATED)
                         else None
                     ),
                     "target": judged.get(s.name, (None, None))[0],

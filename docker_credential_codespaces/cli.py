@@ -5,7 +5,8 @@ Kept tiny and import-light because docker starts it for every registry it touche
 
 from __future__ import annotations
 
-import os  # already loaded: the secrets are read from os.environ
+import io  # loaded by the interpreter itself before any of this runs
+import os  # costs nothing here: the secrets module imports it on every path anyway
 import sys
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
@@ -25,11 +26,15 @@ def main(argv: list[str] | None = None) -> int:
         from . import configure
 
         return configure.main(argv[2:], undo=command == "unconfigure")
+    if sys.stdout is None:  # started with stdout closed: nobody can hear an answer
+        return 1
     from .resolve import CodespacesHelper
     from .wire import serve
 
+    # Started with stdin closed, a request reads as empty (and `list` never reads it).
+    stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
     try:
-        code = serve(CodespacesHelper(), argv, sys.stdin.buffer, sys.stdout)
+        code = serve(CodespacesHelper(), argv, stdin, sys.stdout)
         sys.stdout.flush()
     except BrokenPipeError:
         return 1
@@ -44,13 +49,17 @@ def entry() -> NoReturn:
     An interpreter's normal exit frees every module and object one by one, and docker waits
     for it: about 3 ms of a plain `get` and 190 ms of a cold ECR `get` once botocore is loaded
     (bench/bench.py). Nothing is left for that teardown to do: files the helper writes are
-    closed, fsynced and renamed before `main` returns, locks die with the process, and the
-    helper registers no atexit handler.
+    closed, fsynced and renamed before `main` returns, and locks die with the process. atexit
+    handlers are skipped too; the only ones registered, by `logging` (imported by botocore)
+    and `concurrent.futures` (doctor --check), have nothing left to do by then, as botocore's
+    loggers have no handler that buffers and doctor's thread pool is joined in its `with`.
+    The helper itself must register none.
     """
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:
+                stream.flush()
         except (OSError, ValueError):  # a closed or broken pipe: the answer did not arrive
             code = code or 1
     os._exit(code)

@@ -21,7 +21,7 @@ from .token_cache import Token, cache_key, open_cache
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
 if TYPE_CHECKING:
-    from typing import Any
+    from botocore.session import Session
 
 # Never hand out a token that expires sooner than this: a pull can take minutes.
 MIN_VALIDITY = 300.0
@@ -130,7 +130,7 @@ def token_expiration(password: str) -> float | None:
     return float(expiration)
 
 
-def _session(service: str) -> Any:
+def _session(service: str) -> Session:
     """A botocore session whose data loader is told that `service` exists, not left to look.
 
     Before it loads a model, botocore's loader checks the service name against a listing of
@@ -142,6 +142,8 @@ def _session(service: str) -> Any:
     from botocore.loaders import Loader
 
     class OneServiceLoader(Loader):
+        """botocore's loader, but the one service this client calls is known to exist."""
+
         def list_available_services(self, type_name: str) -> list[str]:
             return [service]
 

@@ -12,9 +12,12 @@ helper's own modules. The script written here instead:
   the venv's site-packages (for botocore and platformdirs);
 * calls `cli.entry`, which exits without the interpreter's teardown.
 
-install.sh and the dev container Feature run it after pip, as
+install.sh and the dev container Feature run it after pip, for the venv $V, as
 
-    $VENV/bin/python -m docker_credential_codespaces.launcher $VENV/bin/docker-credential-codespaces
+    $V/bin/python -I -m docker_credential_codespaces.launcher $V/bin/docker-credential-codespaces
+
+with -I, so that the package it finds, and writes into sys.path, is the installed one and not
+a checkout in the current directory or on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -45,9 +48,19 @@ def import_paths() -> list[str]:
 
 
 def script(interpreter: str, paths: list[str]) -> str:
-    """The wrapper's text for this interpreter and these import paths."""
+    """The wrapper's text for this interpreter and these import paths.
+
+    Python reads the script as UTF-8, and a line break would end the `#!` line or the shell's
+    exec line early, so an interpreter path with either is refused in one line.
+    """
+    try:
+        size = len(interpreter.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise HelperError(f"cannot name {interpreter!r} in a script: it is not UTF-8") from None
+    if "\n" in interpreter or "\r" in interpreter:
+        raise HelperError(f"cannot name {interpreter!r} in a script: it holds a line break")
     shebang = f"#!{interpreter} {FLAGS}\n"
-    if " " in interpreter or "\t" in interpreter or len(shebang) > SHEBANG_MAX:
+    if " " in interpreter or "\t" in interpreter or size + len(FLAGS) + 4 > SHEBANG_MAX:
         # pip's trick: sh runs the quoted exec line, Python sees a string and goes on.
         quoted = "'" + interpreter.replace("'", "'\"'\"'") + "'"
         shebang = f"#!/bin/sh\n'''exec' {quoted} {FLAGS} \"$0\" \"$@\"\n' '''\n"
@@ -68,9 +81,9 @@ def write(path: str, interpreter: str | None = None) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m docker_credential_codespaces.launcher PATH`: write the wrapper to PATH."""
+    """`python -I -m docker_credential_codespaces.launcher PATH`: write the wrapper to PATH."""
     if len(argv) != 1 or argv[0].startswith("-"):
-        sys.stderr.write(f"usage: python -m {PACKAGE}.launcher PATH\n")
+        sys.stderr.write(f"usage: python -I -m {PACKAGE}.launcher PATH\n")
         return 2
     try:
         write(argv[0])

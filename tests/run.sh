@@ -32,7 +32,7 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 # The executable under test is the one install.sh writes, not pip's console script.
-.venv/bin/python -m docker_credential_codespaces.launcher .venv/bin/docker-credential-codespaces
+.venv/bin/python -I -m docker_credential_codespaces.launcher .venv/bin/docker-credential-codespaces
 .venv/bin/python -m pip wheel --quiet --disable-pip-version-check -w .venv/wheelhouse . hatchling
 
 .venv/bin/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -47,14 +48,20 @@ def run_command(
 
 
 def interpreter_command(wrapper: Path = HELPER) -> list[str]:
-    """The interpreter and options of an executable's `#!` line, to run it with more options.
+    """The interpreter and options that an executable script starts, to run it with more.
 
     The launcher's wrapper runs Python with -I, which ignores PYTHONPROFILEIMPORTTIME and the
-    like; a test that needs them passes `-X importtime` through this command instead.
+    like; a test that needs them passes `-X importtime` through this command instead. Both of
+    the launcher's forms are read: a `#!` line, and /bin/sh's exec line for an interpreter path
+    that a `#!` line cannot hold.
     """
-    first = wrapper.read_text().splitlines()[0]
-    assert first.startswith("#!") and not first.startswith("#!/bin/sh"), first
-    return first[2:].split()
+    lines = wrapper.read_text().splitlines()
+    if lines[0] == "#!/bin/sh":
+        words = shlex.split(lines[1])  # the shell reads: exec '<python>' -IS "$0" "$@"
+        assert words[0] == "exec" and words[-2:] == ["$0", "$@"], lines[1]
+        return words[1:-2]
+    assert lines[0].startswith("#!"), lines[0]
+    return lines[0][2:].split()
 
 
 def imported_modules(

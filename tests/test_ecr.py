@@ -470,21 +470,28 @@ sys.exit(code)
 """
 
 
-def listed_during_get(env: dict[str, str]) -> tuple[subprocess.CompletedProcess[bytes], list]:
-    result = run_command([sys.executable, "-c", LISTING_PROBE], env, HOST.encode())
+def listed_during_get(
+    env: dict[str, str], host: str
+) -> tuple[subprocess.CompletedProcess[bytes], list]:
+    result = run_command([sys.executable, "-c", LISTING_PROBE], env, host.encode())
     line = result.stderr.decode().rsplit("LISTED ", 1)[-1]
     return result, ast.literal_eval(line.strip())
 
 
-def test_cold_exchange_lists_no_service_directories(ecr_env: dict[str, str], fake: FakeECR) -> None:
-    """botocore would list its ~450 service directories twice to check that "ecr" exists; the
-    helper tells its loader instead. Only the ECR model's own version directory is listed."""
-    result, listed = listed_during_get(ecr_env)
+@pytest.mark.parametrize(("host", "service"), [(HOST, "ecr"), ("public.ecr.aws", "ecr-public")])
+def test_cold_exchange_lists_no_service_directories(
+    ecr_env: dict[str, str], fake: FakeECR, host: str, service: str
+) -> None:
+    """botocore would list its ~450 service directories twice to check that the service
+    exists; the helper tells its loader instead. Only the model's own version directory is
+    listed."""
+    add_secret(ecr_env, "PUB", "public.ecr.aws", KEY_ID, SECRET_KEY)
+    result, listed = listed_during_get(ecr_env, host)
     assert password(result)
     assert fake.count() == 1
     data = [path for path in listed if f"botocore{os.sep}data" in path]
     assert data, listed  # the probe sees listings at all
-    assert all(Path(path).name == "ecr" for path in data), data
+    assert all(Path(path).name == service for path in data), data
 
 
 def test_aws_data_path_still_applies(

@@ -611,11 +611,10 @@ def test_fixed_hostile_inputs(verb: str, data: bytes, fuzz_env: dict[str, str]) 
 
 
 def test_error_line_survives_an_ascii_stdout(fuzz_env: dict[str, str]) -> None:
-    """An error must be one line whatever stdout's encoding. The installed wrapper runs Python
-    with -I, which ignores PYTHONIOENCODING, so its script runs here under plain `python -S`,
-    as a pip-installed console script would: the caller's encoding then applies."""
-    command = [interpreter_command()[0], "-S", str(HELPER)]
-    env = dict(fuzz_env, PYTHONIOENCODING="ascii")
+    """An error must be one line whatever stdout's encoding. The executable's own interpreter
+    and options run its script here, with UTF-8 mode off and the C locale: stdout is ASCII."""
+    command = [*interpreter_command(), "-X", "utf8=0", str(HELPER)]
+    env = dict(fuzz_env, LC_ALL="C")
     for verb, data in (
         ("erase", "r.exampl\u00e9".encode()),
         ("store", json.dumps({"ServerURL": "\u00e9@x", "Username": "u"}).encode()),

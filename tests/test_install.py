@@ -92,6 +92,7 @@ def test_install_on_a_fresh_home_keeps_every_key_and_login(tmp_path: Path) -> No
         # importing nothing heavy on the hot path.
         wrapper = bin_dir / "docker-credential-codespaces"
         assert interpreter_command(wrapper) == [str(tmp_path / "prefix" / "bin" / "python"), "-IS"]
+        assert str(REPO) not in wrapper.read_text()  # the installed package, not this checkout
         modules = imported_modules(env, "get", wrapper=wrapper, stdin=secret.host.encode())
         assert {"site", "re", "json", "typing", "boto3", "botocore", "subprocess"}.isdisjoint(
             modules

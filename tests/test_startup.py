@@ -128,7 +128,7 @@ def test_a_large_answer_is_whole_though_the_teardown_is_skipped(env: dict[str, s
     assert len(result.stdout) > 65536
     assert len(json.loads(result.stdout)) == 3000
     found = run_helper(env, "get", stdin=b"nowhere.example.com")
-    assert found.stdout == b"credentials not found in native keychain\n"
+    assert (found.returncode, found.stdout) == (1, b"credentials not found in native keychain\n")
     assert found.stderr.endswith(b"\n") and b"nowhere.example.com" in found.stderr
 
 
@@ -152,3 +152,25 @@ def test_a_closed_stdout_is_exit_1_without_a_traceback(env: dict[str, str]) -> N
         os.close(write_end)
     assert result.returncode == 1
     assert b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("verb", "redirect", "code", "stdout"),
+    [
+        ("list", "<&-", 0, b"{}\n"),
+        ("get", "<&-", 1, b"no credentials server URL\n"),
+        ("list", ">&-", 1, b""),
+    ],
+)
+def test_started_with_stdin_or_stdout_closed(
+    env: dict[str, str], verb: str, redirect: str, code: int, stdout: bytes
+) -> None:
+    """No pipe at all where docker would give one: an answer or exit 1, never a traceback."""
+    result = subprocess.run(
+        ["sh", "-c", f'exec "$0" {verb} {redirect}', str(HELPER)],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (code, stdout, b"")

@@ -1,0 +1,84 @@
+"""The launcher: the executable it writes runs the helper, whatever the interpreter's path."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from support import HELPER, add_secret, interpreter_command, run_command
+
+from docker_credential_codespaces import launcher
+from docker_credential_codespaces.errors import HelperError
+
+ANSWER = b'{"ServerURL":"ghcr.io","Username":"u","Secret":"p"}\n'
+
+
+def write_and_get(env: dict[str, str], wrapper: Path, interpreter: str) -> bytes:
+    launcher.write(str(wrapper), interpreter)
+    add_secret(env, "GH", "ghcr.io", "u", "p")
+    result = run_command([str(wrapper), "get"], env, b"ghcr.io")
+    assert (result.returncode, result.stderr) == (0, b""), result
+    return result.stdout
+
+
+def test_the_written_executable_answers(env: dict[str, str], tmp_path: Path) -> None:
+    wrapper = tmp_path / "docker-credential-codespaces"
+    assert write_and_get(env, wrapper, interpreter_command()[0]) == ANSWER
+    assert wrapper.stat().st_mode & 0o777 == 0o755 & ~current_umask()
+    assert wrapper.read_text().startswith(f"#!{interpreter_command()[0]} -IS\n")
+
+
+def test_an_interpreter_path_with_a_blank_goes_through_sh(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A `#!` line ends at its first blank, so such a path is run by /bin/sh's exec instead."""
+    odd = tmp_path / "with blank 'and quote'"
+    odd.mkdir()
+    (odd / "python").symlink_to(interpreter_command()[0])
+    wrapper = tmp_path / "helper"
+    assert write_and_get(env, wrapper, str(odd / "python")) == ANSWER
+    assert wrapper.read_text().startswith("#!/bin/sh\n")
+    assert interpreter_command(wrapper) == [str(odd / "python"), "-IS"]
+
+
+def test_an_interpreter_path_too_long_for_the_kernel_goes_through_sh(tmp_path: Path) -> None:
+    long_path = "/" + "d" * launcher.SHEBANG_MAX + "/python"
+    assert launcher.script(long_path, ["/x"]).startswith("#!/bin/sh\n")
+
+
+def test_the_package_comes_first_on_sys_path() -> None:
+    """The checkout (editable) or site-packages (installed) that holds this very package."""
+    paths = launcher.import_paths()
+    assert paths[0] == str(Path(launcher.__file__).resolve().parent.parent)
+    assert len(paths) == len(set(paths))
+
+
+def test_the_suite_runs_the_launchers_executable() -> None:
+    """tests/run.sh writes .venv's executable as install.sh does; this suite tests that one."""
+    assert HELPER.read_text() == launcher.script(sys.executable, launcher.import_paths())
+
+
+def test_usage_and_unwritable_target_are_one_line(tmp_path: Path) -> None:
+    python = interpreter_command()[0]
+    module = "docker_credential_codespaces.launcher"
+    usage = run_command([python, "-m", module], dict(os.environ), None)
+    assert (usage.returncode, usage.stderr.count(b"\n")) == (2, 1)
+    target = tmp_path / "missing" / "helper"
+    failed = run_command([python, "-m", module, str(target)], dict(os.environ), None)
+    assert (failed.returncode, failed.stderr.count(b"\n")) == (1, 1)
+    assert b"Traceback" not in failed.stderr
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_an_interpreter_path_a_script_cannot_hold_is_refused_in_one_line() -> None:
+    for path in ("/opt/venv\udcff/bin/python", "/opt/line\nbreak/python"):
+        with pytest.raises(HelperError) as refused:
+            launcher.script(path, ["/x"])
+        assert "\n" not in str(refused.value)

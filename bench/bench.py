@@ -821,10 +821,12 @@ def print_table(
     growth = triples_growth(stats)
     if growth is not None:
         total, interpreter = growth
+        # Signed: each part is a difference of medians, and the rest can fall below zero
+        # when the helper's scan costs less than the noise between those medians.
         print(
-            f"\n1,000 triples against 1: +{total:.1f} ms, of which the interpreter alone "
-            f"(python -I -S -c pass with and without them) +{interpreter:.1f} ms, the helper's "
-            f"own scan +{total - interpreter:.1f} ms"
+            f"\n1,000 triples against 1: {total:+.1f} ms, of which the interpreter alone "
+            f"(python -I -S -c pass with and without them) {interpreter:+.1f} ms, the rest "
+            f"(the helper's own scan, and noise) {total - interpreter:+.1f} ms"
         )
     misses = [name for name, (_, verdict) in judged.items() if verdict != "PASS"]
     print()

@@ -97,8 +97,7 @@ def hermetic_env(directory: Path) -> dict[str, Optional[str]]:
     Points the config and credentials files at empty files under *directory* (so no profile,
     region or endpoint from ``~/.aws`` applies), disables the EC2 metadata probe (which would
     otherwise try a link-local address and stall) and keeps loopback traffic off any proxy.
-    ``None`` means "unset this variable"; apply with ``monkeypatch.setenv``/``delenv`` or
-    :func:`patched_environ`.
+    ``None`` means "unset this variable"; apply with ``monkeypatch.setenv``/``delenv``.
     """
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "aws-config"
@@ -125,28 +124,6 @@ def endpoint_env(url: str) -> dict[str, str]:
     helper relies on, so using them in tests exercises the real resolution path.
     """
     return {"AWS_ENDPOINT_URL_ECR": url, "AWS_ENDPOINT_URL_ECR_PUBLIC": url}
-
-
-@contextlib.contextmanager
-def patched_environ(changes: Mapping[str, Optional[str]]) -> Iterator[None]:
-    """Apply *changes* to ``os.environ`` (``None`` deletes) and restore everything afterwards.
-
-    For callers outside pytest; inside pytest prefer ``monkeypatch``.
-    """
-    saved = {name: os.environ.get(name) for name in changes}
-    try:
-        for name, value in changes.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def decode_token(token: str) -> tuple[str, str]:

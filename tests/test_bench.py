@@ -1,0 +1,84 @@
+"""The benchmark keeps working as the helper changes: every scenario runs and answers rightly.
+
+Timings are never tested here (the machines are noisy; bench/bench.py reports ratios for a
+person to read). What is a fact is that each scenario gets the answer it expects, that the cold
+and cached ECR runs did what their names say (the bench counts FakeECR's calls), and that the
+JSON carries the columns the README's table shows.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from support import HELPER, clean_environ
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
+SCENARIOS = {
+    "baseline: python -c pass",
+    "baseline: python -I -S -c pass",
+    "get: plain secret",
+    "get: not found",
+    "get: ECR, token cached",
+    "list: 50 triples",
+    "get: 1 triple",
+    "get: 100 triples",
+    "get: 1,000 triples",
+    "baseline: python -I -S -c pass, 1,000 triples",
+    'baseline: python -c "import boto3"',
+    "baseline: python -I, botocore.session, no teardown",
+    "get: ECR cold (FakeECR)",
+    "peer: ecr-login get, cached",
+}
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(BENCH), "--helper", str(HELPER), *args],
+        capture_output=True,
+        text=True,
+        env=clean_environ(),
+        timeout=300,
+        check=False,
+    )
+
+
+def test_every_scenario_runs_and_answers_rightly() -> None:
+    result = run_bench("--quick", "--rounds", "2", "--json", "--seed", "7")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    document = json.loads(result.stdout)
+    rows = {row["name"]: row for row in document["scenarios"]}
+    assert set(rows) == SCENARIOS
+    for name, row in rows.items():
+        if row["unavailable"]:  # only the compiled peer may be missing, and it says how to add it
+            assert name.startswith("peer:") and "apt-get install" in row["unavailable"]
+            continue
+        assert row["failures"] == [], name
+        assert len(row["wall_ms"]) == 2 and len(row["rss_kib"]) == 2, name
+        for column in ("median_ms", "min_ms", "max_ms", "rss_mib", "ratio_to_baseline"):
+            assert row[column] > 0, (name, column)
+        assert row["verdict"] is None or row["verdict"].startswith(("PASS", "MISS")), name
+    assert rows["baseline: python -c pass"]["ratio_to_baseline"] == 1.0
+    assert document["meta"]["rounds"] == 2 and document["meta"]["seed"] == 7
+    assert set(document["triples_growth_ms"]) == {"total", "interpreter"}
+
+
+def test_the_table_names_every_scenario_and_its_ratio() -> None:
+    result = run_bench("--quick", "--rounds", "1", "--seed", "7")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("scenario"))
+    for column in ("median ms", "min", "max", "RSS MiB", "x base", "x -I -S", "PASS/MISS"):
+        assert column in header
+    for name in SCENARIOS:
+        assert any(line.startswith(name) for line in lines), name
+    assert any(line.startswith("1,000 triples against 1: ") for line in lines)
+    assert lines[-1] == "every target met" or lines[-1].startswith("targets missed: ")
+
+
+def test_too_few_rounds_are_refused_without_quick() -> None:
+    result = run_bench("--rounds", "5")
+    assert result.returncode == 2
+    assert "--rounds must be at least 30" in result.stderr

@@ -36,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = serve(CodespacesHelper(), argv, stdin, sys.stdout)
         sys.stdout.flush()
-    except BrokenPipeError:
+    except BrokenPipeError:  # docker went away before the answer: nobody left to tell
+        return 1
+    except OSError as error:  # stdout on a full disk, say: the answer did not arrive whole
+        from .log import warn
+
+        warn(f"cannot write the answer: {error.strerror or type(error).__name__}")
         return 1
     except KeyboardInterrupt:
         return 130

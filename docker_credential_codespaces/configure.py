@@ -11,12 +11,12 @@ backup, and only when it changes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 from . import env_secrets, fallback, files, github_token, store
+from .commands import Parser
 from .constants import DOCKER_HUB_KEY, HELPER_NAME, IDENTITY_TOKEN_USERNAME, PROGRAM
 from .errors import HelperError
 from .paths import store_dir
@@ -40,14 +40,8 @@ def config_path() -> str:
 
 def load_config(path: str) -> dict:
     """The parsed config.json, {} when missing; anything unreadable is an error, not a reset."""
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read(CONFIG_CAP + 1)
-    except FileNotFoundError:
-        return {}
-    except OSError as error:
-        raise HelperError(f"cannot read {path}: {error.strerror}") from None
-    if not data.strip():
+    data = files.read_regular(path, CONFIG_CAP)
+    if data is None or not data.strip():
         return {}
     try:
         config = json.loads(data.decode("utf-8"))
@@ -297,8 +291,7 @@ def write_config(path: str, new: dict) -> str | None:
     backup = None
     if os.path.exists(real):
         backup = real + BACKUP_SUFFIX
-        with open(real, "rb") as stream:
-            files.atomic_write(backup, stream.read())
+        files.atomic_write(backup, files.read_regular(real, CONFIG_CAP) or b"")
     files.atomic_write(real, render(new).encode("utf-8"))
     return backup
 
@@ -306,7 +299,7 @@ def write_config(path: str, new: dict) -> str | None:
 def main(argv: list[str], undo: bool = False) -> int:
     """`configure` or `unconfigure` for people and install.sh: lines on stdout, errors on stderr."""
     command = "unconfigure" if undo else "configure"
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=f"{PROGRAM} {command}",
         description=(
             "Put $DOCKER_CONFIG/config.json (or ~/.docker/config.json) back as it was before "

@@ -15,6 +15,7 @@ import sys
 import time
 
 from . import ecr, env_secrets, github_token, probe
+from .commands import Parser
 from .configure import config_path, helper_keys, load_config
 from .constants import (
     DOCKER_HUB_KEY,
@@ -30,6 +31,8 @@ from .resolve import CodespacesHelper, logins
 from .servers import docker_key, ecr_registry
 from .token_cache import open_cache
 
+# The longest --timeout: a login that takes longer than this is not coming.
+MAX_TIMEOUT = 600.0
 # A USER=AWS token this close to expiry is reported: it will stop working during the day.
 EXPIRY_WARNING = 3600.0
 GHCR_NOTE = (
@@ -105,6 +108,10 @@ def secret_findings() -> tuple[list[Row], list[str]]:
             )
             continue
         row = rows[secret.key] = Row(secret.key, f"secret {secret.prefix}")
+        misplaced = secret.misplaced_access_key()
+        if misplaced is not None:
+            row.state = "not answered: an AWS access key for a host that is not ECR"
+            row.problems.append(misplaced)
         _ecr_state(row, secret)
     return list(rows.values()), problems
 
@@ -273,9 +280,20 @@ def render(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _seconds(text: str) -> float:
+    """A --timeout: seconds from 1 to MAX_TIMEOUT, since inf or nan would crash the sockets."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 1.0 <= value <= MAX_TIMEOUT:  # nan fails every comparison
+        raise argparse.ArgumentTypeError(f"{text!r} is not seconds from 1 to {MAX_TIMEOUT:g}")
+    return value
+
+
 def main(argv: list[str]) -> int:
     """`doctor`: exit 0 only when nothing is wrong."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=f"{PROGRAM} doctor",
         description="Explain which registries the helper knows, where their credentials come "
         "from, and what is wrong; secrets' values are never shown.",
@@ -283,9 +301,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--check", action="store_true", help="also log in to each registry")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
-        "--timeout", type=float, default=15.0, help="seconds per registry for --check (15)"
+        "--timeout",
+        type=_seconds,
+        default=15.0,
+        help=f"seconds per registry for --check, 1 to {MAX_TIMEOUT:g} (15)",
     )
     args = parser.parse_args(argv)
-    result = report(args.check, max(1.0, args.timeout))
+    result = report(args.check, args.timeout)
     sys.stdout.write(json.dumps(result, indent=2) + "\n" if args.json else render(result))
     return 0 if result["ok"] else 1

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 MIN_VALIDITY = 300.0
 # Refresh once this share of a token's lifetime has passed (AWS issues 12-hour tokens).
 REFRESH_AT = 0.5
+# An expiration past 9999-12-31 is no date at all (and time.gmtime cannot show it).
+LATEST_EXPIRATION = 253402300800
 # Bounds on one exchange: at most 2 attempts of 3 s to connect and 5 s to read, so an
 # unreachable or hanging endpoint fails in well under 20 s.
 CONNECT_TIMEOUT = 3
@@ -41,11 +43,14 @@ _ENDPOINT_VARIABLES = {
 
 def endpoint(registry: EcrRegistry) -> str:
     """The endpoint override boto3 will use for this registry's API, or "" for AWS itself."""
-    for variable in _ENDPOINT_VARIABLES[registry.public]:
-        value = os.environ.get(variable, "")
-        if value:
-            return value
-    return ""
+    variable = _endpoint_variable(registry)
+    return os.environ[variable] if variable else ""
+
+
+def _endpoint_variable(registry: EcrRegistry) -> str:
+    """The variable that sets the endpoint for this registry's API (the first one set), or ""."""
+    names = _ENDPOINT_VARIABLES[registry.public]
+    return next((name for name in names if os.environ.get(name)), "")
 
 
 def cache_key_for(secret: Secret, registry: EcrRegistry) -> str:
@@ -127,6 +132,8 @@ def token_expiration(password: str) -> float | None:
         return None
     if isinstance(expiration, bool) or not isinstance(expiration, (int, float)):
         return None
+    if not 0 < expiration < LATEST_EXPIRATION:  # nan, inf, or no date a clock can show
+        return None
     return float(expiration)
 
 
@@ -185,6 +192,11 @@ def exchange(secret: Secret, registry: EcrRegistry) -> Token:
         raise HelperError(_client_error(secret, registry, error)) from None
     except BotoCoreError as error:
         raise HelperError(_network_error(secret, registry, error)) from None
+    except ValueError:  # botocore's word for an endpoint URL it cannot parse
+        raise HelperError(
+            f"{_who(secret, registry)}: the endpoint in "
+            f"{_endpoint_variable(registry) or 'the AWS config file'} is not a valid URL; fix it"
+        ) from None
     except (KeyError, IndexError, TypeError):
         raise HelperError(f"{_who(secret, registry)}: AWS answered without a token") from None
     return Token(_decode(secret, registry, token), expires_at.timestamp(), fetched_at)

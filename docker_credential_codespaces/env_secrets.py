@@ -24,8 +24,9 @@ from .constants import (
     SECRET_SERVER,
     SECRET_USER,
 )
+from .errors import HelperError
 from .log import debug
-from .servers import docker_key
+from .servers import docker_key, ecr_registry
 
 # The secrets file holds every secret of the codespace; a few MiB is far beyond a real one.
 SECRETS_FILE_CAP = 4 * 1024 * 1024
@@ -52,6 +53,34 @@ class Secret:
         """The full name of one of this triple's variables, for messages."""
         return self.prefix + suffix
 
+    def misplaced_access_key(self) -> str | None:
+        """Why this triple must not be answered, or None: an AWS key for a host that is not ECR.
+
+        An access key is only ever exchanged for an ECR token, signed. Answered as a plain
+        password, its secret key would go as such to whatever a mistyped SERVER names, and no
+        registry would take it anyway.
+        """
+        if not is_access_key_id(self.user) or ecr_registry(self.key) is not None:
+            return None
+        server = self.variable(SECRET_SERVER)
+        return (
+            f"{self.variable(SECRET_USER)} holds an AWS access key id, but {server} names "
+            f"{self.key}, which is not an ECR registry host; fix {server} "
+            "(<account>.dkr.ecr.<region>.amazonaws.com or public.ecr.aws): an AWS secret key "
+            "is never sent anywhere else"
+        )
+
+
+def is_access_key_id(user: str) -> bool:
+    """Whether a USER is an AWS access key id: AKIA (long-term) or ASIA (temporary) + 16."""
+    return (
+        len(user) == 20
+        and user.startswith(("AKIA", "ASIA"))
+        and user.isascii()
+        and user.isalnum()
+        and user == user.upper()
+    )
+
 
 def secrets_file_path() -> str:
     """The Codespaces secrets file, or the one DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE names."""
@@ -66,27 +95,33 @@ def read_file(path: str) -> dict[str, str]:
     """The registry variables in a secrets file of `NAME=<base64 of value>` lines.
 
     Lines that are not of that form are skipped: a half-written or foreign file must not stop
-    the secrets in the environment from working.
+    the secrets in the environment from working. Neither may a file that cannot be read, or a
+    FIFO in its place, which would otherwise hang every docker command.
     """
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read(SECRETS_FILE_CAP + 1)
-    except OSError:
-        return {}
-    if len(data) > SECRETS_FILE_CAP:
-        debug(f"the secrets file {path} is too large; ignoring it")
+    if not os.path.exists(path):  # outside a codespace: no need to load the file module
         return {}
     from binascii import Error, a2b_base64
 
+    from .files import read_regular
+
+    try:
+        data = read_regular(path, SECRETS_FILE_CAP) or b""
+    except HelperError as error:
+        debug(f"ignoring the secrets file: {error}")
+        return {}
     found = {}
     for line in data.splitlines():
         name, sep, value = line.partition(b"=")
         try:
             text = name.strip().decode("ascii")
-            if sep and _is_secret_name(text):
-                found[text] = a2b_base64(value.strip(), strict_mode=True).decode("utf-8")
-        except (UnicodeDecodeError, Error, ValueError):
+        except UnicodeDecodeError:
             continue
+        if not sep or not _is_secret_name(text):
+            continue
+        try:
+            found[text] = a2b_base64(value.strip(), strict_mode=True).decode("utf-8")
+        except (UnicodeDecodeError, Error, ValueError):
+            debug(f"{text} in the secrets file is not base64 of UTF-8 text; ignoring it")
     return found
 
 
@@ -190,5 +225,6 @@ def find(key: str) -> Secret | None:
     matches = triples(key=key)
     if len(matches) > 1:
         names = ", ".join(m.variable(SECRET_SERVER) for m in matches)
-        debug(f"{names} all name {key}; using {matches[0].variable(SECRET_SERVER)}")
+        both = "both" if len(matches) == 2 else "all"
+        debug(f"{names} {both} name {key}; using {matches[0].variable(SECRET_SERVER)}")
     return matches[0] if matches else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from . import files
 from .constants import ERR_NOT_FOUND, HELPER_NAME
 from .errors import HelperError
 from .paths import store_dir
@@ -32,9 +33,8 @@ def record_path() -> str:
 def configured() -> FallbackStore | None:
     """The fallback store `configure` recorded, or None (then the local store serves)."""
     try:
-        with open(record_path(), encoding="utf-8") as stream:
-            name = stream.read(256).strip()
-    except (OSError, UnicodeDecodeError, HelperError):
+        name = (files.read_private(record_path(), 256) or b"").decode("utf-8").strip()
+    except (UnicodeDecodeError, HelperError):
         return None
     return FallbackStore(name) if valid_name(name) else None
 

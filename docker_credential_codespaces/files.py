@@ -61,8 +61,23 @@ def read_private(path: str, cap: int) -> bytes | None:
     """
     if not check_private_dir(os.path.dirname(path) or "."):
         return None
+    return _read(path, cap, os.O_NOFOLLOW, private=True)
+
+
+def read_regular(path: str, cap: int) -> bytes | None:
+    """The bytes of a regular file of anyone's, or None when it does not exist.
+
+    For the files the helper only reads and others write (config.json, which may be a link;
+    the Codespaces secrets file): opened without blocking, so a FIFO or a device in its place
+    is an error in one line, never a hang, and a file over `cap` is said to be one.
+    """
+    return _read(path, cap, 0, private=False)
+
+
+def _read(path: str, cap: int, flags: int, private: bool) -> bytes | None:
+    """Open `path` without blocking, refuse anything but a regular file, read at most `cap`."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | flags)
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -71,10 +86,11 @@ def read_private(path: str, cap: int) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise HelperError(f"{path} is not a regular file")
-        if info.st_uid != os.getuid():
-            raise HelperError(f"{path} belongs to another user; refusing to read it")
-        if info.st_mode & 0o077:
-            os.fchmod(fd, 0o600)
+        if private:
+            if info.st_uid != os.getuid():
+                raise HelperError(f"{path} belongs to another user; refusing to read it")
+            if info.st_mode & 0o077:
+                os.fchmod(fd, 0o600)
         chunks = []
         size = 0
         while size <= cap:

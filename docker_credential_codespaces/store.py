@@ -37,6 +37,16 @@ def store_path() -> str:
 
 def load(path: str) -> dict[str, dict[str, str]]:
     """Every stored login, key to {"Username", "Secret"}; empty when there is no file."""
+    return read_document(path).get("credentials", {})
+
+
+def read_document(path: str) -> dict:
+    """The whole store file, checked; {} when there is none.
+
+    A file of another format version is refused like a corrupt one: read as this version and
+    rewritten, it could lose what a newer helper keeps in it. Keys it does not know are kept
+    by `_update`, for the same reason.
+    """
     data = files.read_private(path, FILE_CAP)
     if data is None:
         return {}
@@ -46,10 +56,19 @@ def load(path: str) -> dict[str, dict[str, str]]:
         document = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):
         raise StoreCorrupt(f"the store {path} is not valid JSON; fix or move it") from None
-    entries = document.get("credentials") if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        raise StoreCorrupt(f"the store {path} has an unexpected layout; fix or move it")
+    version = document.get("version", FORMAT_VERSION)
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        shown_version = json.dumps(version)[:20]
+        raise StoreCorrupt(
+            f"the store {path} has format version {shown_version}, which this helper does not "
+            "read; upgrade docker-credential-codespaces, or move the file"
+        )
+    entries = document.get("credentials")
     if not isinstance(entries, dict) or not all(_valid_entry(e) for e in entries.values()):
         raise StoreCorrupt(f"the store {path} has an unexpected layout; fix or move it")
-    return entries
+    return document
 
 
 def _valid_entry(entry: object) -> bool:
@@ -160,11 +179,11 @@ def _update(change: Callable[[Entries], bool]) -> None:
     files.ensure_private_dir(os.path.dirname(path))
     with files.FileLock(path):
         files.remove_stale_temps(path)
-        entries = load(path)
-        if not change(entries):
+        document = read_document(path) or {"credentials": {}}
+        if not change(document["credentials"]):
             return
         import json
 
-        document = {"version": FORMAT_VERSION, "credentials": entries}
+        document["version"] = FORMAT_VERSION
         text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         files.atomic_write(path, text.encode("utf-8"))

@@ -282,3 +282,22 @@ def test_checks_run_in_parallel_with_a_bound(env: dict[str, str]) -> None:
     assert code == 1
     assert [row["check"] for row in report["registries"]] == ["unreachable"] * 3
     assert elapsed < 3 * 2 * 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["doctor", "--check", "--timeout", "inf"],
+        ["doctor", "--check", "--timeout", "nan"],
+        ["doctor", "--timeout", "0"],
+        ["doctor", "--bogus"],
+        ["configure", "--bogus"],
+        ["unconfigure", "--registries"],
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_1(env: dict[str, str], argv: list[str]) -> None:
+    """As every other error of the helper's: not argparse's usage text and exit 2."""
+    result = run_helper(env, *argv, stdin=None)
+    assert (result.returncode, result.stdout) == (1, b""), result
+    assert result.stderr.count(b"\n") == 1 and result.stderr.endswith(b"(see --help)\n")
+    assert result.stderr.startswith(f"docker-credential-codespaces {argv[0]}: ".encode())

@@ -419,6 +419,82 @@ def test_user_aws_expired_token_says_how_to_fix(env: dict[str, str]) -> None:
     assert b"access key id in ECR_CONTAINER_REGISTRY_USER" in result.stdout
 
 
+@pytest.mark.parametrize("expiration", ["-1e30", "NaN", "Infinity", "1e30", "1e400", "0", "true"])
+def test_user_aws_token_with_no_real_expiry_passes_through(
+    env: dict[str, str], expiration: str
+) -> None:
+    """An `expiration` no clock can show is no expiry at all: passed through, and doctor copes."""
+    document = '{"payload": "x", "expiration": ' + expiration + "}"
+    token = base64.b64encode(document.encode()).decode()
+    add_secret(env, "ECR", HOST, "AWS", token)
+    assert password(get(env)) == token
+    doctor = run_helper(env, "doctor", "--json", stdin=None)
+    assert b"Traceback" not in doctor.stderr
+    [row] = json.loads(doctor.stdout)["registries"]
+    assert row["state"] == "a token whose expiry cannot be read"
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL"])
+@pytest.mark.parametrize("url", ["not a url", "http://[::1]:99999", "http://host:port"])
+def test_malformed_endpoint_is_one_line_naming_its_variable(
+    env: dict[str, str], variable: str, url: str
+) -> None:
+    env[variable] = url
+    add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    result = get(env)
+    assert result.returncode == 1
+    assert (
+        result.stdout
+        == (
+            f"ECR 123456789012 in eu-west-1 (secret ECR_CONTAINER_REGISTRY_SERVER): the endpoint "
+            f"in {variable} is not a valid URL; fix it\n"
+        ).encode()
+    )
+    assert_no_canary(result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        HOST + ":443",  # docker keeps the port: not the host that ECR's tokens are for
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.co",  # a typo: someone else's domain
+        "12345678901.dkr.ecr.eu-west-1.amazonaws.com",
+        "myco.azurecr.io",
+    ],
+)
+def test_access_key_for_a_host_that_is_not_ecr_is_never_sent(
+    env: dict[str, str], fake: FakeECR, server: str
+) -> None:
+    """The secret key would go out as a plain password: not found, and a line saying why."""
+    env.update(endpoint_env(fake.endpoint_url))
+    add_secret(env, "TYPO", server, KEY_ID, SECRET_KEY)
+    result = get(env, server)
+    assert result.stdout == NOT_FOUND
+    assert result.stderr.count(b"\n") == 1
+    assert result.stderr.startswith(
+        b"docker-credential-codespaces: TYPO_CONTAINER_REGISTRY_USER holds an AWS access key id, "
+        b"but TYPO_CONTAINER_REGISTRY_SERVER names "
+    )
+    listed = run_helper(env, "list", stdin=None)
+    assert (listed.returncode, listed.stdout) == (0, b"{}\n")
+    doctor = run_helper(env, "doctor", "--json", stdin=None)
+    report = json.loads(doctor.stdout)
+    [row] = report["registries"]
+    assert (
+        row["state"].startswith("not answered")
+        and "TYPO_CONTAINER_REGISTRY_USER" in (row["problems"][0])
+    )
+    assert_no_canary(result.stdout, result.stderr, listed.stdout, doctor.stdout, doctor.stderr)
+    assert fake.count() == 0
+
+
+def test_a_plain_user_that_is_no_access_key_is_returned_as_given(env: dict[str, str]) -> None:
+    for user in ("AKIAlowercase0000000", "AKIAIOSFODNN7EXAMPL", "AIDAIOSFODNN7EXAMPLE"):
+        add_secret(env, "REG", "myco.azurecr.io", user, "pw")
+        answer = json.loads(get(env, "myco.azurecr.io").stdout)
+        assert (answer["Username"], answer["Secret"]) == (user, "pw")
+
+
 def test_moto_end_to_end(env: dict[str, str]) -> None:
     """A plain exchange against moto's server, through the generic AWS_ENDPOINT_URL."""
     with moto_server() as url:

@@ -96,7 +96,7 @@ def test_two_triples_for_one_registry_first_prefix_wins(env: dict[str, str]) -> 
     env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
     result = run_helper(env, "get", stdin=b"ghcr.io")
     assert json.loads(result.stdout)["Username"] == "a-user"
-    assert b"A_CONTAINER_REGISTRY_SERVER, B_CONTAINER_REGISTRY_SERVER all name ghcr.io" in (
+    assert b"A_CONTAINER_REGISTRY_SERVER, B_CONTAINER_REGISTRY_SERVER both name ghcr.io" in (
         result.stderr
     )
 
@@ -182,3 +182,20 @@ def test_the_bytes_scan_agrees_with_the_text_rules(
     for key in keys:
         expected = [s.prefix for s in everything if s.key == key]
         assert [s.prefix for s in env_secrets.triples(key=key)] == expected, key
+
+
+def test_a_file_value_that_does_not_decode_is_named_under_debug(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    secrets = tmp_path / "env-secrets"
+    write_secrets_file(secrets, {"GH_CONTAINER_REGISTRY_SERVER": "ghcr.io"})
+    with secrets.open("ab") as stream:
+        stream.write(b"GH_CONTAINER_REGISTRY_USER=%%%not-base64\n")
+        stream.write(b"GH_CONTAINER_REGISTRY_PASSWORD=" + base64.b64encode(b"\xff\xfe") + b"\n")
+    env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(secrets)
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    result = run_helper(env, "get", stdin=b"ghcr.io")
+    assert result.stdout == b"credentials not found in native keychain\n"
+    for name in ("GH_CONTAINER_REGISTRY_USER", "GH_CONTAINER_REGISTRY_PASSWORD"):
+        line = f"{name} in the secrets file is not base64 of UTF-8 text; ignoring it"
+        assert line.encode() in result.stderr

@@ -30,6 +30,7 @@ SECRET_KEY = "hostile-fs-aws-secret"
 ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 NOT_FOUND = b"credentials not found in native keychain\n"
 NOBODY = 65534
+PROGRAM = "docker-credential-codespaces"
 
 
 def _namespace_problem() -> Optional[str]:
@@ -508,3 +509,79 @@ def test_home_unset_falls_back_to_the_passwd_home(
     assert stored.returncode == 0, stored
     assert json.loads(got.stdout)["Secret"] == "p"
     assert (home / ".local/share/docker-credential-codespaces/credentials.json").is_file()
+
+
+# --- files the helper only reads: the Codespaces secrets file, config.json ---------------------
+
+
+def replace_with(path: Path, kind: str) -> None:
+    """Put something that is not a regular file where `path` should be."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)  # opened the ordinary way, a FIFO with no writer blocks for ever
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")  # a device that never ends
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_secrets_file_that_is_not_a_file_never_hangs(
+    env: dict[str, str], tmp_path: Path, kind: str
+) -> None:
+    """The secrets in the environment still answer; the file is named under debug only."""
+    secrets = tmp_path / "env-secrets"
+    replace_with(secrets, kind)
+    env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(secrets)
+    add_secret(env, "GH", "ghcr.io", "octocat", "pw")
+    got = run_helper(env, "get", stdin=b"ghcr.io", timeout=30)
+    assert (got.returncode, got.stderr) == (0, b"")
+    assert json.loads(got.stdout)["Username"] == "octocat"
+    listed = run_helper(env, "list", stdin=None, timeout=30)
+    assert (listed.returncode, listed.stdout) == (0, b'{"ghcr.io":"octocat"}\n')
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    missed = run_helper(env, "get", stdin=b"r.example", timeout=30)
+    assert_sane(missed)
+    assert missed.stdout == NOT_FOUND
+    assert f"ignoring the secrets file: {secrets}".encode() in missed.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_config_json_that_is_not_a_file_is_one_line(env: dict[str, str], kind: str) -> None:
+    """configure, its dry run and doctor say so in one line and exit 1, and change nothing."""
+    config = Path(env["DOCKER_CONFIG"]) / "config.json"
+    replace_with(config, kind)
+    for args in (["configure"], ["configure", "--dry-run"], ["unconfigure"]):
+        result = run_helper(env, *args, stdin=None, timeout=30)
+        assert result.returncode == 1, (args, result)
+        assert result.stderr == f"{PROGRAM}: {config} is not a regular file\n".encode()
+        assert b"Traceback" not in result.stdout + result.stderr
+    doctor = run_helper(env, "doctor", "--json", stdin=None, timeout=30)
+    assert doctor.returncode == 1 and b"Traceback" not in doctor.stderr
+    assert f"{config} is not a regular file" in json.loads(doctor.stdout)["problems"]
+    assert Path(str(config) + ".bak").exists() is False
+    assert config.is_symlink() if kind == "device" else not stat.S_ISREG(config.stat().st_mode)
+
+
+def test_config_json_over_the_cap_is_named_as_such(env: dict[str, str]) -> None:
+    """A config.json too large to read is said to be that, not to be broken JSON."""
+    config = Path(env["DOCKER_CONFIG"]) / "config.json"
+    config.parent.mkdir(parents=True)
+    config.write_bytes(b'{"auths": {}, "pad": "' + b"x" * (16 * 1024 * 1024) + b'"}')
+    result = run_helper(env, "configure", stdin=None, timeout=30)
+    assert result.returncode == 1
+    message = f"{PROGRAM}: {config} is larger than {16 * 1024 * 1024} bytes\n"
+    assert result.stderr == message.encode()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_fallback_record_that_is_not_a_file_means_the_local_store(
+    hostile_env: dict[str, str], kind: str
+) -> None:
+    """The record of the fallback store is read on every `get` no secret answers."""
+    assert run_helper(hostile_env, "store", stdin=store_body("r.example")).returncode == 0
+    record = store_dir(hostile_env) / "fallback-store"
+    replace_with(record, kind)
+    got = run_helper(hostile_env, "get", stdin=b"r.example", timeout=30)
+    assert (got.returncode, got.stderr) == (0, b""), got
+    assert json.loads(got.stdout)["Username"] == "u"

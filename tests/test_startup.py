@@ -174,3 +174,23 @@ def test_started_with_stdin_or_stdout_closed(
         check=False,
     )
     assert (result.returncode, result.stdout, result.stderr) == (code, stdout, b"")
+
+
+@pytest.mark.parametrize("verb", ["get", "list"])
+def test_a_full_stdout_is_exit_1_and_one_line(env: dict[str, str], verb: str) -> None:
+    """A write error other than a broken pipe (here ENOSPC, stdout on /dev/full): one line."""
+    add_secret(env, "GH", "ghcr.io", "u", "CANARY-password")
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [str(HELPER), verb],
+            input=b"ghcr.io",
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr == (
+        b"docker-credential-codespaces: cannot write the answer: No space left on device\n"
+    )

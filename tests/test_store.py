@@ -8,6 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
 from support import run_helper, spawn
 
 
@@ -70,6 +71,42 @@ def test_wrong_layout_is_corrupt_too(env: dict[str, str]) -> None:
     path.write_text('{"credentials": {"r.example": {"Username": 1, "Secret": "x"}}}')
     result = store(env, "s.example", "u", "p")
     assert result.returncode == 1 and b"unexpected layout" in result.stdout
+
+
+@pytest.mark.parametrize("version", ["2", '"1"', "true", "null"])
+def test_store_of_another_format_version_is_never_rewritten(
+    env: dict[str, str], version: str
+) -> None:
+    """A newer helper's file, read as this version and rewritten, could lose what it keeps."""
+    path = store_file(env)
+    path.parent.mkdir(parents=True, mode=0o700)
+    text = '{"version": %s, "credentials": {"r.example": {"Username": "u", "Secret": "p"}}}'
+    path.write_text(text % version)
+    for verb, body in (("store", None), ("erase", b"r.example")):
+        result = (
+            store(env, "s.example", "u", "p") if body is None else run_helper(env, verb, stdin=body)
+        )
+        assert result.returncode == 1, verb
+        assert (
+            result.stdout
+            == (
+                f"the store {path} has format version {version}, which this helper does not read; "
+                "upgrade docker-credential-codespaces, or move the file\n"
+            ).encode()
+        )
+    assert path.read_text() == text % version
+    got = run_helper(env, "get", stdin=b"r.example")
+    assert got.stdout == b"credentials not found in native keychain\n"
+    assert b"format version" in got.stderr
+
+
+def test_keys_the_store_does_not_know_are_kept(env: dict[str, str]) -> None:
+    path = store_file(env)
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.write_text('{"version": 1, "credentials": {}, "note": {"kept": true}}')
+    assert store(env, "s.example", "u", "p").returncode == 0
+    assert run_helper(env, "erase", stdin=b"s.example").returncode == 0
+    assert json.loads(path.read_text()) == {"version": 1, "credentials": {}, "note": {"kept": True}}
 
 
 def test_symlinked_store_dir_is_refused(env: dict[str, str], tmp_path: Path) -> None:

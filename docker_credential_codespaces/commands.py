@@ -1,0 +1,23 @@
+"""What the commands for people (configure, unconfigure, doctor) share: how they parse argv.
+
+argparse answers a bad argument with the usage text and exit 2; every other error of this
+helper is one line and exit 1, and scripts that run `doctor` or `configure` should not need
+to know two conventions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr naming `--help`, and exit 1."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: {message} (see --help)\n")
+        raise SystemExit(1)

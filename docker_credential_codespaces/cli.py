@@ -60,7 +60,10 @@ def entry() -> NoReturn:
     loggers have no handler that buffers and doctor's thread pool is joined in its `with`.
     The helper itself must register none.
     """
-    code = main()
+    try:
+        code = main()
+    except SystemExit as done:  # argparse, for --help or a bad argument: exit as it says
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:

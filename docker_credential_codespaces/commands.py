@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
-if TYPE_CHECKING:
-    from typing import NoReturn
+from typing import NoReturn  # off docker's hot path: only these commands import this module
 
 
 class Parser(argparse.ArgumentParser):

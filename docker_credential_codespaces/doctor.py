@@ -100,6 +100,10 @@ def secret_findings() -> tuple[list[Row], list[str]]:
     rows: dict[str, Row] = {}
     secrets = env_secrets.triples(found)
     for secret in secrets:
+        misplaced = secret.misplaced_access_key()
+        if misplaced is not None:  # never answered, as if unset: it takes no row
+            problems.append(misplaced)
+            continue
         if secret.key in rows:
             first = rows[secret.key].source.removeprefix("secret ")
             problems.append(
@@ -108,10 +112,6 @@ def secret_findings() -> tuple[list[Row], list[str]]:
             )
             continue
         row = rows[secret.key] = Row(secret.key, f"secret {secret.prefix}")
-        misplaced = secret.misplaced_access_key()
-        if misplaced is not None:
-            row.state = "not answered: an AWS access key for a host that is not ECR"
-            row.problems.append(misplaced)
         _ecr_state(row, secret)
     return list(rows.values()), problems
 

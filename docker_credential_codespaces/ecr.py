@@ -16,11 +16,14 @@ from .constants import SECRET_PASSWORD, SECRET_SERVER, SECRET_USER
 from .env_secrets import Secret
 from .errors import HelperError
 from .log import debug
-from .servers import EcrRegistry
+from .servers import EcrRegistry, shown
 from .token_cache import Token, cache_key, open_cache
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
 if TYPE_CHECKING:
+    from typing import Any
+
+    from botocore.config import Config
     from botocore.session import Session
 
 # Never hand out a token that expires sooner than this: a pull can take minutes.
@@ -176,6 +179,31 @@ def exchange(secret: Secret, registry: EcrRegistry) -> Token:
     )
     fetched_at = time.time()
     try:
+        client = _client(service, secret, registry, config)
+        data = client.get_authorization_token()["authorizationData"]
+        if not registry.public:
+            data = data[0]
+        token, expires_at = data["authorizationToken"], data["expiresAt"].timestamp()
+    except ClientError as error:
+        raise HelperError(_client_error(secret, registry, error)) from None
+    except BotoCoreError as error:
+        raise HelperError(_network_error(secret, registry, error)) from None
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, RuntimeError):
+        # An answer of the wrong shape; botocore raises ValueError or RuntimeError for an
+        # expiresAt that is no date.
+        raise HelperError(
+            f"{_who(secret, registry)}: AWS answered without a usable token"
+        ) from None
+    return Token(_decode(secret, registry, token), expires_at, fetched_at)
+
+
+def _client(service: str, secret: Secret, registry: EcrRegistry, config: Config) -> Any:
+    """A botocore client with exactly the secret's keys; an endpoint it cannot use is named."""
+    from urllib.parse import urlsplit  # botocore has loaded it already
+
+    from botocore.exceptions import BotoCoreError
+
+    try:
         client = _session(service).create_client(
             service,
             region_name=registry.region,
@@ -184,22 +212,17 @@ def exchange(secret: Secret, registry: EcrRegistry) -> Token:
             aws_session_token=None,
             config=config,
         )
-        data = client.get_authorization_token()["authorizationData"]
-        if not registry.public:
-            data = data[0]
-        token, expires_at = data["authorizationToken"], data["expiresAt"]
-    except ClientError as error:
-        raise HelperError(_client_error(secret, registry, error)) from None
-    except BotoCoreError as error:
-        raise HelperError(_network_error(secret, registry, error)) from None
-    except ValueError:  # botocore's word for an endpoint URL it cannot parse
+        # A port out of range passes botocore's check and fails only when it connects, as a
+        # ValueError that could as well be about the answer: checked here instead.
+        urlsplit(client.meta.endpoint_url).port  # noqa: B018 - parsing it is the check
+    except ValueError as error:  # botocore's word for an endpoint URL it cannot parse
+        if isinstance(error, BotoCoreError):  # some of botocore's own are ValueErrors too
+            raise
+        where = _endpoint_variable(registry) or "the AWS config file"  # its endpoint_url
         raise HelperError(
-            f"{_who(secret, registry)}: the endpoint in "
-            f"{_endpoint_variable(registry) or 'the AWS config file'} is not a valid URL; fix it"
+            f"{_who(secret, registry)}: the endpoint in {where} is not a valid URL; fix it"
         ) from None
-    except (KeyError, IndexError, TypeError):
-        raise HelperError(f"{_who(secret, registry)}: AWS answered without a token") from None
-    return Token(_decode(secret, registry, token), expires_at.timestamp(), fetched_at)
+    return client
 
 
 def _decode(secret: Secret, registry: EcrRegistry, token: str) -> str:
@@ -250,6 +273,8 @@ def _client_error(secret: Secret, registry: EcrRegistry, error: Exception) -> st
 def _network_error(secret: Secret, registry: EcrRegistry, error: Exception) -> str:
     """One sentence for a request that got no answer: where it went and what to check."""
     where = endpoint(registry) or f"AWS in {registry.region}"
+    if "@" in where:  # userinfo in an endpoint URL is a password, whoever put it there
+        where = shown(where)
     name = type(error).__name__
     if "SSL" in name:
         reason = "TLS failed; check AWS_CA_BUNDLE and proxies"

@@ -8,6 +8,7 @@ cron) see them too.
 from __future__ import annotations
 
 import os
+import stat  # loaded by os already
 import sys
 
 # The bytes dict that os.environ is a view of (writes to os.environ land in it too). A `get`
@@ -24,8 +25,7 @@ from .constants import (
     SECRET_SERVER,
     SECRET_USER,
 )
-from .errors import HelperError
-from .log import debug
+from .log import debug, warn
 from .servers import docker_key, ecr_registry
 
 # The secrets file holds every secret of the codespace; a few MiB is far beyond a real one.
@@ -98,17 +98,17 @@ def read_file(path: str) -> dict[str, str]:
     the secrets in the environment from working. Neither may a file that cannot be read, or a
     FIFO in its place, which would otherwise hang every docker command.
     """
-    if not os.path.exists(path):  # outside a codespace: no need to load the file module
+    try:
+        data = _read_regular(path)
+    except OSError as error:
+        if not isinstance(error, FileNotFoundError):  # outside a codespace: nothing to say
+            debug(f"ignoring the secrets file {path}: {error.strerror or error}")
+        return {}
+    if len(data) > SECRETS_FILE_CAP:
+        debug(f"ignoring the secrets file {path}: it is larger than {SECRETS_FILE_CAP} bytes")
         return {}
     from binascii import Error, a2b_base64
 
-    from .files import read_regular
-
-    try:
-        data = read_regular(path, SECRETS_FILE_CAP) or b""
-    except HelperError as error:
-        debug(f"ignoring the secrets file: {error}")
-        return {}
     found = {}
     for line in data.splitlines():
         name, sep, value = line.partition(b"=")
@@ -123,6 +123,23 @@ def read_file(path: str) -> dict[str, str]:
         except (UnicodeDecodeError, Error, ValueError):
             debug(f"{text} in the secrets file is not base64 of UTF-8 text; ignoring it")
     return found
+
+
+def _read_regular(path: str) -> bytes:
+    """Up to one byte past the cap of a file, or OSError if it cannot be read or is no file.
+
+    As files.read_regular, but a `get` reads this file in every codespace, and that module
+    costs more to import than the whole read: only `os` and `stat` (loaded by `os`) are used.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("not a regular file")
+    except OSError:
+        os.close(fd)
+        raise
+    with open(fd, "rb") as stream:
+        return stream.read(SECRETS_FILE_CAP + 1)
 
 
 def variables() -> dict[str, str]:
@@ -221,8 +238,18 @@ def _host_of(key: str) -> str:
 
 
 def find(key: str) -> Secret | None:
-    """The secret for a docker key: the first by prefix when two name the same registry."""
-    matches = triples(key=key)
+    """The secret for a docker key: the first by prefix when two name the same registry.
+
+    A triple that must not be answered (see `Secret.misplaced_access_key`) is said on stderr
+    each time, since until it is fixed pulls go anonymous, and is passed over as if unset.
+    """
+    matches = []
+    for secret in triples(key=key):
+        misplaced = secret.misplaced_access_key()
+        if misplaced is None:
+            matches.append(secret)
+        else:
+            warn(misplaced)
     if len(matches) > 1:
         names = ", ".join(m.variable(SECRET_SERVER) for m in matches)
         both = "both" if len(matches) == 2 else "all"

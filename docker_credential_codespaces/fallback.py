@@ -13,6 +13,7 @@ import os
 from . import files
 from .constants import ERR_NOT_FOUND, HELPER_NAME
 from .errors import HelperError
+from .log import debug
 from .paths import store_dir
 from .store import Logins
 
@@ -34,7 +35,8 @@ def configured() -> FallbackStore | None:
     """The fallback store `configure` recorded, or None (then the local store serves)."""
     try:
         name = (files.read_private(record_path(), 256) or b"").decode("utf-8").strip()
-    except (UnicodeDecodeError, HelperError):
+    except (UnicodeDecodeError, HelperError) as error:
+        debug(f"ignoring the fallback store's record, so the local store serves: {error}")
         return None
     return FallbackStore(name) if valid_name(name) else None
 

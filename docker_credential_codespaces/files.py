@@ -1,8 +1,10 @@
-"""Private files written so that no crash, race or hostile path loses or leaks a secret.
+"""Files read so that nothing in their place can hang the helper, and private files written
+so that no crash, race or hostile path loses or leaks a secret.
 
 The store and the token cache both hold secrets and are both shared by concurrent docker
 processes, so they share these rules: 0700 directories, 0600 files, writes by temporary file,
-fsync and rename under an exclusive lock, and reads that refuse anything but a regular file.
+fsync and rename under an exclusive lock. Every read, of those and of the files others write
+(config.json), opens without blocking and refuses anything but a regular file.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def read_private(path: str, cap: int) -> bytes | None:
     """
     if not check_private_dir(os.path.dirname(path) or "."):
         return None
-    return _read(path, cap, os.O_NOFOLLOW, private=True)
+    return _read(path, cap, private=True)
 
 
 def read_regular(path: str, cap: int) -> bytes | None:
@@ -71,13 +73,17 @@ def read_regular(path: str, cap: int) -> bytes | None:
     the Codespaces secrets file): opened without blocking, so a FIFO or a device in its place
     is an error in one line, never a hang, and a file over `cap` is said to be one.
     """
-    return _read(path, cap, 0, private=False)
+    return _read(path, cap, private=False)
 
 
-def _read(path: str, cap: int, flags: int, private: bool) -> bytes | None:
-    """Open `path` without blocking, refuse anything but a regular file, read at most `cap`."""
+def _read(path: str, cap: int, private: bool) -> bytes | None:
+    """Open `path` without blocking, refuse anything but a regular file, read at most `cap`.
+
+    A private file is also opened without following a link, and must be ours.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | flags)
+        fd = os.open(path, flags | os.O_NOFOLLOW if private else flags)
     except FileNotFoundError:
         return None
     except OSError as error:

@@ -42,10 +42,7 @@ class CodespacesHelper:
         key = docker_key(server_url)
         secret = env_secrets.find(key) if key is not None else None
         if secret is not None:
-            misplaced = secret.misplaced_access_key()
-            if misplaced is None:
-                return self._from_secret(secret)
-            warn(misplaced)  # said every time: until it is fixed, pulls go anonymous
+            return self._from_secret(secret)
         login = logins().get(server_url)
         if login is None and key is not None:
             from . import github_token
@@ -99,7 +96,7 @@ class CodespacesHelper:
         if codespace is not None:
             known.setdefault(github_token.GHCR, codespace[0])
         for secret in reversed(env_secrets.triples()):  # the first by prefix wins
-            if secret.misplaced_access_key() is None:  # `get` would not answer it
+            if secret.misplaced_access_key() is None:  # as in `find`: never answered
                 username = ECR_TOKEN_USERNAME if ecr_registry(secret.key) else secret.user
                 known[secret.key] = username
         return known

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from aws_bed import FakeECR, endpoint_env, moto_server
-from support import add_secret, run_command, run_helper, spawn
+from support import add_secret, free_port, run_command, run_helper, spawn
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"
@@ -378,19 +378,18 @@ def test_hanging_endpoint_is_cut_off(ecr_env: dict[str, str], fake: FakeECR) -> 
     assert elapsed < 20
 
 
-def test_unreachable_endpoint(env: dict[str, str]) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env.update(endpoint_env(f"http://127.0.0.1:{port}"))
+@pytest.mark.parametrize("userinfo", ["", "user:CANARY-endpoint-pw@"])
+def test_unreachable_endpoint(env: dict[str, str], userinfo: str) -> None:
+    """Named in the line, but never with a password it holds."""
+    port = free_port()
+    env.update(endpoint_env(f"http://{userinfo}127.0.0.1:{port}"))
     add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
     started = time.monotonic()
     result = get(env)
     assert result.returncode == 1
     assert b"cannot connect" in result.stdout and f"127.0.0.1:{port}".encode() in result.stdout
     assert time.monotonic() - started < 20
+    assert_no_canary(result.stdout, result.stderr)
 
 
 def aws_token(expiration: float) -> str:
@@ -479,13 +478,48 @@ def test_access_key_for_a_host_that_is_not_ecr_is_never_sent(
     assert (listed.returncode, listed.stdout) == (0, b"{}\n")
     doctor = run_helper(env, "doctor", "--json", stdin=None)
     report = json.loads(doctor.stdout)
-    [row] = report["registries"]
-    assert (
-        row["state"].startswith("not answered")
-        and "TYPO_CONTAINER_REGISTRY_USER" in (row["problems"][0])
+    assert report["registries"] == []  # as if unset: no registry is known through it
+    assert any(
+        p.startswith("TYPO_CONTAINER_REGISTRY_USER holds an AWS") for p in report["problems"]
     )
     assert_no_canary(result.stdout, result.stderr, listed.stdout, doctor.stdout, doctor.stderr)
     assert fake.count() == 0
+
+
+def test_a_misplaced_access_key_is_passed_over_like_an_unset_one(env: dict[str, str]) -> None:
+    """get, list, doctor and docker login all agree: the next triple, or a login, answers."""
+    server = "myco.azurecr.io"
+    add_secret(env, "A", server, KEY_ID, SECRET_KEY)
+    add_secret(env, "B", server, "svc", "svc-password")
+    answer = json.loads(get(env, server).stdout)
+    assert (answer["Username"], answer["Secret"]) == ("svc", "svc-password")
+    assert json.loads(run_helper(env, "list", stdin=None).stdout) == {server: "svc"}
+    report = json.loads(run_helper(env, "doctor", "--json", stdin=None).stdout)
+    [row] = report["registries"]
+    assert (row["registry"], row["source"]) == (server, "secret B")
+    assert not any("both name" in p for p in report["problems"])
+    # With the misplaced triple alone, `docker login` stores a login and a get answers with it.
+    for name in ("USER", "PASSWORD", "SERVER"):
+        del env[f"B_CONTAINER_REGISTRY_{name}"]
+    body = json.dumps({"ServerURL": server, "Username": "me", "Secret": "my-password"})
+    stored = run_helper(env, "store", stdin=body.encode())
+    assert (stored.returncode, stored.stdout) == (0, b"")
+    assert b"nothing was stored" not in stored.stderr
+    answer = json.loads(get(env, server).stdout)
+    assert (answer["Username"], answer["Secret"]) == ("me", "my-password")
+
+
+def test_an_answer_whose_expiry_is_no_date_is_one_line(
+    ecr_env: dict[str, str], fake: FakeECR
+) -> None:
+    for expires_at in (1e20, -1e20, float("nan")):
+        fake.expires_at = expires_at
+        result = get(ecr_env)
+        assert result.stdout == (
+            b"ECR 123456789012 in eu-west-1 (secret ECR_CONTAINER_REGISTRY_SERVER): AWS answered "
+            b"without a usable token\n"
+        )
+        assert result.stderr == b""
 
 
 def test_a_plain_user_that_is_no_access_key_is_returned_as_given(env: dict[str, str]) -> None:

@@ -543,7 +543,7 @@ def test_secrets_file_that_is_not_a_file_never_hangs(
     missed = run_helper(env, "get", stdin=b"r.example", timeout=30)
     assert_sane(missed)
     assert missed.stdout == NOT_FOUND
-    assert f"ignoring the secrets file: {secrets}".encode() in missed.stderr
+    assert f"ignoring the secrets file {secrets}: ".encode() in missed.stderr
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory", "device"])

@@ -51,6 +51,19 @@ def test_plain_secret_get_imports_nothing_heavy(env: dict[str, str]) -> None:
     assert "docker_credential_codespaces.fallback" not in modules
 
 
+def test_plain_secret_get_in_a_codespace_imports_nothing_more(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """In a codespace the secrets file is there on every `get`: reading it loads no module of
+    the helper's, only the C decoder of its base64."""
+    secrets = tmp_path / "env-secrets"
+    secrets.write_text("OTHER_CONTAINER_REGISTRY_SERVER=cS5leGFtcGxl\n")
+    add_secret(env, "GH", "ghcr.io", "u", "p")
+    outside = imported(env, "get", stdin=b"ghcr.io")  # the fixture's file does not exist
+    env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(secrets)
+    assert imported(env, "get", stdin=b"ghcr.io") - outside == {"binascii"}
+
+
 def test_not_found_get_imports_nothing_heavy(env: dict[str, str]) -> None:
     add_secret(env, "GH", "ghcr.io", "u", "p")
     assert heavy(imported(env, "get", stdin=b"https://index.docker.io/v1/")) == set()

@@ -69,9 +69,10 @@ def read_private(path: str, cap: int) -> bytes | None:
 def read_regular(path: str, cap: int) -> bytes | None:
     """The bytes of a regular file of anyone's, or None when it does not exist.
 
-    For the files the helper only reads and others write (config.json, which may be a link;
-    the Codespaces secrets file): opened without blocking, so a FIFO or a device in its place
-    is an error in one line, never a hang, and a file over `cap` is said to be one.
+    For the files the helper only reads and others write (config.json, which may be a link):
+    opened without blocking, so a FIFO or a device in its place is an error in one line, never
+    a hang, and a file over `cap` is said to be one. (The secrets file, read on every `get`,
+    has its own lighter copy of this in env_secrets.)
     """
     return _read(path, cap, private=False)
 

@@ -37,10 +37,10 @@ def store_path() -> str:
 
 def load(path: str) -> dict[str, dict[str, str]]:
     """Every stored login, key to {"Username", "Secret"}; empty when there is no file."""
-    return read_document(path).get("credentials", {})
+    return _read_document(path).get("credentials", {})
 
 
-def read_document(path: str) -> dict:
+def _read_document(path: str) -> dict:
     """The whole store file, checked; {} when there is none.
 
     A file of another format version is refused like a corrupt one: read as this version and
@@ -179,7 +179,7 @@ def _update(change: Callable[[Entries], bool]) -> None:
     files.ensure_private_dir(os.path.dirname(path))
     with files.FileLock(path):
         files.remove_stale_temps(path)
-        document = read_document(path) or {"credentials": {}}
+        document = _read_document(path) or {"credentials": {}}
         if not change(document["credentials"]):
             return
         import json

@@ -52,12 +52,13 @@ def entry() -> NoReturn:
     """The executable: run `main`, flush what it wrote, and exit without the teardown.
 
     An interpreter's normal exit frees every module and object one by one, and docker waits
-    for it: about 3 ms of a plain `get` and 190 ms of a cold ECR `get` once botocore is loaded
-    (bench/bench.py). Nothing is left for that teardown to do: files the helper writes are
-    closed, fsynced and renamed before `main` returns, and locks die with the process. atexit
-    handlers are skipped too; the only ones registered, by `logging` (imported by botocore)
-    and `concurrent.futures` (doctor --check), have nothing left to do by then, as botocore's
-    loggers have no handler that buffers and doctor's thread pool is joined in its `with`.
+    for it: a visible share of a plain `get`, and far more of a cold ECR `get` once botocore
+    is loaded (docs/performance.md has the figures). Nothing is left for that teardown to do:
+    files the helper writes are closed, fsynced and renamed before `main` returns, and locks
+    die with the process. atexit handlers are skipped too; the only ones registered, by
+    `logging` (imported by botocore) and `concurrent.futures` (doctor --check), have nothing
+    left to do by then, as botocore's loggers have no handler that buffers and doctor's thread
+    pool is joined in its `with`.
     The helper itself must register none.
     """
     try:

@@ -35,12 +35,46 @@ SECRET_PASSWORD = "_CONTAINER_REGISTRY_PASSWORD"
 # Where Codespaces writes every secret as NAME=<base64 of the value>, for shells without them.
 DEFAULT_SECRETS_FILE = "/workspaces/.codespaces/shared/.env-secrets"
 
-# Environment variables that steer the helper.
+# Environment variables that steer the helper. The booleans are read by settings.flag alone.
 ENV_DEBUG = "DOCKER_CREDENTIAL_CODESPACES_DEBUG"
+ENV_NO_CACHE = "DOCKER_CREDENTIAL_CODESPACES_NO_CACHE"
+ENV_NO_GITHUB_TOKEN = "DOCKER_CREDENTIAL_CODESPACES_NO_GITHUB_TOKEN"
 ENV_SECRETS_FILE = "DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"
 ENV_STORE_DIR = "DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"
 ENV_CACHE_DIR = "DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"
-ENV_NO_CACHE = "DOCKER_CREDENTIAL_CODESPACES_NO_CACHE"
+# Seconds the crash tests hold a writer between its fsync and its rename, to kill it there;
+# the only way to reach that instant from outside a process that imports nothing to help.
+ENV_CRASH_TEST_PAUSE = "DOCKER_CREDENTIAL_CODESPACES_CRASH_TEST_PAUSE_BEFORE_RENAME"
+BOOLEAN_SETTINGS = (ENV_DEBUG, ENV_NO_CACHE, ENV_NO_GITHUB_TOKEN)
+# Spellings of a boolean setting; anything else is warned about and taken as off.
+FLAG_ON = frozenset({"1", "true", "yes", "on"})
+FLAG_OFF = frozenset({"", "0", "false", "no", "off"})
+
+# The longest a process waits for another's lock on a store or cache file: far above a real
+# write, far below a hang.
+LOCK_TIMEOUT = 15.0
+# The longest a fallback store (another credential helper, run as a subprocess) may take.
+FALLBACK_TIMEOUT = 10.0
+
+# config.json, as docker and containers/image read it.
+ENV_DOCKER_CONFIG = "DOCKER_CONFIG"
+ENV_DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
+CONFIG_FILE = "config.json"
+CONFIG_BACKUP_SUFFIX = ".bak"
+# containers/image looks Docker Hub up in credHelpers as "docker.io", docker as its v1 URL.
+DOCKER_HUB_HELPER_KEYS = (DOCKER_HUB_KEY, "docker.io")
+# Files beside the local store: what `configure` changed, and the credsStore it replaced.
+STORE_FILE = "credentials.json"
+STATE_FILE = "configured.json"
+FALLBACK_FILE = "fallback-store"
+
+# The codespace's own token for ghcr.io (only in a codespace: CODESPACES=true).
+GHCR = "ghcr.io"
+ENV_CODESPACES = "CODESPACES"
+ENV_GITHUB_TOKEN = "GITHUB_TOKEN"
+ENV_GITHUB_USER = "GITHUB_USER"
+# ghcr.io accepts any user name with a token; this one says where the token came from.
+CODESPACE_TOKEN_USER = "codespace"
 
 # AWS ECR. USER=AWS in a secret means that PASSWORD is a registry token already fetched.
 ECR_TOKEN_USERNAME = "AWS"
@@ -59,3 +93,18 @@ ECR_DOMAINS = {
     "csp.hci.ic.gov": "aws-iso-f",
 }
 ECR_SERVICE_LABELS = frozenset({"dkr.ecr", "dkr.ecr-fips", "dkr-ecr", "dkr-ecr-fips"})
+# AWS access key ids: long-term (AKIA) and temporary (ASIA), then 16 upper-case letters/digits.
+AWS_KEY_ID_PREFIXES = ("AKIA", "ASIA")
+AWS_KEY_ID_LENGTH = 20
+# Endpoint overrides botocore honours, most specific first, for ECR and for ECR Public.
+ECR_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL")
+ECR_PUBLIC_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_ECR_PUBLIC", "AWS_ENDPOINT_URL")
+# Never hand out a token that expires sooner than this: a pull can take minutes.
+ECR_MIN_VALIDITY = 300.0
+# Refresh once this share of a token's lifetime has passed (AWS issues 12-hour tokens).
+ECR_REFRESH_AT = 0.5
+# Bounds on one exchange: 3 s to connect, 5 s to read, and botocore's max_attempts, which
+# counts the retries after the first try (so 2 means up to 3 requests).
+ECR_CONNECT_TIMEOUT = 3
+ECR_READ_TIMEOUT = 5
+ECR_MAX_ATTEMPTS = 2

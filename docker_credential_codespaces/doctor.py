@@ -13,28 +13,19 @@ import os
 import shutil
 import sys
 import time
+from typing import Any
 
-from . import ecr, env_secrets, github_token, probe
+from . import dockerconfig, probe, settings
 from .commands import Parser
-from .configure import config_path, helper_keys, load_config
-from .constants import (
-    DOCKER_HUB_KEY,
-    ECR_TOKEN_USERNAME,
-    HELPER_NAME,
-    PROGRAM,
-    SECRET_PASSWORD,
-    SECRET_SERVER,
-    SECRET_USER,
-)
+from .constants import DOCKER_HUB_KEY, ENV_DOCKER_AUTH_CONFIG, GHCR, HELPER_NAME, PROGRAM
+from .ecr import hosts
 from .errors import HelperError
-from .resolve import CodespacesHelper, logins
-from .servers import docker_key, ecr_registry
-from .token_cache import open_cache
+from .resolve import CodespacesHelper
+from .sources import codespace_token, secrets
+from .sources.logins import logins
 
 # The longest --timeout: a login that takes longer than this is not coming.
 MAX_TIMEOUT = 600.0
-# A USER=AWS token this close to expiry is reported: it will stop working during the day.
-EXPIRY_WARNING = 3600.0
 GHCR_NOTE = (
     "the codespace token can pull this repository's packages but not push; to push, "
     "`docker login ghcr.io` with a personal access token that has write:packages"
@@ -47,7 +38,7 @@ class Row:
     def __init__(self, key: str, source: str) -> None:
         self.key = key
         self.source = source
-        registry = ecr_registry(key)
+        registry = hosts.registry(key)
         if key == DOCKER_HUB_KEY:
             self.kind = "Docker Hub"
         elif registry is None:
@@ -59,7 +50,7 @@ class Row:
         self.problems: list[str] = []
         self.notes: list[str] = []
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "registry": self.key,
             "source": self.source,
@@ -71,79 +62,20 @@ class Row:
         }
 
 
-def _when(moment: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(moment))
-
-
 def secret_findings() -> tuple[list[Row], list[str]]:
-    """Rows for the secrets, and the problems of triples that cannot be used."""
-    found = env_secrets.variables()
-    problems = []
-    prefixes = sorted(
-        {
-            name[: -len(s)]
-            for name in found
-            for s in (SECRET_SERVER, SECRET_USER, SECRET_PASSWORD)
-            if name.endswith(s)
-        }
-    )
-    for prefix in prefixes:
-        if not prefix:
-            continue
-        for suffix in (SECRET_SERVER, SECRET_USER, SECRET_PASSWORD):
-            if not found.get(prefix + suffix):
-                state = "is empty" if prefix + suffix in found else "is not set"
-                problems.append(f"{prefix + suffix} {state}")
-        server = found.get(prefix + SECRET_SERVER)
-        if server and docker_key(server) is None:
-            problems.append(f"{prefix + SECRET_SERVER} does not name a registry host")
-    rows: dict[str, Row] = {}
-    secrets = env_secrets.triples(found)
-    for secret in secrets:
-        misplaced = secret.misplaced_access_key()
-        if misplaced is not None:  # never answered, as if unset: it takes no row
-            problems.append(misplaced)
-            continue
-        if secret.key in rows:
-            first = rows[secret.key].source.removeprefix("secret ")
-            problems.append(
-                f"{first}{SECRET_SERVER} and {secret.variable(SECRET_SERVER)} both name "
-                f"{secret.key}; {first}{SECRET_SERVER} is used"
-            )
-            continue
-        row = rows[secret.key] = Row(secret.key, f"secret {secret.prefix}")
-        _ecr_state(row, secret)
-    return list(rows.values()), problems
+    """Rows for the secrets that answer, and a problem for each triple that does not."""
+    found = secrets.scan()
+    problems = [skipped.message for skipped in found.passed_over]
+    now = time.time()
+    rows = []
+    for key, secret in found.answers.items():
+        row = Row(key, f"secret {secret.prefix}")
+        if secret.aws is not None:
+            from .ecr import login
 
-
-def _ecr_state(row: Row, secret: env_secrets.Secret) -> None:
-    registry = ecr_registry(secret.key)
-    if registry is None:
-        return
-    if secret.user == ECR_TOKEN_USERNAME:
-        expiration = ecr.token_expiration(secret.password)
-        if expiration is None:
-            row.state = "a token whose expiry cannot be read"
-        elif expiration <= time.time():
-            row.state = f"token expired at {_when(expiration)}"
-            row.problems.append(
-                f"{secret.variable(SECRET_PASSWORD)} holds an ECR token that expired; put the "
-                f"access key id in {secret.variable(SECRET_USER)} and the secret key in "
-                f"{secret.variable(SECRET_PASSWORD)} so the helper refreshes it"
-            )
-        else:
-            row.state = f"token expires at {_when(expiration)}"
-            if expiration - time.time() < EXPIRY_WARNING:
-                row.problems.append(
-                    f"{secret.variable(SECRET_PASSWORD)} holds an ECR token that expires within "
-                    "the hour"
-                )
-        return
-    cached = open_cache().read(ecr.cache_key_for(secret, registry))
-    if cached is None or cached.expires_at <= time.time():
-        row.state = "access key; no cached token (one is fetched at the next pull)"
-    else:
-        row.state = f"access key; cached token expires at {_when(cached.expires_at)}"
+            row.state, row.problems = login.status(secret, now)
+        rows.append(row)
+    return rows, problems
 
 
 def login_rows(known: set[str]) -> tuple[list[Row], list[str]]:
@@ -160,8 +92,8 @@ def login_rows(known: set[str]) -> tuple[list[Row], list[str]]:
         if key not in known:
             rows.append(Row(key, source.description))
             known.add(key)
-    if github_token.GHCR not in known and github_token.applies():
-        row = Row(github_token.GHCR, "Codespaces token")
+    if GHCR not in known and codespace_token.applies():
+        row = Row(GHCR, "Codespaces token")
         row.notes.append(GHCR_NOTE)
         rows.append(row)
     return rows, problems
@@ -170,28 +102,29 @@ def login_rows(known: set[str]) -> tuple[list[Row], list[str]]:
 def wiring_problems(rows: list[Row]) -> list[str]:
     """Whether docker, and skopeo/podman, will ask this helper for each registry."""
     problems = []
-    if os.environ.get("DOCKER_AUTH_CONFIG"):
+    if os.environ.get(ENV_DOCKER_AUTH_CONFIG):
         problems.append(
             "DOCKER_AUTH_CONFIG is set; docker uses it instead of any credential helper"
         )
     if shutil.which(PROGRAM) is None:
         problems.append(f"{PROGRAM} is not on PATH, so docker cannot run it")
-    path = config_path()
+    path = dockerconfig.config_path()
     try:
-        config = load_config(path)
+        config = dockerconfig.load(path)
     except HelperError as error:
         return [*problems, str(error)]
     store = config.get("credsStore")
-    helpers = config.get("credHelpers") if isinstance(config.get("credHelpers"), dict) else {}
+    named = config.get("credHelpers")
+    helpers: dict[str, Any] = named if isinstance(named, dict) else {}
     for row in rows:
-        for key in helper_keys([row.key]):
+        for key in dockerconfig.helper_keys([row.key]):
             other = helpers.get(key)
             if other not in (None, HELPER_NAME):
                 row.problems.append(
                     f"credHelpers in {path} sends {key} to docker-credential-{other}, "
                     "so this helper is never asked"
                 )
-        if any(helpers.get(k) == HELPER_NAME for k in helper_keys([row.key])):
+        if any(helpers.get(k) == HELPER_NAME for k in dockerconfig.helper_keys([row.key])):
             continue
         if store == HELPER_NAME:
             row.problems.append(
@@ -230,9 +163,10 @@ def run_checks(rows: list[Row], timeout: float) -> None:
                 row.problems.append(f"check failed: {detail}")
 
 
-def report(check: bool, timeout: float) -> dict:
+def report(check: bool, timeout: float) -> dict[str, Any]:
     """The whole diagnosis as data: rows, problems, notes, and whether all is well."""
     rows, problems = secret_findings()
+    problems += settings.problems()
     more, login_problems = login_rows({row.key for row in rows})
     rows += more
     problems += login_problems
@@ -247,7 +181,7 @@ def report(check: bool, timeout: float) -> dict:
     }
 
 
-def render(result: dict) -> str:
+def render(result: dict[str, Any]) -> str:
     """The report for a person: a table of registries, then what is wrong and what to know."""
     rows = result["registries"]
     lines = []

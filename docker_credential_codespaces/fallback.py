@@ -8,17 +8,12 @@ is bounded in time, so a helper that waits for a passphrase cannot hang docker.
 
 from __future__ import annotations
 
-import os
-
-from . import files
-from .constants import ERR_NOT_FOUND, HELPER_NAME
+from .constants import ERR_NOT_FOUND, FALLBACK_FILE, FALLBACK_TIMEOUT, HELPER_NAME
 from .errors import HelperError
 from .log import debug
 from .paths import store_dir
-from .store import Logins
+from .sources.logins import Logins
 
-FILE_NAME = "fallback-store"
-TIMEOUT = 10.0
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -27,14 +22,10 @@ def valid_name(name: str) -> bool:
     return bool(name) and _NAME_CHARS.issuperset(name) and name != HELPER_NAME
 
 
-def record_path() -> str:
-    return os.path.join(store_dir(), FILE_NAME)
-
-
 def configured() -> FallbackStore | None:
     """The fallback store `configure` recorded, or None (then the local store serves)."""
     try:
-        name = (files.read_private(record_path(), 256) or b"").decode("utf-8").strip()
+        name = (store_dir().read(FALLBACK_FILE, 256) or b"").decode("utf-8").strip()
     except (UnicodeDecodeError, HelperError) as error:
         debug(f"ignoring the fallback store's record, so the local store serves: {error}")
         return None
@@ -50,7 +41,7 @@ class FallbackStore(Logins):
         self.description = f"fallback store {self.program}"
 
     def _run(self, verb: str, request: str | None) -> tuple[int, str]:
-        import subprocess  # ~20 ms of imports: only when the fallback is really asked
+        import subprocess  # a heavy import: only when the fallback is really asked
 
         try:
             done = subprocess.run(
@@ -58,7 +49,7 @@ class FallbackStore(Logins):
                 input=request.encode("utf-8") if request is not None else None,
                 stdin=subprocess.DEVNULL if request is None else None,
                 capture_output=True,
-                timeout=TIMEOUT,
+                timeout=FALLBACK_TIMEOUT,
                 check=False,
             )
         except FileNotFoundError:
@@ -68,7 +59,7 @@ class FallbackStore(Logins):
             ) from None
         except subprocess.TimeoutExpired:
             raise HelperError(
-                f"the fallback store {self.program} did not answer within {TIMEOUT:g} s"
+                f"the fallback store {self.program} did not answer within {FALLBACK_TIMEOUT:g} s"
             ) from None
         except OSError as error:
             message = f"cannot run the fallback store {self.program}: {error.strerror}"
@@ -98,18 +89,20 @@ class FallbackStore(Logins):
             raise HelperError(f"the fallback store {self.program} answered get oddly")
         return username, secret
 
-    def add(self, server_url: str, username: str, secret: str) -> None:
+    def add(self, server_url: str, username: str, secret: str) -> bool:
         import json
 
         request = json.dumps({"ServerURL": server_url, "Username": username, "Secret": secret})
         code, output = self._run("store", request)
         if code != 0:
             raise self._failed("store", output)
+        return True
 
-    def delete(self, server_url: str) -> None:
+    def delete(self, server_url: str) -> bool:
         code, output = self._run("erase", server_url)
         if code != 0 and output != ERR_NOT_FOUND:
             raise self._failed("erase", output)
+        return True
 
     def entries(self) -> dict[str, str]:
         code, output = self._run("list", None)

@@ -13,57 +13,96 @@ import os
 import stat
 import time
 
+from .constants import ENV_CRASH_TEST_PAUSE, LOCK_TIMEOUT
 from .errors import HelperError
 
-# The longest a process waits for another's lock: far above a real write, far below a hang.
-LOCK_TIMEOUT = 15.0
 _TEMP_SUFFIX = ".tmp"
 
 
-def ensure_private_dir(path: str) -> None:
-    """Create `path` as a 0700 directory, or check and repair an existing one."""
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-    except OSError as error:
-        raise HelperError(f"cannot create directory {path}: {error.strerror}") from None
-    if not check_private_dir(path):
-        raise HelperError(f"cannot create directory {path}")
+class PrivateDir:
+    """A directory that holds secrets: the local store's or the token cache's.
 
-
-def check_private_dir(path: str) -> bool:
-    """Whether `path` exists as our own directory (repaired to 0700); False if it is missing.
-
-    A symlink or a directory of another user is refused with HelperError: either could hand
-    our secrets to someone else, or hand us someone else's files as our credentials.
+    The helper's own directory (under the XDG data or cache home) is created 0700, and a
+    looser mode found on it later is repaired. A directory that a setting names (`setting`)
+    may be the user's, shared with other programs, or a sticky /tmp: it is created 0700 when
+    missing, and otherwise used as it is, never chmodded, or refused when other users could
+    write to it. Either way a symlink or another user's directory is refused: either could hand
+    our secrets to someone else, or someone else's files to us as credentials.
     """
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    except OSError as error:
-        raise HelperError(f"cannot use directory {path}: {error.strerror}") from None
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise HelperError(f"{path} is not a plain directory; refusing to keep secrets in it")
-    if info.st_uid != os.getuid():
-        raise HelperError(f"{path} belongs to another user; refusing to keep secrets in it")
-    if info.st_mode & 0o077:
+
+    __slots__ = ("path", "setting")
+
+    def __init__(self, path: str, setting: str | None = None) -> None:
+        self.path = path
+        self.setting = setting
+
+    def __repr__(self) -> str:
+        return f"PrivateDir({self.path!r}, setting={self.setting!r})"
+
+    def file(self, name: str) -> str:
+        """The path of a file in this directory."""
+        return os.path.join(self.path, name)
+
+    def ensure(self) -> None:
+        """Create the directory 0700, or check (and, if it is ours, repair) an existing one."""
         try:
-            os.chmod(path, 0o700)
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
         except OSError as error:
-            raise HelperError(f"cannot make {path} private: {error.strerror}") from None
-    return True
+            raise HelperError(f"cannot create directory {self.path}: {error.strerror}") from None
+        if not self.check():
+            raise HelperError(f"cannot create directory {self.path}")
 
+    def check(self) -> bool:
+        """Whether the directory exists and may hold secrets; False if it is missing.
 
-def read_private(path: str, cap: int) -> bytes | None:
-    """The bytes of a private file, or None when it (or its directory) does not exist.
+        HelperError names what is wrong with one that may not.
+        """
+        path = self.path
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            raise HelperError(f"cannot use directory {path}: {error.strerror}") from None
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            raise HelperError(f"{path} is not a plain directory; refusing to keep secrets in it")
+        if info.st_uid != os.getuid():
+            raise HelperError(f"{path} belongs to another user; refusing to keep secrets in it")
+        if self.setting is not None:
+            if info.st_mode & 0o022:
+                raise HelperError(
+                    f"{path}, named by {self.setting}, can be written by other users; refusing "
+                    "to keep secrets in it (point the setting at a directory of your own)"
+                )
+        elif info.st_mode & 0o077:
+            try:
+                os.chmod(path, 0o700)
+            except OSError as error:
+                raise HelperError(f"cannot make {path} private: {error.strerror}") from None
+        return True
 
-    Its directory is checked as for writing, and the file is opened without following links
-    and without blocking, so a FIFO, a link or another user's file planted in its place cannot
-    hang, redirect or feed the read; a group- or world-readable file of ours is made 0600.
-    """
-    if not check_private_dir(os.path.dirname(path) or "."):
-        return None
-    return _read(path, cap, private=True)
+    def read(self, name: str, cap: int) -> bytes | None:
+        """The bytes of a private file here, or None when it (or the directory) does not exist.
+
+        The directory is checked as for writing, and the file is opened without following
+        links and without blocking, so a FIFO, a link or another user's file planted in its
+        place cannot hang, redirect or feed the read; a group- or world-readable file of ours
+        is made 0600.
+        """
+        if not self.check():
+            return None
+        return _read(self.file(name), cap, private=True)
+
+    def write(self, name: str, data: bytes) -> None:
+        """Replace a private file here atomically; the caller holds its lock."""
+        self.ensure()
+        path = self.file(name)
+        remove_stale_temps(path)
+        atomic_write(path, data)
+
+    def lock(self, name: str, required: bool = True) -> FileLock:
+        """The exclusive lock of one file here (see FileLock)."""
+        return FileLock(self.file(name), required=required)
 
 
 def read_regular(path: str, cap: int) -> bytes | None:
@@ -72,7 +111,7 @@ def read_regular(path: str, cap: int) -> bytes | None:
     For the files the helper only reads and others write (config.json, which may be a link):
     opened without blocking, so a FIFO or a device in its place is an error in one line, never
     a hang, and a file over `cap` is said to be one. (The secrets file, read on every `get`,
-    has its own lighter copy of this in env_secrets.)
+    has its own lighter copy of this in sources/secrets.py.)
     """
     return _read(path, cap, private=False)
 
@@ -133,7 +172,7 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _pause_before_rename()
+        _crash_test_pause()
         os.replace(temp, path)
     except OSError as error:
         _unlink_quietly(temp)
@@ -141,11 +180,18 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
     _fsync_dir(directory)
 
 
-def _pause_before_rename() -> None:
-    """Test hook: hold the writer just before its rename so a test can kill it there."""
-    delay = os.environ.get("DOCKER_CREDENTIAL_CODESPACES_TEST_PAUSE_BEFORE_RENAME")
+def _crash_test_pause() -> None:
+    """For the crash tests alone: hold the writer between fsync and rename, to be killed there.
+
+    That instant is the one a crash-safe write must survive, and no signal sent from outside
+    can be timed to land in it; the variable is named for that test and does nothing else.
+    """
+    delay = os.environ.get(ENV_CRASH_TEST_PAUSE)
     if delay:
-        time.sleep(float(delay))
+        try:
+            time.sleep(float(delay))
+        except (ValueError, OverflowError):
+            pass
 
 
 def _fsync_dir(directory: str) -> None:

@@ -2,9 +2,9 @@
 
 pip's console script starts the interpreter the ordinary way. `site` then runs, reads every
 `.pth` file in the venv and imports what they name, and PYTHONPATH, PYTHONHOME and the user's
-site-packages all apply. On docker's hot path that is about 7 ms of a 25 ms run, paid on every
-registry docker touches, and a project's PYTHONPATH in the dev container could shadow the
-helper's own modules. The script written here instead:
+site-packages all apply. On docker's hot path that is a large share of the run, paid on every
+registry docker touches (docs/performance.md has the figures), and a project's PYTHONPATH in
+the dev container could shadow the helper's own modules. The script written here instead:
 
 * runs `python -I -S`: isolated from PYTHON* variables and the user's site-packages, and
   without `site` at all;

@@ -4,15 +4,15 @@ Docker shows the helper's stderr to the user on every command, so nothing is sai
 unless DOCKER_CREDENTIAL_CODESPACES_DEBUG=1 asks for it.
 """
 
-import os
 import sys
 
 from .constants import ENV_DEBUG, PROGRAM
+from .settings import flag
 
 
 def debug_enabled() -> bool:
     """Whether the user asked for hints; read each time so tests can flip it in-process."""
-    return os.environ.get(ENV_DEBUG, "") not in ("", "0", "false", "no")
+    return flag(ENV_DEBUG)
 
 
 def debug(message: str) -> None:

@@ -1,7 +1,8 @@
 """Where the helper keeps its files: platformdirs' user data and cache directories.
 
+A directory named by a setting is the user's choice and is never repaired (see PrivateDir).
 On Linux, where dev containers run, the XDG rules that platformdirs follows are applied here
-directly: importing platformdirs costs about 30 ms, more than the rest of a `get`, and docker
+directly: importing platformdirs costs more than the rest of a `get`, and docker
 starts the helper anew for every registry it touches. Other platforms ask platformdirs itself.
 A test holds the two to the same answers.
 """
@@ -13,6 +14,8 @@ import sys
 
 from .constants import ENV_CACHE_DIR, ENV_NO_CACHE, ENV_STORE_DIR, PROGRAM
 from .errors import HelperError
+from .files import PrivateDir
+from .settings import flag
 
 
 def _xdg_dir(variable: str, fallback: str) -> str | None:
@@ -44,16 +47,23 @@ def user_cache_dir() -> str | None:
     return platformdirs.user_cache_dir(PROGRAM, appauthor=False)
 
 
-def store_dir() -> str:
+def store_dir() -> PrivateDir:
     """The local store's directory; an error names the variable that fixes a missing home."""
-    path = os.environ.get(ENV_STORE_DIR) or user_data_dir()
+    named = os.environ.get(ENV_STORE_DIR)
+    if named:
+        return PrivateDir(named, ENV_STORE_DIR)
+    path = user_data_dir()
     if path is None:
         raise HelperError(f"no home directory for the local store; set {ENV_STORE_DIR}")
-    return path
+    return PrivateDir(path)
 
 
-def cache_dir() -> str | None:
+def cache_dir() -> PrivateDir | None:
     """The ECR token cache's directory, or None when caching is off or there is no home."""
-    if os.environ.get(ENV_NO_CACHE, "") not in ("", "0"):
+    if flag(ENV_NO_CACHE):
         return None
-    return os.environ.get(ENV_CACHE_DIR) or user_cache_dir()
+    named = os.environ.get(ENV_CACHE_DIR)
+    if named:
+        return PrivateDir(named, ENV_CACHE_DIR)
+    path = user_cache_dir()
+    return PrivateDir(path) if path is not None else None

@@ -9,15 +9,7 @@ rather than guessed at: userinfo, query, fragment, backslashes, percent-encoding
 
 from __future__ import annotations
 
-from .constants import (
-    DOCKER_HUB_HOSTS,
-    DOCKER_HUB_KEY,
-    DOCKER_HUB_OAUTH_PATHS,
-    ECR_DOMAINS,
-    ECR_PUBLIC_HOSTS,
-    ECR_PUBLIC_REGION,
-    ECR_SERVICE_LABELS,
-)
+from .constants import DOCKER_HUB_HOSTS, DOCKER_HUB_KEY, DOCKER_HUB_OAUTH_PATHS
 
 _SCHEMES = ("http", "https")
 _REFUSED_CHARS = frozenset("@?#\\%")
@@ -43,10 +35,10 @@ def split_server(url: str) -> tuple[str, str] | None:
     else:
         rest = text
     hostport, slash, path = rest.partition("/")
-    hostport = _normal_hostport(hostport)
-    if hostport is None:
+    normal = _normal_hostport(hostport)
+    if normal is None:
         return None
-    return hostport, slash + path
+    return normal, slash + path
 
 
 def _normal_hostport(hostport: str) -> str | None:
@@ -134,60 +126,3 @@ def store_key(url: str) -> str | None:
             return DOCKER_HUB_KEY.rstrip("/") + trimmed[3:]
         return DOCKER_HUB_KEY
     return hostport
-
-
-class EcrRegistry:
-    """An AWS ECR registry named by a docker key, with what the token exchange needs."""
-
-    __slots__ = ("account", "host", "partition", "public", "region")
-
-    def __init__(self, host: str, account: str, region: str, partition: str, public: bool):
-        self.host = host
-        self.account = account
-        self.region = region
-        self.partition = partition
-        self.public = public
-
-    def describe(self) -> str:
-        """How the registry is named to a person."""
-        return "ECR Public" if self.public else f"ECR {self.account} in {self.region}"
-
-
-def ecr_registry(key: str) -> EcrRegistry | None:
-    """The ECR registry behind a docker key, or None for every other host (look-alikes too).
-
-    Private: `<12 digits>.dkr.ecr[-fips].<region>.<domain>` and the dual-stack
-    `<12 digits>.dkr-ecr[-fips].<region>.<domain>`; public: `public.ecr.aws`, `ecr-public.aws.com`.
-    """
-    if key in ECR_PUBLIC_HOSTS:
-        return EcrRegistry(key, "", ECR_PUBLIC_REGION, "aws", True)
-    labels = key.split(".")
-    if len(labels) < 5:
-        return None
-    account = labels[0]
-    if len(account) != 12 or not _DIGITS.issuperset(account):
-        return None
-    service = f"{labels[1]}.{labels[2]}" if labels[1] == "dkr" else labels[1]
-    if service not in ECR_SERVICE_LABELS:
-        return None
-    rest = labels[3:] if labels[1] == "dkr" else labels[2:]
-    if len(rest) < 2:
-        return None
-    region, domain = rest[0], ".".join(rest[1:])
-    partition = ECR_DOMAINS.get(domain)
-    if partition is None or not _valid_region(region):
-        return None
-    if partition == "aws" and region.startswith("us-gov-"):
-        partition = "aws-us-gov"
-    return EcrRegistry(key, account, region, partition, False)
-
-
-def _valid_region(region: str) -> bool:
-    """An AWS region name such as `us-east-1` or `us-gov-west-1`: letters, digits and dashes."""
-    parts = region.split("-")
-    return (
-        len(parts) >= 3
-        and parts[0].isalpha()
-        and parts[-1].isdigit()
-        and all(part and part.isalnum() for part in parts)
-    )

@@ -7,20 +7,20 @@ file is never overwritten: the user's logins in it would be lost.
 
 from __future__ import annotations
 
-import os
-
 from . import files, paths
+from .constants import STORE_FILE
 from .errors import HelperError
 from .log import warn
 from .servers import shown, store_key
+from .sources.logins import Logins
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     Entries = dict[str, dict[str, str]]
 
-FILE_NAME = "credentials.json"
 # Far above any plausible number of logins; stops a planted huge file from eating memory.
 FILE_CAP = 16 * 1024 * 1024
 FORMAT_VERSION = 1
@@ -30,24 +30,21 @@ class StoreCorrupt(HelperError):
     """The store file exists but cannot be understood; the message names the file."""
 
 
-def store_path() -> str:
-    """The store file's path (in DOCKER_CREDENTIAL_CODESPACES_STORE_DIR when that is set)."""
-    return os.path.join(paths.store_dir(), FILE_NAME)
-
-
-def load(path: str) -> dict[str, dict[str, str]]:
+def load() -> dict[str, dict[str, str]]:
     """Every stored login, key to {"Username", "Secret"}; empty when there is no file."""
-    return _read_document(path).get("credentials", {})
+    entries: dict[str, dict[str, str]] = _read_document(paths.store_dir()).get("credentials", {})
+    return entries
 
 
-def _read_document(path: str) -> dict:
+def _read_document(directory: files.PrivateDir) -> dict[str, Any]:
     """The whole store file, checked; {} when there is none.
 
     A file of another format version is refused like a corrupt one: read as this version and
     rewritten, it could lose what a newer helper keeps in it. Keys it does not know are kept
     by `_update`, for the same reason.
     """
-    data = files.read_private(path, FILE_CAP)
+    path = directory.file(STORE_FILE)
+    data = directory.read(STORE_FILE, FILE_CAP)
     if data is None:
         return {}
     import json
@@ -86,27 +83,6 @@ def invalid_server_url(server_url: str) -> HelperError:
     )
 
 
-class Logins:
-    """What a logins source offers: the four verbs, with `list` that never fails."""
-
-    description = "logins"
-
-    def entries(self) -> dict[str, str]:
-        """Key to username for every login; raises HelperError when they cannot be read."""
-        raise NotImplementedError
-
-    def list(self) -> dict[str, str]:
-        """The logins for `list`, which must always answer: a failure is warned about instead.
-
-        The warning names the file or helper to fix, and docker goes on with what is left.
-        """
-        try:
-            return self.entries()
-        except HelperError as error:
-            warn(str(error))
-            return {}
-
-
 class LocalStore(Logins):
     """The logins source when no fallback store is configured: this module's own file."""
 
@@ -118,26 +94,28 @@ class LocalStore(Logins):
         if key is None:
             return None
         try:
-            login = load(store_path()).get(key)
+            login = load().get(key)
         except HelperError as error:
             warn(str(error))
             return None
         return (login["Username"], login["Secret"]) if login is not None else None
 
-    def add(self, server_url: str, username: str, secret: str) -> None:
+    def add(self, server_url: str, username: str, secret: str) -> bool:
         key = store_key(server_url)
         if key is None:
             raise invalid_server_url(server_url)
         put(key, username, secret)
+        return True
 
-    def delete(self, server_url: str) -> None:
+    def delete(self, server_url: str) -> bool:
         key = store_key(server_url)
         if key is None:
             raise invalid_server_url(server_url)
         remove(key)
+        return True
 
     def entries(self) -> dict[str, str]:
-        return {key: entry["Username"] for key, entry in load(store_path()).items()}
+        return {key: entry["Username"] for key, entry in load().items()}
 
 
 def put(key: str, username: str, secret: str) -> None:
@@ -175,15 +153,14 @@ def _update(change: Callable[[Entries], bool]) -> None:
 
     `change` mutates the entries and says whether anything changed; nothing is written if not.
     """
-    path = store_path()
-    files.ensure_private_dir(os.path.dirname(path))
-    with files.FileLock(path):
-        files.remove_stale_temps(path)
-        document = _read_document(path) or {"credentials": {}}
+    directory = paths.store_dir()
+    directory.ensure()
+    with directory.lock(STORE_FILE):
+        document = _read_document(directory) or {"credentials": {}}
         if not change(document["credentials"]):
             return
         import json
 
         document["version"] = FORMAT_VERSION
         text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        files.atomic_write(path, text.encode("utf-8"))
+        directory.write(STORE_FILE, text.encode("utf-8"))

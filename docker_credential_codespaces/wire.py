@@ -13,15 +13,28 @@ from .errors import HelperError
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
 if TYPE_CHECKING:
-    from typing import BinaryIO, Protocol, TextIO
+    from typing import BinaryIO, TextIO
 
-    class Helper(Protocol):
-        """What a credential source offers the protocol: docker-credential-helpers' four verbs."""
 
-        def get(self, server_url: str) -> tuple[str, str]: ...
-        def add(self, server_url: str, username: str, secret: str) -> None: ...
-        def delete(self, server_url: str) -> None: ...
-        def list(self) -> dict[str, str]: ...
+class Helper:
+    """What the protocol serves: docker-credential-helpers' four verbs.
+
+    `get` raises CredentialsNotFound for a registry nobody knows, and every failure is a
+    HelperError whose text is the line docker shows. A plain class, not a typing.Protocol:
+    typing is not imported on docker's hot path, and subclasses are checked all the same.
+    """
+
+    def get(self, server_url: str) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def add(self, server_url: str, username: str, secret: str) -> None:
+        raise NotImplementedError
+
+    def delete(self, server_url: str) -> None:
+        raise NotImplementedError
+
+    def list(self) -> dict[str, str]:
+        raise NotImplementedError
 
 
 HELP = f"""{USAGE}

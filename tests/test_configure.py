@@ -313,3 +313,18 @@ def test_unconfigure_drops_the_fallback(env: dict[str, str], fake_stores: Path) 
     body = json.dumps({"ServerURL": "quay.io", "Username": "q", "Secret": "qs"}).encode()
     assert run_helper(env, "store", stdin=body).returncode == 0
     assert "quay.io" not in json.loads(fake_stores.read_text())
+
+
+def test_a_triple_that_get_passes_over_covers_nothing_for_configure(env: dict[str, str]) -> None:
+    """configure and get agree: a triple with an AWS key for a host that is not ECR answers
+    nothing, so the inline login for that host is carried into the store and answers."""
+    write_config(env, {"auths": {"myhost.example": {"auth": auth("me", "CANARY-inline")}}})
+    add_secret(env, "MY", "myhost.example", "AKIAIOSFODNN7EXAMPLE\n", "CANARY-aws-secret")
+    configured = run_helper(env, "configure")
+    assert configured.returncode == 0, configured.stderr
+    assert b"copied the login for myhost.example" in configured.stdout
+    got = run_helper(env, "get", stdin=b"myhost.example")
+    assert got.returncode == 0
+    assert json.loads(got.stdout)["Secret"] == "CANARY-inline"
+    assert b"MY_CONTAINER_REGISTRY_USER holds an AWS access key id" in got.stderr
+    assert b"CANARY" not in got.stderr + configured.stdout + configured.stderr

@@ -3,7 +3,7 @@
 
 docker kills its helper on Ctrl-C and on timeouts, and a machine can die at any instant. So
 `store`s and ECR cache refreshes are started side by side and killed after a small random delay
-or exactly before their rename (the DOCKER_CREDENTIAL_CODESPACES_TEST_PAUSE_BEFORE_RENAME
+or exactly before their rename (the DOCKER_CREDENTIAL_CODESPACES_CRASH_TEST_PAUSE_BEFORE_RENAME
 hook). After every round the store and every cache file still parse, every login a finished
 `store` reported as stored is still there, and temporary files from killed writers do not pile
 up: the next writer cleans them.
@@ -25,7 +25,7 @@ import pytest
 from aws_bed import FakeECR, endpoint_env
 from support import add_secret, run_helper, spawn
 
-from docker_credential_codespaces.token_cache import Token
+from docker_credential_codespaces.ecr.cache import decode
 
 ROUNDS = 200
 LANES = 2  # independent stores worked on in parallel, ROUNDS // LANES rounds each
@@ -113,7 +113,7 @@ def check_files(lane: Lane) -> None:
         json.loads(store.read_bytes())
     if lane.cache_dir.exists():
         for path in lane.cache_dir.glob("ecr-*.token"):
-            assert Token.parse(path.read_bytes()) is not None, path
+            assert decode(path.read_bytes()) is not None, path
 
 
 def play_round(lane: Lane, number: int) -> None:
@@ -127,7 +127,7 @@ def play_round(lane: Lane, number: int) -> None:
         user, secret = f"user-{number}-{index}", f"secret-{number}-{index}-{rng.random()}"
         body = json.dumps({"ServerURL": key, "Username": user, "Secret": secret}).encode()
         paused = paused_kind == "store" and index == 0
-        env = dict(lane.env, DOCKER_CREDENTIAL_CODESPACES_TEST_PAUSE_BEFORE_RENAME=PAUSE)
+        env = dict(lane.env, DOCKER_CREDENTIAL_CODESPACES_CRASH_TEST_PAUSE_BEFORE_RENAME=PAUSE)
         fate = "pause" if paused else rng.choice(["finish", "kill", "kill"])
         before = set(leftovers(lane))
         process = spawn(env if paused else lane.env, "store", body)
@@ -145,7 +145,7 @@ def play_round(lane: Lane, number: int) -> None:
     if ecr_fate != "none":
         env = dict(lane.env)
         if ecr_fate == "pause":
-            env["DOCKER_CREDENTIAL_CODESPACES_TEST_PAUSE_BEFORE_RENAME"] = PAUSE
+            env["DOCKER_CREDENTIAL_CODESPACES_CRASH_TEST_PAUSE_BEFORE_RENAME"] = PAUSE
         before = set(leftovers(lane))
         process = spawn(env, "get", ECR_HOST.encode())
         processes.append((process, ecr_fate, "", "", ""))

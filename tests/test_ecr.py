@@ -159,16 +159,16 @@ def write_cached(env: dict[str, str], fetched_ago: float, expires_in: float, sec
     """Prime the cache as an earlier process would have, with chosen times."""
     code = (
         "import sys, time\n"
-        "from docker_credential_codespaces import ecr, env_secrets, servers, token_cache\n"
-        "secret = env_secrets.find(sys.argv[1])\n"
-        "registry = servers.ecr_registry(sys.argv[1])\n"
-        "cache = token_cache.open_cache()\n"
-        "key = ecr.cache_key_for(secret, registry)\n"
+        "from docker_credential_codespaces.ecr import cache, token\n"
+        "from docker_credential_codespaces.sources.secrets import scan\n"
+        "secret = scan(sys.argv[1]).answers[sys.argv[1]]\n"
+        "tokens = cache.open_cache()\n"
+        "key = cache.cache_key(secret.aws, secret.registry)\n"
         "now = time.time()\n"
-        "cache.lock(key).__enter__()\n"
-        "cache.write(key, token_cache.Token(sys.argv[4], now + float(sys.argv[3]),"
+        "tokens.lock(key).__enter__()\n"
+        "tokens.write(key, token.Token(sys.argv[4], now + float(sys.argv[3]),"
         " now - float(sys.argv[2])))\n"
-        "print(cache.path(key))\n"
+        "print(tokens.directory.file(tokens.name(key)))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, HOST, str(fetched_ago), str(expires_in), secret],
@@ -311,7 +311,7 @@ def test_no_home_still_serves(ecr_env: dict[str, str], fake: FakeECR) -> None:
 
 
 def test_killed_while_writing_the_cache(ecr_env: dict[str, str], fake: FakeECR) -> None:
-    paused = dict(ecr_env, DOCKER_CREDENTIAL_CODESPACES_TEST_PAUSE_BEFORE_RENAME="30")
+    paused = dict(ecr_env, DOCKER_CREDENTIAL_CODESPACES_CRASH_TEST_PAUSE_BEFORE_RENAME="30")
     [process] = spawn_gets(paused, [HOST])
     directory = Path(ecr_env["XDG_CACHE_HOME"]) / "docker-credential-codespaces"
     deadline = time.monotonic() + 30
@@ -461,12 +461,16 @@ def test_malformed_endpoint_is_one_line_naming_its_variable(
         "myco.azurecr.io",
     ],
 )
+@pytest.mark.parametrize("user", [KEY_ID, KEY_ID + "\n", KEY_ID + "\r", KEY_ID + " "])
 def test_access_key_for_a_host_that_is_not_ecr_is_never_sent(
-    env: dict[str, str], fake: FakeECR, server: str
+    env: dict[str, str], fake: FakeECR, server: str, user: str
 ) -> None:
-    """The secret key would go out as a plain password: not found, and a line saying why."""
+    """The secret key would go out as a plain password: not found, and a line saying why.
+
+    A key id with a pasted newline, CR or space is still a key id (it once walked round this).
+    """
     env.update(endpoint_env(fake.endpoint_url))
-    add_secret(env, "TYPO", server, KEY_ID, SECRET_KEY)
+    add_secret(env, "TYPO", server, user, SECRET_KEY)
     result = get(env, server)
     assert result.stdout == NOT_FOUND
     assert result.stderr.count(b"\n") == 1
@@ -520,6 +524,30 @@ def test_an_answer_whose_expiry_is_no_date_is_one_line(
             b"without a usable token\n"
         )
         assert result.stderr == b""
+
+
+def test_a_pasted_key_with_white_space_is_exchanged_trimmed(
+    ecr_env: dict[str, str], fake: FakeECR
+) -> None:
+    """AWS values never hold white space: the signature is made with the trimmed keys."""
+    add_secret(ecr_env, "ECR", HOST, f" {KEY_ID}\n", f"{SECRET_KEY}\r\n")
+    result = get(ecr_env)
+    assert password(result).startswith("fake-ecr-"), result
+    assert fake.count() == 1
+
+
+def test_user_aws_token_about_to_expire_is_refused(env: dict[str, str]) -> None:
+    """Under five minutes left, as for the tokens the helper fetches: never handed out."""
+    add_secret(env, "ECR", HOST, "AWS", aws_token(time.time() + 120))
+    result = get(env)
+    assert result.returncode == 1
+    assert result.stdout.startswith(
+        b"ECR_CONTAINER_REGISTRY_PASSWORD holds an ECR token that expires at "
+    )
+    assert b", too soon; put the AWS access key id in ECR_CONTAINER_REGISTRY_USER" in result.stdout
+    report = json.loads(run_helper(env, "doctor", "--json", stdin=None).stdout)
+    [row] = report["registries"]
+    assert row["state"].endswith("too soon to use") and row["problems"]
 
 
 def test_a_plain_user_that_is_no_access_key_is_returned_as_given(env: dict[str, str]) -> None:

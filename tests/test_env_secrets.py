@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from support import add_secret, run_helper
 
-from docker_credential_codespaces import env_secrets
+from docker_credential_codespaces.servers import docker_key
+from docker_credential_codespaces.sources.secrets import scan
 
 
 def write_secrets_file(path: Path, values: dict[str, str], extra: bytes = b"") -> None:
@@ -86,7 +87,7 @@ def test_incomplete_triple_is_ignored_and_named_under_debug(env: dict[str, str])
     env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
     result = run_helper(env, "get", stdin=b"myco.azurecr.io")
     assert result.stdout == b"credentials not found in native keychain\n"
-    assert b"ACR_CONTAINER_REGISTRY_PASSWORD not set" in result.stderr
+    assert b"ACR_CONTAINER_REGISTRY_PASSWORD is not set" in result.stderr
     assert b"CANARY" not in result.stderr
 
 
@@ -96,7 +97,7 @@ def test_two_triples_for_one_registry_first_prefix_wins(env: dict[str, str]) -> 
     env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
     result = run_helper(env, "get", stdin=b"ghcr.io")
     assert json.loads(result.stdout)["Username"] == "a-user"
-    assert b"A_CONTAINER_REGISTRY_SERVER, B_CONTAINER_REGISTRY_SERVER both name ghcr.io" in (
+    assert b"A_CONTAINER_REGISTRY_SERVER and B_CONTAINER_REGISTRY_SERVER both name ghcr.io" in (
         result.stderr
     )
 
@@ -176,12 +177,15 @@ def test_the_bytes_scan_agrees_with_the_text_rules(
         add_secret(use_env, prefix, server, f"user-{prefix}", f"pw-{prefix}")
     for name, value in use_env.items():
         monkeypatch.setenv(name, value)
-    everything = env_secrets.triples(env_secrets.variables())
-    assert {s.prefix for s in everything} == {"UPPER", "MIXED"}  # hosts must be ASCII
-    keys = {secret.key for secret in everything} | {"registry.example.com", "k8s.example.com"}
+    everything = scan().answers
+    assert {s.prefix for s in everything.values()} == {"UPPER", "MIXED"}  # hosts must be ASCII
+    assert set(everything) == {
+        k for k in (docker_key(s) for s in servers.values()) if k is not None
+    }
+    keys = set(everything) | {"registry.example.com", "k8s.example.com"}
     for key in keys:
-        expected = [s.prefix for s in everything if s.key == key]
-        assert [s.prefix for s in env_secrets.triples(key=key)] == expected, key
+        expected = [s.prefix for k, s in everything.items() if k == key]
+        assert [s.prefix for s in scan(key).answers.values()] == expected, key
 
 
 def test_a_file_value_that_does_not_decode_is_named_under_debug(

@@ -280,15 +280,72 @@ def test_cache_dir_of_another_user_gets_no_token(
     assert list(directory.iterdir()) == []
 
 
-def test_open_directories_are_made_private(hostile_env: dict[str, str]) -> None:
-    """0777 store and cache directories are repaired to 0700 by the next writer."""
-    for directory in (store_dir(hostile_env), cache_dir(hostile_env)):
-        directory.mkdir()
+def test_open_directories_of_the_helper_are_made_private(hostile_env: dict[str, str]) -> None:
+    """The helper's own store and cache directories (XDG), found 0777, are repaired to 0700."""
+    del hostile_env["DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"]
+    del hostile_env["DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"]
+    own = [
+        Path(hostile_env[base]) / "docker-credential-codespaces"
+        for base in ("XDG_DATA_HOME", "XDG_CACHE_HOME")
+    ]
+    for directory in own:
+        directory.mkdir(parents=True)
         directory.chmod(0o777)
     assert run_helper(hostile_env, "store", stdin=store_body("r.example")).returncode == 0
     ecr_password(run_helper(hostile_env, "get", stdin=ECR_HOST.encode()))
-    for directory in (store_dir(hostile_env), cache_dir(hostile_env)):
+    for directory in own:
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o777, 0o775])
+def test_a_directory_a_setting_names_is_never_chmodded(
+    hostile_env: dict[str, str], fake: FakeECR, mode: int
+) -> None:
+    """STORE_DIR or CACHE_DIR pointed at a shared directory: it keeps its mode, whatever runs,
+    and other users could write there, so it holds no secret: the store refuses in one line,
+    the cache is simply not used."""
+    for directory in (store_dir(hostile_env), cache_dir(hostile_env)):
+        directory.mkdir()
+        directory.chmod(mode)
+    results = [
+        run_helper(hostile_env, "get", stdin=b"r.example"),
+        run_helper(hostile_env, "list", stdin=None),
+        run_helper(hostile_env, "get", stdin=ECR_HOST.encode()),
+        run_helper(hostile_env, "get", stdin=ECR_HOST.encode()),
+        run_helper(hostile_env, "store", stdin=store_body("r.example")),
+        run_helper(hostile_env, "erase", stdin=b"r.example"),
+    ]
+    for result in results:
+        assert_sane(result)
+    for directory in (store_dir(hostile_env), cache_dir(hostile_env)):
+        assert stat.S_IMODE(directory.stat().st_mode) == mode, directory
+        assert list(directory.iterdir()) == [], directory
+    got, listed, first, second, stored, erased = results
+    assert got.stdout == b"credentials not found in native keychain\n"
+    assert b"named by DOCKER_CREDENTIAL_CODESPACES_STORE_DIR, can be written by other users" in (
+        got.stderr
+    )
+    assert json.loads(listed.stdout) == {ECR_HOST: "AWS"}
+    ecr_password(first), ecr_password(second)
+    assert fake.count() == 2  # no cache: each get exchanged
+    for refused in (stored, erased):
+        assert refused.returncode == 1
+        assert refused.stdout.count(b"\n") == 1 and b"STORE_DIR" in refused.stdout
+
+
+def test_a_private_directory_a_setting_names_is_used_as_it_is(
+    hostile_env: dict[str, str], fake: FakeECR
+) -> None:
+    """0755 is not loose enough to refuse (the files in it are 0600), and is never changed."""
+    for directory in (store_dir(hostile_env), cache_dir(hostile_env)):
+        directory.mkdir(mode=0o755)
+        directory.chmod(0o755)
+    assert run_helper(hostile_env, "store", stdin=store_body("r.example")).returncode == 0
+    ecr_password(run_helper(hostile_env, "get", stdin=ECR_HOST.encode()))
+    ecr_password(run_helper(hostile_env, "get", stdin=ECR_HOST.encode()))
+    assert fake.count() == 1
+    for directory in (store_dir(hostile_env), cache_dir(hostile_env)):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o755
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o666])

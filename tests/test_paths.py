@@ -27,7 +27,9 @@ def test_same_as_platformdirs(
 def test_overrides_and_switch_off(use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_STORE_DIR", "/s")
     monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR", "/c")
-    assert (paths.store_dir(), paths.cache_dir()) == ("/s", "/c")
+    store, cache = paths.store_dir(), paths.cache_dir()
+    assert cache is not None
+    assert (store.path, cache.path) == ("/s", "/c")
     monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_NO_CACHE", "1")
     assert paths.cache_dir() is None
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from docker_credential_codespaces.servers import docker_key, ecr_registry, store_key
+from docker_credential_codespaces.ecr.hosts import registry as ecr_registry
+from docker_credential_codespaces.servers import docker_key, store_key
 
 HUB = "https://index.docker.io/v1/"
 

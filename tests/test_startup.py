@@ -84,6 +84,41 @@ def test_cached_ecr_get_imports_nothing_heavy(env: dict[str, str]) -> None:
         assert fake.count() == 1
 
 
+# Beyond what the interpreter itself loads, the hot paths may import these and nothing else:
+# os and stat, which the secrets scan needs (and `site`, which the wrapper skips, would load).
+HOT_EXTRA = {"__future__", "_collections_abc", "_stat", "genericpath", "os", "posixpath", "stat"}
+
+
+def interpreter_floor(env: dict[str, str]) -> set[str]:
+    """What `python -I -S -c pass` imports: the part of every run the helper cannot change."""
+    argv = [*interpreter_command(), "-X", "importtime", "-c", "pass"]
+    result = subprocess.run(argv, env=env, capture_output=True, timeout=60, check=True)
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.decode().splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+@pytest.mark.parametrize(
+    ("verb", "stdin", "extra"),
+    [
+        ("get", b"ghcr.io", set()),
+        ("get", b"nowhere.example", {"errno", "fcntl", "time"}),
+        ("list", None, {"errno", "fcntl", "time"}),
+    ],
+)
+def test_hot_paths_import_only_the_package_and_a_fixed_few(
+    env: dict[str, str], verb: str, stdin: bytes | None, extra: set[str]
+) -> None:
+    """A fact, not a timing: the modules a hot path loads outside the package are named here,
+    so a change that adds one (typing, json, re...) fails this test before the bench sees it."""
+    add_secret(env, "GH", "ghcr.io", "u", "p")
+    modules = imported(env, verb, stdin=stdin)
+    outside = {m for m in modules if not m.startswith("docker_credential_codespaces")}
+    assert outside - interpreter_floor(env) <= HOT_EXTRA | extra
+
+
 def test_list_works_without_any_network(env: dict[str, str]) -> None:
     """In a network namespace with no interface up, list still answers: it never connects."""
     if shutil.which("unshare") is None:

@@ -1,0 +1,149 @@
+"""The ECR token cache: one small private file per key, shared by every docker process.
+
+A token costs an AWS call that is throttled per account, so concurrent `get`s must share one.
+The key hashes everything that makes a token valid: the AWS identity (the secret key
+included), the partition, region, registry and endpoint. A rotated secret or another endpoint
+therefore never gets an old token, and the secret key itself is never written. The file is
+plain lines, so reading it imports nothing.
+"""
+
+from __future__ import annotations
+
+from .. import files
+from ..errors import HelperError
+from ..log import debug
+from .token import Token
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from .hosts import EcrRegistry
+    from .identity import AwsIdentity
+
+# A cache file is a few KB; anything larger is not ours.
+FILE_CAP = 256 * 1024
+_MAGIC = "dcc-ecr-token-v1"
+
+
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 from CPython's built-in module: hashlib loads OpenSSL, slower to import."""
+    for name in ("_sha2", "_sha256"):  # CPython 3.12+, then 3.9-3.11
+        try:
+            digest: str = __import__(name).sha256(data).hexdigest()
+        except ImportError:
+            continue
+        return digest
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def cache_key(identity: AwsIdentity, registry: EcrRegistry) -> str:
+    """A file-name-safe digest of everything that makes a token valid, as doctor looks it up."""
+    parts = (
+        identity.key_id,
+        identity.secret,
+        registry.partition,
+        registry.region,
+        registry.host,
+        registry.endpoint(),
+    )
+    return _sha256_hex("\0".join(parts).encode("utf-8"))[:40]
+
+
+def encode(token: Token) -> bytes:
+    """A cache file's bytes for a fetched token."""
+    return f"{_MAGIC}\n{token.expires_at!r}\n{token.fetched_at!r}\n{token.password}\n".encode()
+
+
+def decode(data: bytes) -> Token | None:
+    """The token in a cache file, or None for anything malformed (rebuilt, never fatal)."""
+    try:
+        magic, expires, fetched, password, tail = data.decode("utf-8").split("\n")
+        expires_at, fetched_at = float(expires), float(fetched)
+    except ValueError:
+        return None
+    if magic != _MAGIC or tail or not password or not fetched_at <= expires_at:
+        return None
+    return Token(password, expires_at, fetched_at)
+
+
+class TokenCache:
+    """Tokens in files under one private directory; every failure degrades to "not cached"."""
+
+    def __init__(self, directory: files.PrivateDir) -> None:
+        self.directory = directory
+
+    @staticmethod
+    def name(key: str) -> str:
+        return f"ecr-{key}.token"
+
+    def read(self, key: str) -> Token | None:
+        try:
+            data = self.directory.read(self.name(key), FILE_CAP)
+        except HelperError as error:
+            debug(f"token cache unreadable, ignoring it: {error}")
+            return None
+        return decode(data) if data is not None else None
+
+    def lock(self, key: str) -> files.FileLock | NoLock:
+        """The lock that makes one process fetch while the others wait and re-read."""
+        try:
+            self.directory.ensure()
+        except HelperError as error:
+            debug(f"token cache unavailable, fetching uncached: {error}")
+            return NoLock()
+        return self.directory.lock(self.name(key), required=False)
+
+    def write(self, key: str, token: Token) -> None:
+        try:
+            self.directory.write(self.name(key), encode(token))
+        except HelperError as error:
+            debug(f"token not cached: {error}")
+
+    def forget(self, key: str) -> None:
+        import os
+
+        path = self.directory.file(self.name(key))
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            debug(f"cannot drop cached token {path}: {error.strerror}")
+
+
+class NoLock:
+    """Stands in for a lock where the cache directory cannot be used: nothing to share."""
+
+    def __enter__(self) -> NoLock:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+class NullCache(TokenCache):
+    """The cache turned off: nothing is read or written, and no lock is taken."""
+
+    def __init__(self) -> None:
+        super().__init__(files.PrivateDir(""))
+
+    def read(self, key: str) -> Token | None:
+        return None
+
+    def lock(self, key: str) -> NoLock:
+        return NoLock()
+
+    def write(self, key: str, token: Token) -> None:
+        return None
+
+    def forget(self, key: str) -> None:
+        return None
+
+
+def open_cache() -> TokenCache:
+    """The cache in force: off when DOCKER_CREDENTIAL_CODESPACES_NO_CACHE is on or no home."""
+    from ..paths import cache_dir
+
+    directory = cache_dir()
+    return TokenCache(directory) if directory is not None else NullCache()

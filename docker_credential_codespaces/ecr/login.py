@@ -1,0 +1,110 @@
+"""What an ECR secret answers: a ready token that is still good, or an access key's token.
+
+An access key's token comes from the cache while it is fresh; otherwise one process at a time
+fetches a new one while the others wait on the cache key's lock and then re-read, so thirty
+parallel pulls cost one AWS call. `doctor` reads the same tokens through `status`, with the
+same rule for whether they are still good (Token.good).
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..constants import ECR_TOKEN_USERNAME
+from ..errors import HelperError
+from ..log import debug
+from . import messages
+from .cache import cache_key, open_cache
+from .identity import TOKEN
+from .token import ready_token
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from ..sources.secrets import Secret
+    from .hosts import EcrRegistry
+    from .identity import AwsIdentity
+
+# doctor warns about a USER=AWS token this close to expiry: it stops working during the day.
+EXPIRY_WARNING = 3600.0
+
+
+def _parts(secret: Secret) -> tuple[EcrRegistry, AwsIdentity]:
+    registry, identity = secret.registry, secret.aws
+    if registry is None or identity is None:  # the secrets source asks only for ECR triples
+        raise HelperError(f"{secret.key} is not an ECR registry")
+    return registry, identity
+
+
+def answer(secret: Secret) -> tuple[str, str]:
+    """The username and password docker is given for an ECR secret, or HelperError."""
+    registry, identity = _parts(secret)
+    if identity.kind == TOKEN:
+        token, now = ready_token(identity.secret), time.time()
+        if token is not None and not token.good(now):
+            raise HelperError(messages.unusable_token(secret, token.expires_at, now))
+        return ECR_TOKEN_USERNAME, identity.secret
+    return ECR_TOKEN_USERNAME, _registry_password(secret, registry, identity)
+
+
+def _registry_password(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> str:
+    """A registry password for an access key, from the cache or from AWS.
+
+    A failed refresh still serves a cached token that is still good.
+    """
+    from .exchange import exchange
+
+    cache = open_cache()
+    key = cache_key(identity, registry)
+    cached = cache.read(key)
+    if cached is not None and not cached.due(time.time()):
+        return cached.password
+    with cache.lock(key):
+        cached = cache.read(key)
+        if cached is not None and not cached.due(time.time()):
+            return cached.password
+        try:
+            token = exchange(secret, registry, identity)
+        except HelperError as error:
+            if cached is not None and cached.good(time.time()):
+                debug(f"refresh failed, serving the cached token: {error}")
+                return cached.password
+            raise
+        cache.write(key, token)
+    return token.password
+
+
+def forget(secret: Secret) -> None:
+    """Drop the cached token of an access key's registry (`erase`); a ready token has none."""
+    registry, identity = _parts(secret)
+    if identity.kind != TOKEN:
+        open_cache().forget(cache_key(identity, registry))
+
+
+def status(secret: Secret, now: float) -> tuple[str, list[str]]:
+    """doctor's state line for an ECR secret and its problems, without calling AWS."""
+    registry, identity = _parts(secret)
+    if identity.kind == TOKEN:
+        token = ready_token(identity.secret)
+        if token is None:
+            return "a token whose expiry cannot be read", []
+        if not token.good(now):
+            moment = messages.when(token.expires_at)
+            state = (
+                f"token expired at {moment}"
+                if token.expires_at <= now
+                else (f"token expires at {moment}, too soon to use")
+            )
+            return state, [messages.unusable_token(secret, token.expires_at, now)]
+        problems = []
+        if token.expires_at - now < EXPIRY_WARNING:
+            problems.append(messages.expiring_token(secret))
+        return f"token expires at {messages.when(token.expires_at)}", problems
+    cached = open_cache().read(cache_key(identity, registry))
+    if cached is None or not cached.good(now):
+        return "access key; no cached token (one is fetched at the next pull)", []
+    if cached.due(now):
+        return (
+            f"access key; cached token expires at {messages.when(cached.expires_at)}, "
+            "refreshed at the next pull"
+        ), []
+    return f"access key; cached token expires at {messages.when(cached.expires_at)}", []

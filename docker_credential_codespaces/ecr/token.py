@@ -1,0 +1,63 @@
+"""An ECR registry token, and the one rule for whether it is still good.
+
+Every command that looks at a token asks it: `get` before serving one from the cache or a
+secret, and `doctor` before saying it is fresh.
+"""
+
+from __future__ import annotations
+
+from ..constants import ECR_MIN_VALIDITY, ECR_REFRESH_AT
+
+# An expiration past 9999-12-31 is no date at all (and time.gmtime cannot show it).
+LATEST_EXPIRATION = 253402300800
+
+
+class Token:
+    """A registry password with its expiry and, if the helper fetched it, when it did."""
+
+    __slots__ = ("expires_at", "fetched_at", "password")
+
+    def __init__(self, password: str, expires_at: float, fetched_at: float | None = None) -> None:
+        self.password = password
+        self.expires_at = expires_at
+        self.fetched_at = fetched_at  # None for a token the user fetched (USER=AWS)
+
+    def __repr__(self) -> str:
+        return f"Token(expires_at={self.expires_at}, fetched_at={self.fetched_at})"
+
+    def good(self, now: float) -> bool:
+        """Whether the token may be handed out: it outlives a pull that starts now."""
+        return self.expires_at - now > ECR_MIN_VALIDITY
+
+    def refresh_at(self) -> float:
+        """When a fetched token is replaced: half its life, or before it stops being good."""
+        latest = self.expires_at - ECR_MIN_VALIDITY
+        if self.fetched_at is None:
+            return latest
+        lifetime = self.expires_at - self.fetched_at
+        return min(self.fetched_at + lifetime * ECR_REFRESH_AT, latest)
+
+    def due(self, now: float) -> bool:
+        """Whether it is time to fetch a new one (a token that is not good always is)."""
+        return now >= self.refresh_at()
+
+
+def ready_token(password: str) -> Token | None:
+    """A USER=AWS token with the expiry written inside it; None if it has none to read.
+
+    ECR passwords decode, best effort, to JSON with an `expiration`. One that does not, or
+    whose expiration no clock can show, is passed through unchecked.
+    """
+    import json
+    from binascii import Error, a2b_base64
+
+    try:
+        document = json.loads(a2b_base64(password.encode("ascii") + b"=="))
+        expiration = document["expiration"]
+    except (Error, ValueError, TypeError, KeyError, RecursionError):
+        return None
+    if isinstance(expiration, bool) or not isinstance(expiration, (int, float)):
+        return None
+    if not 0 < expiration < LATEST_EXPIRATION:  # nan, inf, or no date a clock can show
+        return None
+    return Token(password, float(expiration))

@@ -1,0 +1,50 @@
+"""GitHub Container Registry from the codespace's own token.
+
+In a codespace, GITHUB_TOKEN may pull the repository's own packages from ghcr.io, so a user
+needs no secret for them. It answers only ghcr.io, only with CODESPACES=true, and comes last
+in the chain: a secret or a stored login (a personal access token stored for pushing) wins.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..constants import (
+    CODESPACE_TOKEN_USER,
+    ENV_CODESPACES,
+    ENV_GITHUB_TOKEN,
+    ENV_GITHUB_USER,
+    ENV_NO_GITHUB_TOKEN,
+    GHCR,
+)
+from ..servers import docker_key
+from ..settings import flag
+from . import Source
+
+
+def applies() -> bool:
+    """Whether the codespace token is on offer at all (and not turned off)."""
+    return (
+        os.environ.get(ENV_CODESPACES) == "true"
+        and bool(os.environ.get(ENV_GITHUB_TOKEN))
+        and not flag(ENV_NO_GITHUB_TOKEN)
+    )
+
+
+def _login() -> tuple[str, str] | None:
+    if not applies():
+        return None
+    return os.environ.get(ENV_GITHUB_USER) or CODESPACE_TOKEN_USER, os.environ[ENV_GITHUB_TOKEN]
+
+
+class CodespaceToken(Source):
+    """ghcr.io from GITHUB_TOKEN; it stores nothing, so logins go to the next source."""
+
+    description = "Codespaces token"
+
+    def get(self, server_url: str) -> tuple[str, str] | None:
+        return _login() if docker_key(server_url) == GHCR else None
+
+    def list(self) -> dict[str, str]:
+        login = _login()
+        return {GHCR: login[0]} if login is not None else {}

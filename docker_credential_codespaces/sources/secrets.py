@@ -1,0 +1,363 @@
+"""The secrets: `<X>_CONTAINER_REGISTRY_SERVER`, `_USER` and `_PASSWORD` triples.
+
+They are read at every request, from the process environment laid over the Codespaces
+secrets file, so rotated secrets apply at once and shells without the variables (ssh, tmux,
+cron) see them too. `scan` is the one function that decides which triple answers which
+registry, and why every other triple does not; `get`, `list`, `doctor` and `configure` all
+read its result.
+"""
+
+from __future__ import annotations
+
+import os
+import stat  # loaded by os already
+import sys
+
+# The bytes dict that os.environ is a view of (writes to os.environ land in it too). A `get`
+# scans it instead of os.environ, which decodes every name in Python code as it iterates:
+# most of the helper's own cost with a thousand triples.
+from posix import environ
+
+from ..constants import (
+    DEFAULT_SECRETS_FILE,
+    DOCKER_HUB_KEY,
+    ECR_TOKEN_USERNAME,
+    ENV_SECRETS_FILE,
+    SECRET_MARK,
+    SECRET_PASSWORD,
+    SECRET_SERVER,
+    SECRET_USER,
+)
+from ..ecr import hosts, identity
+from ..log import debug, warn
+from ..servers import docker_key
+from . import Source
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..ecr.hosts import EcrRegistry
+    from ..ecr.identity import AwsIdentity
+
+# The secrets file holds every secret of the codespace; a few MiB is far beyond a real one.
+SECRETS_FILE_CAP = 4 * 1024 * 1024
+_SUFFIXES = (SECRET_SERVER, SECRET_USER, SECRET_PASSWORD)
+_ENCODING = sys.getfilesystemencoding()
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+# Why a triple does not answer, as `PassedOver.reason`.
+INCOMPLETE = "incomplete"
+NO_HOST = "no host"
+MISPLACED_KEY = "access key for a host that is not ECR"
+SHADOWED = "shadowed"
+
+
+class Secret:
+    """One complete triple, the docker key its SERVER names, and what its credentials are.
+
+    `registry` is the ECR registry of the key, if it is one, and `aws` the AWS credential the
+    triple holds for it (ecr.identity decides). Its repr hides the values.
+    """
+
+    __slots__ = ("aws", "key", "password", "prefix", "registry", "server", "user")
+
+    def __init__(self, prefix: str, server: str, user: str, password: str, key: str) -> None:
+        self.prefix = prefix
+        self.server = server
+        self.user = user
+        self.password = password
+        self.key = key
+        self.registry: EcrRegistry | None = hosts.registry(key)
+        self.aws: AwsIdentity | None = identity.identity(user, password, self.registry)
+
+    def __repr__(self) -> str:
+        return f"Secret(prefix={self.prefix!r}, key={self.key!r})"
+
+    def variable(self, suffix: str) -> str:
+        """The full name of one of this triple's variables, for messages."""
+        return self.prefix + suffix
+
+    def username(self) -> str:
+        """The user name docker is given: `AWS` for every ECR registry, else USER as written."""
+        return ECR_TOKEN_USERNAME if self.aws is not None else self.user
+
+
+class PassedOver:
+    """A triple that answers no registry: its prefix, why (`reason`), and the line to show."""
+
+    __slots__ = ("key", "message", "prefix", "reason")
+
+    def __init__(self, prefix: str, reason: str, message: str, key: str | None = None) -> None:
+        self.prefix = prefix
+        self.reason = reason
+        self.message = message
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"PassedOver(prefix={self.prefix!r}, reason={self.reason!r})"
+
+
+class Scan:
+    """What the secrets say: the triple that answers each docker key, and the rest with why."""
+
+    __slots__ = ("answers", "passed_over")
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Secret] = {}
+        self.passed_over: list[PassedOver] = []
+
+
+def scan(key: str | None = None) -> Scan:
+    """Read the secrets once and decide, for each docker key, which triple answers it.
+
+    A triple answers when its three parts are set and not empty, its SERVER names a registry
+    host, and it holds no AWS access key for a host that is not ECR; of two that name one
+    registry, the first by prefix answers. With `key`, only the triples whose SERVER could
+    name that key are looked at (one that does not even contain the key's host is never
+    decoded or parsed), so a `get` costs little even with a thousand secrets.
+    """
+    servers, value, orphans = _read(_host_of(key) if key is not None else "", key is None)
+    result = Scan()
+    for prefix in sorted({name[: -len(SECRET_SERVER)] for name in servers} | orphans):
+        if not prefix:
+            continue
+        judged = _judge(prefix, servers.get(prefix + SECRET_SERVER), value)
+        if isinstance(judged, PassedOver):
+            result.passed_over.append(judged)
+        elif key is not None and judged.key != key:
+            continue
+        elif judged.key in result.answers:
+            first = result.answers[judged.key].variable(SECRET_SERVER)
+            this = judged.variable(SECRET_SERVER)
+            message = f"{first} and {this} both name {judged.key}; {first} is used"
+            result.passed_over.append(PassedOver(prefix, SHADOWED, message, judged.key))
+        else:
+            result.answers[judged.key] = judged
+    return result
+
+
+def _judge(
+    prefix: str, server: str | None, value: Callable[[str], str | None]
+) -> Secret | PassedOver:
+    """One prefix's triple: the Secret it makes, or why it makes none."""
+    user, password = value(prefix + SECRET_USER), value(prefix + SECRET_PASSWORD)
+    if not (server and user and password):
+        parts = ((SECRET_SERVER, server), (SECRET_USER, user), (SECRET_PASSWORD, password))
+        missing = [
+            f"{prefix + suffix} {'is not set' if part is None else 'is empty'}"
+            for suffix, part in parts
+            if not part
+        ]
+        message = f"{' and '.join(missing)}, so the {prefix} triple is not used"
+        return PassedOver(prefix, INCOMPLETE, message)
+    key = docker_key(server)
+    if key is None:
+        message = f"{prefix + SECRET_SERVER} does not name a registry host"
+        return PassedOver(prefix, NO_HOST, message)
+    secret = Secret(prefix, server, user, password, key)
+    if identity.misplaced_key(user, secret.registry):
+        from ..ecr import messages
+
+        return PassedOver(prefix, MISPLACED_KEY, messages.misplaced_key(secret), key)
+    return secret
+
+
+def _read(
+    needle: str, every_prefix: bool
+) -> tuple[dict[str, str], Callable[[str], str | None], set[str]]:
+    """The registry variables a scan needs, the environment laid over the secrets file.
+
+    Returns the SERVER variables whose value contains `needle` (lower-cased), a look-up for
+    any other variable (None when it is not set), and, with `every_prefix`, the prefixes
+    that have a USER or PASSWORD but no SERVER at all.
+    """
+    file_values = read_file(secrets_file_path())
+    servers = {
+        n: v for n, v in file_values.items() if n.endswith(SECRET_SERVER) and needle in v.lower()
+    }
+    # The environment's SERVER variables, scanned as bytes (see `environ` above) with a
+    # slice comparison, cheaper than bytes.endswith, which parses its arguments on every
+    # call. A value that is not ASCII stays a candidate, since bytes.lower() folds ASCII
+    # letters only; every candidate is checked again as text by _judge.
+    suffix, target = _encode(SECRET_SERVER), _encode(needle)
+    tail = -len(suffix)
+    in_environment = {n: v for n, v in environ.items() if n[tail:] == suffix}
+    for name in [n for n in servers if _encode(n) in in_environment]:
+        del servers[name]  # the environment overrides the file, match or not
+    servers.update(
+        (_decode(n), _decode(v))
+        for n, v in in_environment.items()
+        if target in v.lower() or not v.isascii()
+    )
+    servers = {n: v for n, v in servers.items() if needle in v.lower()}
+
+    def value(name: str) -> str | None:
+        present = environ.get(_encode(name))
+        return file_values.get(name) if present is None else _decode(present)
+
+    orphans: set[str] = set()
+    if every_prefix:
+        mark = _encode(SECRET_MARK)
+        names = set(file_values) | {_decode(n) for n in environ if mark in n}
+        with_server = {_decode(n) for n in in_environment} | set(file_values)
+        for name in names:
+            for part in (SECRET_USER, SECRET_PASSWORD):
+                prefix = name[: -len(part)]
+                if name.endswith(part) and prefix + SECRET_SERVER not in with_server:
+                    orphans.add(prefix)
+    return servers, value, orphans
+
+
+def _encode(text: str) -> bytes:
+    """Text as the environment holds it: os.environ's own encoding."""
+    return text.encode(_ENCODING, "surrogateescape")
+
+
+def _decode(data: bytes) -> str:
+    """Environment bytes as text, exactly as os.environ would give them."""
+    return data.decode(_ENCODING, "surrogateescape")
+
+
+def _host_of(key: str) -> str:
+    """What any SERVER naming `key` must contain, lower-cased: its host, or "docker.io"."""
+    if key == DOCKER_HUB_KEY:
+        return "docker.io"  # every Docker Hub alias contains it
+    if key.startswith("["):
+        return key[: key.index("]") + 1]
+    return key.partition(":")[0]
+
+
+def secrets_file_path() -> str:
+    """The Codespaces secrets file, or the one DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE names."""
+    return os.environ.get(ENV_SECRETS_FILE) or DEFAULT_SECRETS_FILE
+
+
+def _is_secret_name(name: str) -> bool:
+    return SECRET_MARK in name and name.endswith(_SUFFIXES)
+
+
+def read_file(path: str) -> dict[str, str]:
+    """The registry variables in a secrets file of `NAME=<base64 of value>` lines.
+
+    Lines that are not of that form are skipped: a half-written or foreign file must not stop
+    the secrets in the environment from working. Neither may a file that cannot be read, or a
+    FIFO in its place, which would otherwise hang every docker command. A value is split off
+    at the first `=` only, so base64 padding at its end is kept.
+    """
+    try:
+        data = _read_regular(path)
+    except OSError as error:
+        if not isinstance(error, FileNotFoundError):  # outside a codespace: nothing to say
+            debug(f"ignoring the secrets file {path}: {error.strerror or error}")
+        return {}
+    if len(data) > SECRETS_FILE_CAP:
+        debug(f"ignoring the secrets file {path}: it is larger than {SECRETS_FILE_CAP} bytes")
+        return {}
+    found = {}
+    for line in data.splitlines():
+        name, sep, value = line.partition(b"=")
+        try:
+            text = name.strip().decode("ascii")
+        except UnicodeDecodeError:
+            continue
+        if not sep or not _is_secret_name(text):
+            continue
+        decoded = _strict_base64(value.strip())
+        try:
+            if decoded is None:
+                raise ValueError("not base64")
+            found[text] = decoded.decode("utf-8")
+        except ValueError:  # UnicodeDecodeError is one too
+            debug(f"{text} in the secrets file is not base64 of UTF-8 text; ignoring it")
+    return found
+
+
+def _strict_base64(value: bytes) -> bytes | None:
+    """Standard base64 with its padding, or None: nothing skipped, as Python 3.11's strict_mode.
+
+    Python 3.9 and 3.10 have no strict_mode, and their decoder silently drops bytes outside
+    the alphabet, which would turn a damaged line into a wrong secret.
+    """
+    body = value.rstrip(b"=")
+    if len(value) % 4 or len(value) - len(body) > 2 or not _BASE64.issuperset(body):
+        return None
+    from binascii import Error, a2b_base64
+
+    try:
+        return a2b_base64(value)
+    except Error:
+        return None
+
+
+def _read_regular(path: str) -> bytes:
+    """Up to one byte past the cap of a file, or OSError if it cannot be read or is no file.
+
+    As files.read_regular, but a `get` reads this file in every codespace, and that module
+    costs more to import than the whole read: only `os` and `stat` (loaded by `os`) are used.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("not a regular file")
+    except OSError:
+        os.close(fd)
+        raise
+    with open(fd, "rb") as stream:
+        return stream.read(SECRETS_FILE_CAP + 1)
+
+
+class Secrets(Source):
+    """The secrets as a source: they answer first, and `docker login` never overrides them."""
+
+    description = "secrets"
+
+    @staticmethod
+    def _covering(server_url: str) -> Secret | None:
+        """The triple that answers the registry a request names; what is passed over is said.
+
+        A misplaced access key is said on stderr each time, since until it is fixed pulls go
+        anonymous; everything else only under debug.
+        """
+        key = docker_key(server_url)
+        if key is None:
+            return None
+        found = scan(key)
+        for skipped in found.passed_over:
+            (warn if skipped.reason == MISPLACED_KEY else debug)(skipped.message)
+        return found.answers.get(key)
+
+    def get(self, server_url: str) -> tuple[str, str] | None:
+        secret = self._covering(server_url)
+        if secret is None:
+            return None
+        if secret.aws is None:
+            return secret.user, secret.password
+        from ..ecr import login
+
+        return login.answer(secret)
+
+    def add(self, server_url: str, username: str, secret: str) -> bool:
+        """A registry a secret covers stores nothing: the secret stays the truth, and rotates."""
+        covering = self._covering(server_url)
+        if covering is None:
+            return False
+        warn(
+            f"{covering.key} is covered by the secret {covering.variable(SECRET_SERVER)}; "
+            "its credentials are used and nothing was stored"
+        )
+        return True
+
+    def delete(self, server_url: str) -> bool:
+        """A secret-covered registry is not stored; `docker logout` drops its cached token."""
+        covering = self._covering(server_url)
+        if covering is None:
+            return False
+        if covering.aws is not None:
+            from ..ecr import login
+
+            login.forget(covering)
+        return True
+
+    def list(self) -> dict[str, str]:
+        return {key: secret.username() for key, secret in scan().answers.items()}

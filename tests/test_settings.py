@@ -1,0 +1,100 @@
+"""One reader for every boolean setting: 1/true/yes/on is on; unset, empty, 0/false/no/off is
+off; case-insensitive; anything else is said once and taken as off."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_bed import FakeECR, endpoint_env
+from support import add_secret, run_helper
+
+from docker_credential_codespaces import settings
+
+NAME = "DOCKER_CREDENTIAL_CODESPACES_TEST_FLAG"
+ON = ["1", "true", "TRUE", "True", "yes", "YES", "on", "On", " on "]
+OFF = ["", "0", "false", "FALSE", "no", "No", "off", "OFF", " 0 "]
+
+
+@pytest.mark.parametrize("value", ON)
+def test_on(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(NAME, value)
+    assert settings.flag(NAME) is True
+
+
+@pytest.mark.parametrize("value", [*OFF, None])
+def test_off(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv(NAME, raising=False)
+    else:
+        monkeypatch.setenv(NAME, value)
+    assert settings.flag(NAME) is False
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "enabled", "y"])
+def test_anything_else_is_said_once_and_off(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setattr(settings, "_warned", set())
+    monkeypatch.setenv(NAME, value)
+    assert settings.flag(NAME) is False
+    assert settings.flag(NAME) is False
+    assert capsys.readouterr().err == (
+        f"docker-credential-codespaces: {NAME} is not 1/true/yes/on or 0/false/no/off; "
+        "taken as off\n"
+    )
+
+
+# --- every boolean variable of the helper reads the same way, end to end ---------------------
+
+ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+
+
+@pytest.mark.parametrize(("value", "cached"), [("false", True), ("0", True), ("yes", False)])
+def test_no_cache(env: dict[str, str], value: str, cached: bool) -> None:
+    """`NO_CACHE=false` once turned the cache off."""
+    with FakeECR({"AKIAIOSFODNN7EXAMPLE": "secret-key"}) as fake:
+        env.update(endpoint_env(fake.endpoint_url))
+        env["DOCKER_CREDENTIAL_CODESPACES_NO_CACHE"] = value
+        add_secret(env, "ECR", ECR_HOST, "AKIAIOSFODNN7EXAMPLE", "secret-key")
+        for _ in range(2):
+            assert run_helper(env, "get", stdin=ECR_HOST.encode()).returncode == 0
+        assert fake.count() == (1 if cached else 2)
+
+
+@pytest.mark.parametrize(("value", "answered"), [("false", True), ("off", True), ("TRUE", False)])
+def test_no_github_token(env: dict[str, str], value: str, answered: bool) -> None:
+    """`NO_GITHUB_TOKEN=false` once turned the codespace token off."""
+    env.update(CODESPACES="true", GITHUB_TOKEN="ghs_CANARY", GITHUB_USER="octo")
+    env["DOCKER_CREDENTIAL_CODESPACES_NO_GITHUB_TOKEN"] = value
+    result = run_helper(env, "get", stdin=b"ghcr.io")
+    assert (result.returncode == 0) is answered
+    listed = json.loads(run_helper(env, "list", stdin=None).stdout)
+    assert listed == ({"ghcr.io": "octo"} if answered else {})
+
+
+@pytest.mark.parametrize(("value", "hints"), [("false", False), ("no", False), ("On", True)])
+def test_debug(env: dict[str, str], value: str, hints: bool) -> None:
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = value
+    result = run_helper(env, "get", stdin=b"nowhere.example")
+    assert result.stdout == b"credentials not found in native keychain\n"
+    assert (b"no secret and no stored login" in result.stderr) is hints
+
+
+def test_a_mistyped_flag_is_one_line_and_doctor_names_it(env: dict[str, str]) -> None:
+    """Said once by the run that reads it (a quiet success never reads DEBUG), and by doctor."""
+    add_secret(env, "GH", "ghcr.io", "u", "p")
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "verbose"
+    env["DOCKER_CREDENTIAL_CODESPACES_NO_CACHE"] = "please"
+    line = b"DOCKER_CREDENTIAL_CODESPACES_DEBUG is not 1/true/yes/on or 0/false/no/off"
+    assert run_helper(env, "get", stdin=b"ghcr.io").returncode == 0
+    missing = run_helper(env, "get", stdin=b"nowhere.example")
+    assert missing.stdout == b"credentials not found in native keychain\n"
+    assert missing.stderr.count(b"\n") == 1 and line in missing.stderr
+    doctor = run_helper(env, "doctor", "--json", stdin=None)
+    problems = json.loads(doctor.stdout)["problems"]
+    assert any(p.startswith(line.decode()) for p in problems)
+    assert any(p.startswith("DOCKER_CREDENTIAL_CODESPACES_NO_CACHE is not") for p in problems)

@@ -98,8 +98,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-if TYPE_CHECKING:  # tests/ joins sys.path only in main(); see there
-    from aws_bed import FakeECR
+if TYPE_CHECKING:  # the checkout joins sys.path only in main(); see there
+    from beds.aws import FakeECR
 
 # -- the spawner: forks every measured child from a small process ----------------------------
 
@@ -328,27 +328,10 @@ class Spawner:
 
 def base_env(root: Path, name: str, venv_bin: str) -> dict[str, str]:
     """A private environment built from scratch, so nothing of this shell steers the run."""
-    from aws_bed import hermetic_env
+    from beds.environment import isolated_environ
 
     directory = root / "".join(c if c.isalnum() else "-" for c in name)
-    home = directory / "home"
-    runtime = directory / "run"
-    home.mkdir(parents=True)
-    runtime.mkdir(mode=0o700)
-    env = {
-        "PATH": f"{venv_bin}{os.pathsep}/usr/bin{os.pathsep}/bin",
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_RUNTIME_DIR": str(runtime),
-        "DOCKER_CONFIG": str(home / ".docker"),
-        "DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE": str(directory / "no-secrets-file"),
-    }
-    # Empty AWS config and credentials files, no metadata probe, loopback off any proxy.
-    env.update({k: v for k, v in hermetic_env(directory / "aws").items() if v is not None})
-    return env
+    return isolated_environ(directory, Path(venv_bin) / PROGRAM)
 
 
 def add_triple(env: dict[str, str], prefix: str, server: str, user: str, password: str) -> None:
@@ -427,7 +410,7 @@ def with_triples(env: dict[str, str], count: int) -> dict[str, str]:
 
 def build_scenarios(root: Path, python: str, helper: str, fake: FakeECR) -> list[Scenario]:
     """Every scenario with its own prepared environment (the peer's is added separately)."""
-    from aws_bed import endpoint_env
+    from beds.aws import endpoint_env
 
     venv_bin = os.path.dirname(helper)
     get = [helper, "get"]
@@ -581,7 +564,7 @@ def round_trip(fake: FakeECR) -> float:
     Signed (untimed) so that the server does all its work, as it does for the helper; the
     timing covers connect, request, the server's checks, the answer and the close.
     """
-    from aws_bed import ECR_TARGET_PREFIX, JSON_CONTENT_TYPE, sigv4_signature
+    from beds.aws import ECR_TARGET_PREFIX, JSON_CONTENT_TYPE, sigv4_signature
 
     port = int(fake.endpoint_url.rsplit(":", 1)[1])
     key_id, secret_key = KEY_RTT
@@ -868,7 +851,7 @@ def helper_interpreter(helper: str) -> tuple[str, str]:
 
     The baselines must use the helper's own interpreter and venv, whatever runs this file.
     """
-    from support import interpreter_command
+    from beds.client import interpreter_command
 
     interpreter, *flags = interpreter_command(Path(helper))
     if flags == ["-IS"]:
@@ -889,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench/bench.py) or name the installed executable with --helper"
         )
     helper = os.path.realpath(helper)
-    sys.path.insert(0, os.path.join(REPO, "tests"))
+    sys.path.insert(0, REPO)
     python, wrapper = helper_interpreter(helper)
     venv_bin = os.path.dirname(python)
     # pip compiles an installed package's bytecode; an editable checkout under
@@ -897,7 +880,7 @@ def main(argv: list[str] | None = None) -> int:
     import compileall
 
     compileall.compile_dir(os.path.join(REPO, "docker_credential_codespaces"), quiet=1)
-    from aws_bed import FakeECR
+    from beds.aws import FakeECR
 
     keys = dict([KEY_COLD, KEY_CACHED, KEY_RTT])
     loadavg = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from support import add_secret, run_helper
 
+from beds.client import run_helper
+from beds.environment import add_secret
 from docker_credential_codespaces import env_secrets
 
 

@@ -14,8 +14,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aws_bed import FakeECR, endpoint_env
-from support import HELPER, add_secret, imported_modules, interpreter_command, run_helper
+
+from beds.aws import FakeECR, endpoint_env
+from beds.client import HELPER, imported_modules, interpreter_command, run_helper
+from beds.environment import add_secret
 
 ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 # Modules a hot path must never import: site (the wrapper skips it), boto3's stack, JSON parsing, regular expressions,

@@ -3,14 +3,19 @@
 Tests and the bench run the helper (and the clients) with nothing of the machine's environment
 but what is written here: their own HOME, DOCKER_CONFIG and XDG directories, a secrets file
 path that does not exist, AWS config and credentials files that do not exist, no EC2 metadata
-probe, loopback traffic kept off any proxy, and a PATH that starts with the helper's directory.
-So no `*_CONTAINER_REGISTRY_*`, `AWS_*`, `DOCKER_*` or `GITHUB_*` variable of the machine, and
-none of its files, can answer in the helper's place.
+probe, loopback traffic kept off any proxy, and a PATH of two directories: the helper's own,
+then one holding a link to every program of the machine's PATH but its credential helpers. So
+no `*_CONTAINER_REGISTRY_*`, `AWS_*`, `DOCKER_*` or `GITHUB_*` variable of the machine, none
+of its files and no `docker-credential-*` it has installed can answer in the helper's place.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 from beds.client import HELPER
@@ -20,9 +25,46 @@ MACHINE_PATH = os.environ.get("PATH") or os.defpath
 LOOPBACK = "127.0.0.1,localhost"
 
 
+#: Programs of the machine that never join a run's PATH: docker asks them by name.
+CREDENTIAL_HELPERS = "docker-credential-"
+_tools: list[Path] = []
+_tools_lock = threading.Lock()
+
+
+def tools_dir() -> Path:
+    """This process's directory of the machine's programs, without any credential helper.
+
+    One symlink per executable of the machine's PATH directories (the first of a name wins, as
+    a lookup would), except `docker-credential-*`: Debian's golang-docker-credential-helpers,
+    for one, puts docker-credential-pass and -secretservice in /usr/bin, and they must never
+    answer for a fallback store that a test took away. Made once per process (readable by
+    every user, as the tests' other users need it), removed when the process exits.
+    """
+    with _tools_lock:
+        if _tools:
+            return _tools[0]
+        directory = Path(tempfile.mkdtemp(prefix="beds-tools-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        directory.chmod(0o755)
+        for entry in MACHINE_PATH.split(os.pathsep):
+            if not os.path.isabs(entry) or not os.path.isdir(entry):
+                continue
+            for name in sorted(os.listdir(entry)):
+                source = os.path.join(entry, name)
+                link = directory / name
+                if name.startswith(CREDENTIAL_HELPERS) or os.path.lexists(link):
+                    continue
+                if os.path.isfile(source) and os.access(source, os.X_OK):
+                    link.symlink_to(source)
+        _tools.append(directory)
+        return directory
+
+
 def search_path(helper: Path = HELPER) -> str:
-    """PATH for a run: the helper's own directory first, then the machine's programs."""
-    return f"{helper.parent}{os.pathsep}{MACHINE_PATH}"
+    """PATH for a run, from scratch: the helper's own directory, then the machine's programs
+    without its credential helpers, so only the helper under test and a test's own fakes
+    (which it puts in front) can answer for a `docker-credential-*` name."""
+    return f"{helper.parent}{os.pathsep}{tools_dir()}"
 
 
 def isolated_environ(root: Path, helper: Path = HELPER) -> dict[str, str]:

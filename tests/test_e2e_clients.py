@@ -2,8 +2,8 @@
 
 Each test builds a sandbox from nothing: a temporary HOME, DOCKER_CONFIG, XDG directories,
 store and cache directories, a secrets file path that does not exist, and a PATH of the venv's
-bin directory and the clients' own. Nothing of the host environment is inherited, so the host's
-secrets, `~/.docker/config.json`, `~/.config/containers/auth.json` or `/run/containers/0/
+bin directory and the machine's programs without its credential helpers (beds/environment.py).
+Nothing of the host environment is inherited, so the host's secrets, `~/.docker/config.json`, `~/.config/containers/auth.json` or `/run/containers/0/
 auth.json` can never answer in the helper's place (an `auths` entry in a containers auth.json
 shadows `credHelpers` for skopeo). The registries are the Debian distribution registry on
 127.0.0.1 over plain HTTP with basic auth (beds/registry.py).

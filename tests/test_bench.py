@@ -1,7 +1,7 @@
 """The benchmark keeps working as the helper changes: every scenario runs and answers rightly.
 
-Timings are never tested here (the machines are noisy; bench/bench.py reports ratios for a
-person to read). What is a fact is that each scenario gets the answer it expects, that the cold
+Timings are never tested here (the machines are noisy; `python -B -m bench` reports ratios for
+a person to read). What is a fact is that each scenario gets the answer it expects, that the cold
 and cached ECR runs did what their names say (the bench counts FakeECR's calls), and that the
 JSON carries the columns the README's table shows.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from beds.client import HELPER
 from beds.environment import isolated_environ
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
+REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = {
     "baseline: python -c pass",
     "baseline: python -I -S -c pass",
@@ -37,7 +37,8 @@ SCENARIOS = {
 
 def run_bench(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(BENCH), "--helper", str(HELPER), *args],
+        [sys.executable, "-B", "-m", "bench", "--helper", str(HELPER), *args],
+        cwd=REPO,
         capture_output=True,
         text=True,
         env=isolated_environ(root),

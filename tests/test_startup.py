@@ -1,4 +1,4 @@
-"""Start-up facts that can be tested deterministically, unlike timings (bench/bench.py).
+"""Start-up facts that can be tested deterministically, unlike timings (python -m bench).
 
 Docker starts the helper for every registry it touches, so the hot paths must import nothing
 they do not use. The installed executable is run by its own interpreter and options plus

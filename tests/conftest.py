@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-from support import isolated_environ
+
+from beds.environment import isolated_environ
 
 
 @pytest.fixture

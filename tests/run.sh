@@ -6,9 +6,11 @@
 #   tests/run.sh ARGS...       any pytest arguments
 #
 # Installs Debian's docker-registry, skopeo and apache2-utils through apt-get when run as root
-# (as CI is); otherwise their end-to-end tests are skipped with the reason printed. The Python
-# side goes into .venv: the package (editable) with its test extras, and a wheelhouse that lets
-# the install.sh test install offline.
+# (as CI is); otherwise their end-to-end tests are skipped with the reason printed. It installs
+# golang-docker-credential-helpers too: no test may reach its docker-credential-pass and
+# -secretservice in /usr/bin, so the suite proves it is hermetic on a machine that has them.
+# The Python side goes into .venv: the package (editable) with its test extras, and a
+# wheelhouse that lets the install.sh test install offline.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,6 +18,7 @@ missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
+command -v docker-credential-pass >/dev/null || missing+=(golang-docker-credential-helpers)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq

@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_bed import FakeECR, endpoint_env
-from support import add_secret
+
+from beds.aws import FakeECR, endpoint_env
+from beds.environment import add_secret
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 KEY_ID_2 = "AKIAI44QH8DHBEXAMPLE"

@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Optional
 
 import boto3
 import botocore.exceptions
 import pytest
-from aws_bed import (
+from botocore.config import Config
+
+from beds.aws import (
     ECR_PUBLIC_TARGET_PREFIX,
     ECR_TARGET_PREFIX,
     JSON_CONTENT_TYPE,
@@ -25,10 +26,8 @@ from aws_bed import (
     FakeECR,
     decode_token,
     endpoint_env,
-    hermetic_env,
     moto_server,
 )
-from botocore.config import Config
 
 KEY = "AKIAFAKEKEY000000001"
 SECRET = "fake/secret+key0000000000000000000000001"
@@ -37,13 +36,8 @@ OTHER_SECRET = "fake/secret+key0000000000000000000000002"
 
 
 @pytest.fixture(autouse=True)
-def _aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _aws_env(use_env: dict[str, str]) -> None:
     """Keep the host's ~/.aws, env keys and the metadata service out of every test."""
-    for name, value in hermetic_env(tmp_path / "aws").items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

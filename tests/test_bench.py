@@ -1,7 +1,7 @@
 """The benchmark keeps working as the helper changes: every scenario runs and answers rightly.
 
-Timings are never tested here (the machines are noisy; bench/bench.py reports ratios for a
-person to read). What is a fact is that each scenario gets the answer it expects, that the cold
+Timings are never tested here (the machines are noisy; `python -B -m bench` reports ratios for
+a person to read). What is a fact is that each scenario gets the answer it expects, that the cold
 and cached ECR runs did what their names say (the bench counts FakeECR's calls), and that the
 JSON carries the columns the README's table shows.
 """
@@ -13,9 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import HELPER, clean_environ
+from beds.client import HELPER
+from beds.environment import isolated_environ
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
+REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = {
     "baseline: python -c pass",
     "baseline: python -I -S -c pass",
@@ -34,19 +35,20 @@ SCENARIOS = {
 }
 
 
-def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+def run_bench(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(BENCH), "--helper", str(HELPER), *args],
+        [sys.executable, "-B", "-m", "bench", "--helper", str(HELPER), *args],
+        cwd=REPO,
         capture_output=True,
         text=True,
-        env=clean_environ(),
+        env=isolated_environ(root),
         timeout=300,
         check=False,
     )
 
 
-def test_every_scenario_runs_and_answers_rightly() -> None:
-    result = run_bench("--quick", "--rounds", "2", "--json", "--seed", "7")
+def test_every_scenario_runs_and_answers_rightly(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "--quick", "--rounds", "2", "--json", "--seed", "7")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     document = json.loads(result.stdout)
     rows = {row["name"]: row for row in document["scenarios"]}
@@ -65,8 +67,8 @@ def test_every_scenario_runs_and_answers_rightly() -> None:
     assert set(document["triples_growth_ms"]) == {"total", "interpreter"}
 
 
-def test_the_table_names_every_scenario_and_its_ratio() -> None:
-    result = run_bench("--quick", "--rounds", "1", "--seed", "7")
+def test_the_table_names_every_scenario_and_its_ratio(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "--quick", "--rounds", "1", "--seed", "7")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     lines = result.stdout.splitlines()
     header = next(line for line in lines if line.startswith("scenario"))
@@ -78,7 +80,7 @@ def test_the_table_names_every_scenario_and_its_ratio() -> None:
     assert lines[-1] == "every target met" or lines[-1].startswith("targets missed: ")
 
 
-def test_too_few_rounds_are_refused_without_quick() -> None:
-    result = run_bench("--rounds", "5")
+def test_too_few_rounds_are_refused_without_quick(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "--rounds", "5")
     assert result.returncode == 2
     assert "--rounds must be at least 30" in result.stderr

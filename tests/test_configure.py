@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import add_secret, run_helper
+
+from beds.client import run_helper
+from beds.environment import add_secret
 
 FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aws_bed import FakeECR, endpoint_env
-from support import add_secret, run_helper, spawn
 
+from beds.aws import FakeECR, endpoint_env
+from beds.client import run_helper, spawn
+from beds.environment import add_secret
 from docker_credential_codespaces.ecr.cache import decode
 
 ROUNDS = 200

@@ -12,9 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import registry_bed as bed
-from aws_bed import FakeECR, endpoint_env
-from support import add_secret, run_helper
+
+from beds import registry as bed
+from beds.aws import FakeECR, endpoint_env
+from beds.client import run_helper
+from beds.environment import add_secret
 
 CANARY = "CANARY-doctor-7e3a"
 

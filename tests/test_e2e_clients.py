@@ -2,11 +2,11 @@
 
 Each test builds a sandbox from nothing: a temporary HOME, DOCKER_CONFIG, XDG directories,
 store and cache directories, a secrets file path that does not exist, and a PATH of the venv's
-bin directory and the clients' own. Nothing of the host environment is inherited, so the host's
-secrets, `~/.docker/config.json`, `~/.config/containers/auth.json` or `/run/containers/0/
+bin directory and the machine's programs without its credential helpers (beds/environment.py).
+Nothing of the host environment is inherited, so the host's secrets, `~/.docker/config.json`, `~/.config/containers/auth.json` or `/run/containers/0/
 auth.json` can never answer in the helper's place (an `auths` entry in a containers auth.json
 shadows `credHelpers` for skopeo). The registries are the Debian distribution registry on
-127.0.0.1 over plain HTTP with basic auth (tests/registry_bed.py).
+127.0.0.1 over plain HTTP with basic auth (beds/registry.py).
 
 Client facts the assertions rely on (docker CLI 28.2, skopeo 1.9.3, docker-py 7):
 - skopeo ignores `credsStore` and asks a helper only through `credHelpers`; it needs
@@ -38,10 +38,8 @@ from typing import Optional
 
 import pytest
 
-try:
-    from tests import registry_bed as bed
-except ImportError:  # tests/ is not a package: pytest's default import mode puts it on sys.path
-    import registry_bed as bed
+from beds import registry as bed
+from beds.environment import isolated_environ
 
 pytestmark = pytest.mark.e2e
 
@@ -187,42 +185,19 @@ class Sandbox:
         return self.run(["docker", "login", host, "-u", user, "--password-stdin"], stdin=password)
 
 
-def _tool_dirs() -> list[str]:
-    """The directories of the clients, so the sandbox PATH holds them and little else."""
-    dirs = []
-    for tool in ("skopeo", "docker", "docker-registry"):
-        found = shutil.which(tool)
-        if found:
-            dirs.append(str(Path(found).parent))
-    return dirs
-
-
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Sandbox:
     root = tmp_path
-    dirs = {
-        name: root / name
-        for name in ("home", "docker", "xdg-runtime", "xdg-config", "xdg-data", "xdg-cache")
-    }
-    for path in dirs.values():
-        path.mkdir(mode=0o700)
-    path_dirs = [str(helper_bin_dir()), *_tool_dirs(), "/usr/bin", "/bin"]
-    env = {
-        "PATH": os.pathsep.join(dict.fromkeys(path_dirs)),
-        "HOME": str(dirs["home"]),
-        "DOCKER_CONFIG": str(dirs["docker"]),
-        # containers/image reads $XDG_RUNTIME_DIR/containers/auth.json (else
-        # /run/containers/<uid>/auth.json) and $XDG_CONFIG_HOME/containers/auth.json.
-        "XDG_RUNTIME_DIR": str(dirs["xdg-runtime"]),
-        "XDG_CONFIG_HOME": str(dirs["xdg-config"]),
-        "XDG_DATA_HOME": str(dirs["xdg-data"]),
-        "XDG_CACHE_HOME": str(dirs["xdg-cache"]),
-        "TMPDIR": str(root),
-        "LANG": "C.UTF-8",
-        "DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE": str(root / "no-such-secrets-file"),
-        STORE_DIR_ENV: str(root / "store"),
-        "DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR": str(root / "cache"),
-    }
+    # containers/image reads $XDG_RUNTIME_DIR/containers/auth.json (else
+    # /run/containers/<uid>/auth.json) and $XDG_CONFIG_HOME/containers/auth.json: both private.
+    env = isolated_environ(root, helper=helper_bin_dir() / PROGRAM)
+    env.update(
+        {
+            "TMPDIR": str(root),
+            STORE_DIR_ENV: str(root / "store"),
+            "DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR": str(root / "cache"),
+        }
+    )
     return Sandbox(root=root, env=env)
 
 

@@ -18,7 +18,7 @@ registry must answer on port 443 under that exact name, without touching the mac
   its `sh`, the PID namespace's init, and the kernel then kills every process left inside.
 
 The registry's htpasswd user is `AWS` and its password is the first token FakeECR will mint
-(`fake-ecr-000001-<key id>`, see `aws_bed.FakeECR._issue`); the test checks that prediction
+(`fake-ecr-000001-<key id>`, see `beds.aws.FakeECR._issue`); the test checks that prediction
 against what FakeECR actually issued before blaming anything else.
 """
 
@@ -43,13 +43,11 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 import pytest
-from aws_bed import FakeECR, decode_token, endpoint_env
-from support import HELPER, add_secret
 
-try:
-    from tests import registry_bed as bed
-except ImportError:  # tests/ is not a package: pytest's default import mode puts it on sys.path
-    import registry_bed as bed
+from beds import registry as bed
+from beds.aws import FakeECR, decode_token, endpoint_env
+from beds.client import HELPER
+from beds.environment import add_secret
 
 pytestmark = pytest.mark.e2e
 

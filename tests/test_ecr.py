@@ -18,8 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_bed import FakeECR, endpoint_env, moto_server
-from support import add_secret, free_port, run_command, run_helper, spawn
+
+from beds.aws import FakeECR, endpoint_env, moto_server
+from beds.client import run_command, run_helper, spawn
+from beds.environment import add_secret
+from beds.servers import free_port
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from support import add_secret, run_helper
 
+from beds.client import run_helper
+from beds.environment import add_secret
 from docker_credential_codespaces.servers import docker_key
 from docker_credential_codespaces.sources.secrets import scan
 

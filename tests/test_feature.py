@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import clean_environ
+
+from beds.environment import isolated_environ
 
 REPO = Path(__file__).resolve().parent.parent
 FEATURE = REPO / ".devcontainer" / "features" / "docker-credential-codespaces"
@@ -48,7 +49,7 @@ def test_feature_installs_and_survives_the_codespaces_rewrite(tmp_path: Path) ->
     home = tmp_path / "home"
     home.mkdir()
     bin_dir = tmp_path / "bin"
-    env = clean_environ()
+    env = isolated_environ(tmp_path, helper=bin_dir / "docker-credential-codespaces")
     env.update(
         SOURCE=str(wheels[-1]),
         _REMOTE_USER="root",
@@ -71,7 +72,6 @@ def test_feature_installs_and_survives_the_codespaces_rewrite(tmp_path: Path) ->
     config_file.write_text(json.dumps({"auths": {"ghcr.io": {"auth": login}}}))
     env.update(
         HOME=str(home),
-        PATH=f"{bin_dir}:/usr/bin:/bin",
         GH_CONTAINER_REGISTRY_SERVER="ghcr.io",
         GH_CONTAINER_REGISTRY_USER="octo",
         GH_CONTAINER_REGISTRY_PASSWORD="ghp_x",

@@ -30,18 +30,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
-from aws_bed import FakeECR, endpoint_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import (
-    HELPER,
-    add_secret,
-    interpreter_command,
-    isolated_environ,
-    run_command,
-    run_helper,
-)
 
+from beds.aws import FakeECR, endpoint_env
+from beds.client import HELPER, interpreter_command, run_command, run_helper
+from beds.environment import add_secret, isolated_environ
 from docker_credential_codespaces.resolve import CodespacesHelper
 from docker_credential_codespaces.servers import docker_key
 from docker_credential_codespaces.wire import serve

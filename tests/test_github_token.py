@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import add_secret, run_helper
+
+from beds.client import run_helper
+from beds.environment import add_secret
 
 NOT_FOUND = b"credentials not found in native keychain\n"
 

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from aws_bed import FakeECR, endpoint_env
-from support import HELPER, add_secret, run_helper
+
+from beds.aws import FakeECR, endpoint_env
+from beds.client import HELPER, run_helper
+from beds.environment import add_secret
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "hostile-fs-aws-secret"

@@ -13,8 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import registry_bed as bed
-from support import clean_environ, imported_modules, interpreter_command
+
+from beds import registry as bed
+from beds.client import imported_modules, interpreter_command
+from beds.environment import isolated_environ
 
 REPO = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO / ".venv" / "wheelhouse"
@@ -33,18 +35,14 @@ def test_install_on_a_fresh_home_keeps_every_key_and_login(tmp_path: Path) -> No
     docker_config = home / ".docker"
     docker_config.mkdir(parents=True)
     bin_dir = tmp_path / "bin"
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    env = clean_environ()
+    # HOME is tmp_path/home; PATH starts with bin_dir, where install.sh links the helper.
+    env = isolated_environ(tmp_path, helper=bin_dir / "docker-credential-codespaces")
     env.update(
-        HOME=str(home),
-        XDG_RUNTIME_DIR=str(runtime),
         DCC_PREFIX=str(tmp_path / "prefix"),
         DCC_BIN_DIR=str(bin_dir),
         DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE=str(tmp_path / "none"),
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(WHEELHOUSE),
-        PATH=f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
     )
     with bed.start_registry("inline-user") as inline, bed.start_registry("secret-user") as secret:
         ref = bed.push_tiny_image(inline)

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import HELPER, add_secret, interpreter_command, run_command
 
+from beds.client import HELPER, interpreter_command, run_command
+from beds.environment import add_secret
 from docker_credential_codespaces import launcher
 from docker_credential_codespaces.errors import HelperError
 

@@ -13,7 +13,7 @@ import random
 import subprocess
 import time
 
-from support import run_helper, spawn
+from beds.client import run_helper, spawn
 
 PROCESSES = 200
 SHARED = ("shared-0.example", "shared-1.example", "shared-2.example")

@@ -4,8 +4,8 @@ every other triple does not. `get`, `list`, `doctor` and `configure` all read th
 from __future__ import annotations
 
 import pytest
-from support import add_secret
 
+from beds.environment import add_secret
 from docker_credential_codespaces.sources import secrets
 from docker_credential_codespaces.sources.secrets import (
     INCOMPLETE,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_bed import FakeECR, endpoint_env
-from support import add_secret, run_helper
 
+from beds.aws import FakeECR, endpoint_env
+from beds.client import run_helper
+from beds.environment import add_secret
 from docker_credential_codespaces import settings
 
 NAME = "DOCKER_CREDENTIAL_CODESPACES_TEST_FLAG"

@@ -1,4 +1,4 @@
-"""Start-up facts that can be tested deterministically, unlike timings (bench/bench.py).
+"""Start-up facts that can be tested deterministically, unlike timings (python -m bench).
 
 Docker starts the helper for every registry it touches, so the hot paths must import nothing
 they do not use. The installed executable is run by its own interpreter and options plus
@@ -14,8 +14,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aws_bed import FakeECR, endpoint_env
-from support import HELPER, add_secret, imported_modules, interpreter_command, run_helper
+
+from beds.aws import FakeECR, endpoint_env
+from beds.client import HELPER, imported_modules, interpreter_command, run_helper
+from beds.environment import add_secret
 
 ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 # Modules a hot path must never import: site (the wrapper skips it), boto3's stack, JSON parsing, regular expressions,

@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import run_helper, spawn
+
+from beds.client import run_helper, spawn
 
 
 def store_file(env: dict[str, str]) -> Path:

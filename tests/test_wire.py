@@ -11,8 +11,9 @@ import sys
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support import HELPER, add_secret, run_helper
 
+from beds.client import HELPER, run_helper
+from beds.environment import add_secret
 from docker_credential_codespaces import __version__
 from docker_credential_codespaces.resolve import CodespacesHelper
 from docker_credential_codespaces.wire import serve

@@ -8,8 +8,9 @@ wrong secret fails the way it does against AWS), counts every call (so caching t
 "exactly one exchange") and can be switched into the failure modes the helper must survive.
 ``moto_server`` runs moto out of process for the cases where moto is good enough.
 
-Nothing here is a pytest fixture: ``tests/conftest.py`` wraps these helpers, and they stay usable
-from plain scripts and benchmarks.
+Nothing here is a pytest fixture: the tests wrap these in fixtures, and the bench uses them as
+they are. The environment that keeps the machine's AWS setup away is the one builder's
+(``beds.environment``).
 """
 
 from __future__ import annotations
@@ -33,11 +34,10 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from support import free_port, stop_process
+from beds.servers import free_port, stop_process
 
 #: ``X-Amz-Target`` prefix of private ECR (botocore ``ecr`` model, ``targetPrefix``).
 ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921"
@@ -55,65 +55,11 @@ FAILURE_MODES = ("throttle", "denied", "error500", "hang")
 #: moto's default account, which its ECR puts into tokens and proxy endpoints.
 MOTO_ACCOUNT = "123456789012"
 
-#: AWS variables that would let the host's identity or settings leak into a test.
-AMBIENT_AWS_VARS = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_ECR",
-    "AWS_ENDPOINT_URL_ECR_PUBLIC",
-    "AWS_ENDPOINT_URL_STS",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    "AWS_USE_FIPS_ENDPOINT",
-    "AWS_USE_DUALSTACK_ENDPOINT",
-    "AWS_RETRY_MODE",
-    "AWS_MAX_ATTEMPTS",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_SDK_UA_APP_ID",
-)
-
 _AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*"
     r"SignedHeaders=(?P<signed_headers>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
 )
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
-
-
-def hermetic_env(directory: Path) -> dict[str, Optional[str]]:
-    """Environment changes that make boto3 ignore the host's AWS setup.
-
-    Points the config and credentials files at empty files under *directory* (so no profile,
-    region or endpoint from ``~/.aws`` applies), disables the EC2 metadata probe (which would
-    otherwise try a link-local address and stall) and keeps loopback traffic off any proxy.
-    ``None`` means "unset this variable"; apply with ``monkeypatch.setenv``/``delenv``.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    config = directory / "aws-config"
-    credentials = directory / "aws-credentials"
-    config.write_text("")
-    credentials.write_text("")
-    changes: dict[str, Optional[str]] = dict.fromkeys(AMBIENT_AWS_VARS)
-    loopback = "127.0.0.1,localhost"
-    changes.update(
-        AWS_CONFIG_FILE=str(config),
-        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
-        AWS_EC2_METADATA_DISABLED="true",
-        NO_PROXY=loopback,
-        no_proxy=loopback,
-    )
-    return changes
 
 
 def endpoint_env(url: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ The real clients (skopeo, the docker CLI, docker-py) only ask a credential helpe
 registry challenges them, so the end-to-end tests need a registry with basic auth. The Debian
 `docker-registry` (distribution 2.8) is started per test on a free port with an htpasswd file,
 and an image is built by hand and pushed over the registry HTTP API: no engine, no internet.
-Plain importable helpers; `conftest.py` wraps them in fixtures.
+Plain importable helpers; the tests wrap them in fixtures.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from support import free_port, stop_process
+from beds.servers import free_port, stop_process
 
 REGISTRY_BINARY = "docker-registry"
 HTPASSWD_BINARY = "htpasswd"
@@ -303,7 +303,7 @@ def tiny_image(
             "config": {"Cmd": ["/hello.txt"]},
             "rootfs": {"type": "layers", "diff_ids": [diff_id]},
             "created": "2024-01-01T00:00:00Z",
-            "history": [{"created_by": "tests/registry_bed.py"}],
+            "history": [{"created_by": "beds/registry.py"}],
         },
         separators=(",", ":"),
     ).encode()

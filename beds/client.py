@@ -1,0 +1,96 @@
+"""The one protocol client: run the helper's executable as docker does and read what it said.
+
+Docker starts the helper with a verb in argv, writes the request to its stdin, closes it and
+reads both outputs to the end. Every run here does the same, with a bounded timeout so that a
+hang fails instead of blocking. The executable is a parameter; by default it is the one in the
+venv of the interpreter running this code (tests/run.sh writes it as install.sh does).
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+PROGRAM = "docker-credential-codespaces"
+#: The executable under test unless a caller names another (the bench's `--helper`).
+HELPER = Path(sys.executable).parent / PROGRAM
+#: No run may take longer than this; a hang fails instead of blocking CI.
+RUN_TIMEOUT = 60.0
+
+
+def run_helper(
+    env: dict[str, str],
+    *args: str,
+    stdin: bytes | None = b"",
+    timeout: float = RUN_TIMEOUT,
+    helper: Path = HELPER,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the helper the way docker does: argv, bytes on stdin, both outputs captured."""
+    return run_command([str(helper), *args], env, stdin, timeout)
+
+
+def run_command(
+    argv: list[str], env: dict[str, str], stdin: bytes | None, timeout: float = RUN_TIMEOUT
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a command with bytes on stdin (None: no stdin at all), capturing both outputs."""
+    return subprocess.run(
+        argv,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def spawn(
+    env: dict[str, str], verb: str, stdin: bytes, helper: Path = HELPER
+) -> subprocess.Popen[bytes]:
+    """Start the helper without waiting, its request already written and stdin closed, for
+    runs of many at once; collect each with communicate(timeout=...)."""
+    process = subprocess.Popen(
+        [str(helper), verb],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdin is not None
+    process.stdin.write(stdin)
+    process.stdin.close()
+    process.stdin = None  # written and closed: communicate() must not touch it
+    return process
+
+
+def interpreter_command(wrapper: Path = HELPER) -> list[str]:
+    """The interpreter and options that an executable script starts, to run it with more.
+
+    The launcher's wrapper runs Python with -I, which ignores PYTHONPROFILEIMPORTTIME and the
+    like; a caller that needs them passes `-X importtime` through this command instead. Both
+    of the launcher's forms are read: a `#!` line, and /bin/sh's exec line for an interpreter
+    path that a `#!` line cannot hold.
+    """
+    lines = wrapper.read_text().splitlines()
+    if lines[0] == "#!/bin/sh":
+        words = shlex.split(lines[1])  # the shell reads: exec '<python>' -IS "$0" "$@"
+        assert words[0] == "exec" and words[-2:] == ["$0", "$@"], lines[1]
+        return words[1:-2]
+    assert lines[0].startswith("#!"), lines[0]
+    return lines[0][2:].split()
+
+
+def imported_modules(
+    env: dict[str, str], *args: str, wrapper: Path = HELPER, stdin: bytes | None = b""
+) -> set[str]:
+    """The modules an executable imports for one invocation, as `python -X importtime` lists."""
+    argv = [*interpreter_command(wrapper), "-X", "importtime", str(wrapper), *args]
+    result = run_command(argv, env, stdin)
+    modules = set()
+    for line in result.stderr.decode().splitlines():
+        if line.startswith("import time:") and "|" in line:
+            modules.add(line.rsplit("|", 1)[1].strip())
+    assert modules, result.stderr
+    return modules

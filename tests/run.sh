@@ -10,7 +10,7 @@
 # golang-docker-credential-helpers too: no test may reach its docker-credential-pass and
 # -secretservice in /usr/bin, so the suite proves it is hermetic on a machine that has them.
 # The Python side goes into .venv: the package (editable) with its test extras, and a
-# wheelhouse that lets the install.sh test install offline.
+# wheelhouse that lets the install.sh test install offline. Then ruff, mypy --strict, pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -40,4 +40,5 @@ python=${PYTHON:-python3}
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy  # --strict on the package, as pyproject's [tool.mypy] says
 exec .venv/bin/python -m pytest -m "not deep" "$@"

@@ -19,7 +19,8 @@ from beds.client import HELPER, interpreter_command
 from bench.measurement import RUN_TIMEOUT, Spawner, round_trip, rss_floor, run_rounds, warm_up
 from bench.report import MIB, print_json, print_table, summarise, verdicts
 from bench.scenarios import KEY_CACHED, KEY_COLD, KEY_RTT, build_scenarios, peer_scenario
-from bench.targets import GET_ECR_CACHED, GET_ECR_COLD, PROGRAM
+from bench.targets import GET_ECR_CACHED, GET_ECR_COLD
+from docker_credential_codespaces.constants import PROGRAM
 
 COMMAND = ".venv/bin/python -B -m bench"
 

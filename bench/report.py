@@ -24,10 +24,10 @@ from bench.targets import (
     HOT_FACTOR,
     LIST_50,
     LIST_FACTOR,
-    PROGRAM,
     RSS_SLACK_MIB,
     TRIPLES_EXTRA_MS,
 )
+from docker_credential_codespaces.constants import PROGRAM
 
 MIB = 1024.0  # ru_maxrss is in KiB on Linux
 

@@ -32,8 +32,8 @@ from bench.targets import (
     GET_TRIPLES,
     LIST_50,
     PEER_CACHED,
-    PROGRAM,
 )
+from docker_credential_codespaces.constants import PROGRAM
 
 PEER = "docker-credential-ecr-login"
 PEER_INSTALL = "apt-get install --no-install-recommends amazon-ecr-credential-helper"

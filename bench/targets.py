@@ -6,8 +6,6 @@ project's start-up targets, which `report.verdicts` applies to the medians of on
 
 from __future__ import annotations
 
-PROGRAM = "docker-credential-codespaces"
-
 # -- scenario names ----------------------------------------------------------------------------
 
 BASELINE = "baseline: python -c pass"

@@ -9,7 +9,7 @@ import io  # loaded by the interpreter itself before any of this runs
 import os  # costs nothing here: the secrets module imports it on every path anyway
 import sys
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from typing import NoReturn
 

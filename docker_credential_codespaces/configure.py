@@ -21,8 +21,8 @@ from .commands import Parser
 from .constants import FALLBACK_FILE, GHCR, HELPER_NAME, PROGRAM, STATE_FILE
 from .dockerconfig import Config
 from .errors import HelperError
-from .paths import store_dir
 from .servers import docker_key
+from .settings import store_dir
 from .sources import codespace_token, secrets
 from .sources.logins import Logins, logins
 

@@ -15,10 +15,10 @@ import sys
 import time
 from typing import Any
 
-from . import dockerconfig, probe, settings
+from . import dockerconfig, ecr, probe, settings
 from .commands import Parser
 from .constants import DOCKER_HUB_KEY, ENV_DOCKER_AUTH_CONFIG, GHCR, HELPER_NAME, PROGRAM
-from .ecr import hosts
+from .ecr import TOKEN
 from .errors import HelperError
 from .resolve import CodespacesHelper
 from .sources import codespace_token, secrets
@@ -38,7 +38,7 @@ class Row:
     def __init__(self, key: str, source: str) -> None:
         self.key = key
         self.source = source
-        registry = hosts.registry(key)
+        registry = ecr.registry(key)
         if key == DOCKER_HUB_KEY:
             self.kind = "Docker Hub"
         elif registry is None:
@@ -66,6 +66,8 @@ def secret_findings() -> tuple[list[Row], list[str]]:
     """Rows for the secrets that answer, and a problem for each triple that does not."""
     found = secrets.scan()
     problems = [skipped.message for skipped in found.passed_over]
+    if any(s.aws is not None and s.aws.kind != TOKEN for s in found.answers.values()):
+        problems += cache_problems()
     now = time.time()
     rows = []
     for key, secret in found.answers.items():
@@ -76,6 +78,17 @@ def secret_findings() -> tuple[list[Row], list[str]]:
             row.state, row.problems = login.status(secret, now)
         rows.append(row)
     return rows, problems
+
+
+def cache_problems() -> list[str]:
+    """Why the ECR token cache cannot be used, if it cannot."""
+    directory = settings.cache_dir()
+    try:
+        if directory is not None:
+            directory.check()
+    except HelperError as error:
+        return [f"the ECR token cache is off, so every pull asks AWS: {error}"]
+    return []
 
 
 def login_rows(known: set[str]) -> tuple[list[Row], list[str]]:
@@ -167,6 +180,7 @@ def report(check: bool, timeout: float) -> dict[str, Any]:
     """The whole diagnosis as data: rows, problems, notes, and whether all is well."""
     rows, problems = secret_findings()
     problems += settings.problems()
+
     more, login_problems = login_rows({row.key for row in rows})
     rows += more
     problems += login_problems

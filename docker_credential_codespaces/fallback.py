@@ -8,10 +8,8 @@ is bounded in time, so a helper that waits for a passphrase cannot hang docker.
 
 from __future__ import annotations
 
-from .constants import ERR_NOT_FOUND, FALLBACK_FILE, FALLBACK_TIMEOUT, HELPER_NAME
+from .constants import ERR_NOT_FOUND, FALLBACK_TIMEOUT, HELPER_NAME
 from .errors import HelperError
-from .log import debug
-from .paths import store_dir
 from .sources.logins import Logins
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -20,16 +18,6 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 def valid_name(name: str) -> bool:
     """A credsStore name that can only ever make `docker-credential-<name>`, and not ours."""
     return bool(name) and _NAME_CHARS.issuperset(name) and name != HELPER_NAME
-
-
-def configured() -> FallbackStore | None:
-    """The fallback store `configure` recorded, or None (then the local store serves)."""
-    try:
-        name = (store_dir().read(FALLBACK_FILE, 256) or b"").decode("utf-8").strip()
-    except (UnicodeDecodeError, HelperError) as error:
-        debug(f"ignoring the fallback store's record, so the local store serves: {error}")
-        return None
-    return FallbackStore(name) if valid_name(name) else None
 
 
 class FallbackStore(Logins):

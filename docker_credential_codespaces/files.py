@@ -19,6 +19,12 @@ from .errors import HelperError
 _TEMP_SUFFIX = ".tmp"
 
 
+class UnsafeDirectory(HelperError):
+    """A directory a setting names that other users can write to: the user must hear of it,
+    where an unusable cache directory (read-only, no home) is otherwise only said under debug.
+    """
+
+
 class PrivateDir:
     """A directory that holds secrets: the local store's or the token cache's.
 
@@ -70,7 +76,7 @@ class PrivateDir:
             raise HelperError(f"{path} belongs to another user; refusing to keep secrets in it")
         if self.setting is not None:
             if info.st_mode & 0o022:
-                raise HelperError(
+                raise UnsafeDirectory(
                     f"{path}, named by {self.setting}, can be written by other users; refusing "
                     "to keep secrets in it (point the setting at a directory of your own)"
                 )

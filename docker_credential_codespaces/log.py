@@ -7,11 +7,12 @@ unless DOCKER_CREDENTIAL_CODESPACES_DEBUG=1 asks for it.
 import sys
 
 from .constants import ENV_DEBUG, PROGRAM
-from .settings import flag
 
 
 def debug_enabled() -> bool:
     """Whether the user asked for hints; read each time so tests can flip it in-process."""
+    from .settings import flag  # only a run that has a hint to give reads the setting
+
     return flag(ENV_DEBUG)
 
 

@@ -7,14 +7,14 @@ file is never overwritten: the user's logins in it would be lost.
 
 from __future__ import annotations
 
-from . import files, paths
+from . import files, settings
 from .constants import STORE_FILE
 from .errors import HelperError
 from .log import warn
 from .servers import shown, store_key
 from .sources.logins import Logins
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
@@ -32,7 +32,7 @@ class StoreCorrupt(HelperError):
 
 def load() -> dict[str, dict[str, str]]:
     """Every stored login, key to {"Username", "Secret"}; empty when there is no file."""
-    entries: dict[str, dict[str, str]] = _read_document(paths.store_dir()).get("credentials", {})
+    entries: dict[str, dict[str, str]] = _read_document(settings.store_dir()).get("credentials", {})
     return entries
 
 
@@ -153,7 +153,7 @@ def _update(change: Callable[[Entries], bool]) -> None:
 
     `change` mutates the entries and says whether anything changed; nothing is written if not.
     """
-    directory = paths.store_dir()
+    directory = settings.store_dir()
     directory.ensure()
     with directory.lock(STORE_FILE):
         document = _read_document(directory) or {"credentials": {}}

@@ -11,7 +11,7 @@ from . import __version__
 from .constants import ERR_NO_SERVER_URL, ERR_NO_USERNAME, PACKAGE, PROGRAM, STDIN_CAP, USAGE
 from .errors import HelperError
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from typing import BinaryIO, TextIO
 
@@ -20,8 +20,11 @@ class Helper:
     """What the protocol serves: docker-credential-helpers' four verbs.
 
     `get` raises CredentialsNotFound for a registry nobody knows, and every failure is a
-    HelperError whose text is the line docker shows. A plain class, not a typing.Protocol:
-    typing is not imported on docker's hot path, and subclasses are checked all the same.
+    HelperError whose text is the line docker shows. It differs from sources.Source, whose
+    `get` answers None and whose `add`/`delete` say whether they took the request, because a
+    chain needs to know when to ask the next source and the wire does not. A plain class, not
+    a typing.Protocol: typing is not imported on docker's hot path, and subclasses are checked
+    all the same.
     """
 
     def get(self, server_url: str) -> tuple[str, str]:

@@ -539,18 +539,15 @@ def test_a_pasted_key_with_white_space_is_exchanged_trimmed(
     assert fake.count() == 1
 
 
-def test_user_aws_token_about_to_expire_is_refused(env: dict[str, str]) -> None:
-    """Under five minutes left, as for the tokens the helper fetches: never handed out."""
-    add_secret(env, "ECR", HOST, "AWS", aws_token(time.time() + 120))
-    result = get(env)
-    assert result.returncode == 1
-    assert result.stdout.startswith(
-        b"ECR_CONTAINER_REGISTRY_PASSWORD holds an ECR token that expires at "
-    )
-    assert b", too soon; put the AWS access key id in ECR_CONTAINER_REGISTRY_USER" in result.stdout
+def test_user_aws_token_about_to_expire_is_still_served(env: dict[str, str]) -> None:
+    """Nobody can replace it, so it is good to its end; doctor warns of the coming hour."""
+    token = aws_token(time.time() + 120)
+    add_secret(env, "ECR", HOST, "AWS", token)
+    assert password(get(env)) == token
     report = json.loads(run_helper(env, "doctor", "--json", stdin=None).stdout)
     [row] = report["registries"]
-    assert row["state"].endswith("too soon to use") and row["problems"]
+    assert row["state"].startswith("token expires at")
+    assert any("expires within the hour" in p for p in row["problems"])
 
 
 def test_a_plain_user_that_is_no_access_key_is_returned_as_given(env: dict[str, str]) -> None:

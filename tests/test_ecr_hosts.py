@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from docker_credential_codespaces.ecr.hosts import registry as ecr_registry
+from docker_credential_codespaces.ecr import registry as ecr_registry
 from docker_credential_codespaces.servers import docker_key
 
 

@@ -329,7 +329,15 @@ def test_a_directory_a_setting_names_is_never_chmodded(
     )
     assert json.loads(listed.stdout) == {ECR_HOST: "AWS"}
     ecr_password(first), ecr_password(second)
-    assert fake.count() == 2  # no cache: each get exchanged
+    assert fake.count() == 2  # no cache: each get exchanged, and says why in one line
+    for ecr_get in (first, second):
+        assert ecr_get.stderr.count(b"\n") == 1
+        assert ecr_get.stderr.startswith(
+            b"docker-credential-codespaces: the ECR token cache is off"
+        )
+        assert b"named by DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR" in ecr_get.stderr
+    report = json.loads(run_helper(hostile_env, "doctor", "--json", stdin=None).stdout)
+    assert any(p.startswith("the ECR token cache is off") for p in report["problems"])
     for refused in (stored, erased):
         assert refused.returncode == 1
         assert refused.stdout.count(b"\n") == 1 and b"STORE_DIR" in refused.stdout

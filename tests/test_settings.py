@@ -1,16 +1,19 @@
-"""One reader for every boolean setting: 1/true/yes/on is on; unset, empty, 0/false/no/off is
-off; case-insensitive; anything else is said once and taken as off."""
+"""settings.py: one reader for every boolean setting (1/true/yes/on is on; unset, empty,
+0/false/no/off is off; case-insensitive; anything else is said once and taken as off), and
+the directories, computed without platformdirs but agreeing with it."""
 
 from __future__ import annotations
 
 import json
 
+import platformdirs
 import pytest
 
 from beds.aws import FakeECR, endpoint_env
 from beds.client import run_helper
 from beds.environment import add_secret
 from docker_credential_codespaces import settings
+from docker_credential_codespaces.errors import HelperError
 
 NAME = "DOCKER_CREDENTIAL_CODESPACES_TEST_FLAG"
 ON = ["1", "true", "TRUE", "True", "yes", "YES", "on", "On", " on "]
@@ -47,6 +50,47 @@ def test_anything_else_is_said_once_and_off(
         f"docker-credential-codespaces: {NAME} is not 1/true/yes/on or 0/false/no/off; "
         "taken as off\n"
     )
+
+
+# --- directories ------------------------------------------------------------------------------
+
+APP = "docker-credential-codespaces"
+
+
+@pytest.mark.parametrize("xdg", [None, "", "   ", "/custom/base"])
+def test_same_as_platformdirs(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, xdg: str | None
+) -> None:
+    for variable in ("XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        if xdg is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, xdg)
+    assert settings.user_data_dir() == platformdirs.user_data_dir(APP, appauthor=False)
+    assert settings.user_cache_dir() == platformdirs.user_cache_dir(APP, appauthor=False)
+
+
+def test_overrides_and_switch_off(use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_STORE_DIR", "/s")
+    monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR", "/c")
+    store, cache = settings.store_dir(), settings.cache_dir()
+    assert cache is not None
+    assert (store.path, cache.path) == ("/s", "/c")
+    assert (store.setting, cache.setting) == (
+        "DOCKER_CREDENTIAL_CODESPACES_STORE_DIR",
+        "DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR",
+    )
+    monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_NO_CACHE", "1")
+    assert settings.cache_dir() is None
+
+
+def test_no_home(use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(variable)
+    monkeypatch.setattr(settings.os.path, "expanduser", lambda path: path)
+    assert settings.cache_dir() is None
+    with pytest.raises(HelperError, match="DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"):
+        settings.store_dir()
 
 
 # --- every boolean variable of the helper reads the same way, end to end ---------------------

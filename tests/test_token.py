@@ -22,8 +22,10 @@ FRESHNESS = [
     (12, 0, False, True),
     (13, -1, False, True),
     (0, 240 / H, False, True),  # AWS answered with four minutes of life
-    (None, 2, True, False),  # a ready token is good until the margin
-    (None, 200 / H, False, True),
+    (None, 2, True, False),  # a ready token nobody can replace is good to its end
+    (None, 200 / H, True, False),
+    (None, 1 / H, True, False),
+    (None, 0, False, True),
     (None, -1, False, True),
 ]
 

@@ -1,12 +1,166 @@
 """Everything the helper knows about AWS ECR, in one package.
 
-- `hosts`: which docker keys are ECR registries, and where their API is;
-- `identity`: what kind of AWS credential a secret triple holds;
+This module holds what every `get` that a secret answers needs, so that it costs one import:
+which docker keys name ECR registries (and where their token API is), and what kind of AWS
+credential a triple holds. The rest is loaded only when a token is needed:
+
 - `token`: a registry token and the one rule for whether it is still good;
 - `cache`: tokens shared by every docker process, one file each, under a lock;
-- `exchange`: GetAuthorizationToken through botocore, imported only here;
+- `exchange`: GetAuthorizationToken through botocore, imported only there;
 - `login`: what an ECR secret answers, from the cache or a fresh exchange;
 - `messages`: every sentence the user reads about ECR.
 
-Kept empty: the hot path imports `hosts` and `identity` only, and nothing here may cost it.
+Host matching is by string operations only. For an ECR registry, USER `AWS` means PASSWORD is
+a registry token fetched earlier; any other USER is an AWS access key id and PASSWORD its
+secret key, exchanged for a token. For every other host, a USER that is an access key id makes
+the triple unusable: answered as a plain password, its secret key would go to whatever a
+mistyped SERVER names.
+
+AWS values never hold white space, while a secret pasted into a form easily gains a trailing
+newline or space, so an ECR triple's USER and PASSWORD are trimmed here (and only here) before
+they are used; a key id with white space around it is still a key id. Everything else is
+answered exactly as written, as docker keeps white space in secrets.
 """
+
+from __future__ import annotations
+
+import os
+
+from ..constants import (
+    AWS_KEY_ID_LENGTH,
+    AWS_KEY_ID_PREFIXES,
+    ECR_DOMAINS,
+    ECR_ENDPOINT_VARIABLES,
+    ECR_PUBLIC_ENDPOINT_VARIABLES,
+    ECR_PUBLIC_HOSTS,
+    ECR_PUBLIC_REGION,
+    ECR_SERVICE_LABELS,
+    ECR_TOKEN_USERNAME,
+)
+
+# -- which keys are ECR registries ---------------------------------------------------------
+
+_DIGITS = frozenset("0123456789")
+
+
+class EcrRegistry:
+    """An AWS ECR registry named by a docker key, with what the token exchange needs."""
+
+    __slots__ = ("account", "host", "partition", "public", "region")
+
+    def __init__(self, host: str, account: str, region: str, partition: str, public: bool):
+        self.host = host
+        self.account = account
+        self.region = region
+        self.partition = partition
+        self.public = public
+
+    def describe(self) -> str:
+        """How the registry is named to a person."""
+        return "ECR Public" if self.public else f"ECR {self.account} in {self.region}"
+
+    def service(self) -> str:
+        """botocore's name for the API that issues this registry's tokens."""
+        return "ecr-public" if self.public else "ecr"
+
+    def endpoint_variable(self) -> str:
+        """The variable that sets this registry's API endpoint (the first one set), or ""."""
+        names = ECR_PUBLIC_ENDPOINT_VARIABLES if self.public else ECR_ENDPOINT_VARIABLES
+        return next((name for name in names if os.environ.get(name)), "")
+
+    def endpoint(self) -> str:
+        """The endpoint override botocore will use for this registry's API, or "" for AWS."""
+        variable = self.endpoint_variable()
+        return os.environ[variable] if variable else ""
+
+
+def registry(key: str) -> EcrRegistry | None:
+    """The ECR registry behind a docker key, or None for every other host (look-alikes too).
+
+    Private: `<12 digits>.dkr.ecr[-fips].<region>.<domain>` and the dual-stack
+    `<12 digits>.dkr-ecr[-fips].<region>.<domain>`; public: `public.ecr.aws`, `ecr-public.aws.com`.
+    """
+    if key in ECR_PUBLIC_HOSTS:
+        return EcrRegistry(key, "", ECR_PUBLIC_REGION, "aws", True)
+    labels = key.split(".")
+    if len(labels) < 5:
+        return None
+    account = labels[0]
+    if len(account) != 12 or not _DIGITS.issuperset(account):
+        return None
+    service = f"{labels[1]}.{labels[2]}" if labels[1] == "dkr" else labels[1]
+    if service not in ECR_SERVICE_LABELS:
+        return None
+    rest = labels[3:] if labels[1] == "dkr" else labels[2:]
+    if len(rest) < 2:
+        return None
+    region, domain = rest[0], ".".join(rest[1:])
+    partition = ECR_DOMAINS.get(domain)
+    if partition is None or not _valid_region(region):
+        return None
+    if partition == "aws" and region.startswith("us-gov-"):
+        partition = "aws-us-gov"
+    return EcrRegistry(key, account, region, partition, False)
+
+
+def _valid_region(region: str) -> bool:
+    """An AWS region name such as `us-east-1` or `us-gov-west-1`: letters, digits and dashes."""
+    parts = region.split("-")
+    return (
+        len(parts) >= 3
+        and parts[0].isalpha()
+        and parts[-1].isdigit()
+        and all(part and part.isalnum() for part in parts)
+    )
+
+
+# -- what AWS credential a triple holds ----------------------------------------------------
+
+ACCESS_KEY = "access key"
+TOKEN = "token"
+
+
+class AwsIdentity:
+    """The AWS credential of one ECR triple: its kind and trimmed values. Its repr hides them."""
+
+    __slots__ = ("key_id", "kind", "secret")
+
+    def __init__(self, kind: str, key_id: str, secret: str) -> None:
+        self.kind = kind
+        self.key_id = key_id  # the access key id; "" for a ready token
+        self.secret = secret  # the secret access key, or the ready token
+
+    def __repr__(self) -> str:
+        return f"AwsIdentity(kind={self.kind!r})"
+
+
+def aws_value(text: str) -> str:
+    """A USER or PASSWORD as AWS reads it: without the white space a paste may add."""
+    return text.strip()
+
+
+def is_access_key_id(text: str) -> bool:
+    """Whether a value is an AWS access key id, AKIA (long-term) or ASIA (temporary) + 16."""
+    key_id = aws_value(text)
+    return (
+        len(key_id) == AWS_KEY_ID_LENGTH
+        and key_id.startswith(AWS_KEY_ID_PREFIXES)
+        and key_id.isascii()
+        and key_id.isalnum()
+        and key_id == key_id.upper()
+    )
+
+
+def identity(user: str, password: str, registry: EcrRegistry | None) -> AwsIdentity | None:
+    """The AWS credential a triple holds for its registry; None for plain credentials."""
+    if registry is None:
+        return None
+    user, password = aws_value(user), aws_value(password)
+    if user == ECR_TOKEN_USERNAME:
+        return AwsIdentity(TOKEN, "", password)
+    return AwsIdentity(ACCESS_KEY, user, password)
+
+
+def misplaced_key(user: str, registry: EcrRegistry | None) -> bool:
+    """Whether a triple holds an AWS access key for a host that is not ECR: never answered."""
+    return registry is None and is_access_key_id(user)

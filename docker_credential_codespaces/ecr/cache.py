@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from .. import files
 from ..errors import HelperError
-from ..log import debug
+from ..log import debug, warn
 from .token import Token
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
-    from .hosts import EcrRegistry
-    from .identity import AwsIdentity
+    from . import AwsIdentity, EcrRegistry
 
 # A cache file is a few KB; anything larger is not ours.
 FILE_CAP = 256 * 1024
@@ -68,20 +67,33 @@ def decode(data: bytes) -> Token | None:
 
 
 class TokenCache:
-    """Tokens in files under one private directory; every failure degrades to "not cached"."""
+    """Tokens in files under one private directory; every failure degrades to "not cached".
+
+    Degrading is said under debug, except for a directory that a setting names and other
+    users can write to: that is the user's to fix, and each `get` then costs an AWS call,
+    so it is said on stderr, once a run.
+    """
 
     def __init__(self, directory: files.PrivateDir) -> None:
         self.directory = directory
+        self._said = False
 
     @staticmethod
     def name(key: str) -> str:
         return f"ecr-{key}.token"
 
+    def _degrade(self, what: str, error: HelperError) -> None:
+        if not isinstance(error, files.UnsafeDirectory):
+            debug(f"{what}: {error}")
+        elif not self._said:
+            self._said = True
+            warn(f"the ECR token cache is off: {error}")
+
     def read(self, key: str) -> Token | None:
         try:
             data = self.directory.read(self.name(key), FILE_CAP)
         except HelperError as error:
-            debug(f"token cache unreadable, ignoring it: {error}")
+            self._degrade("token cache unreadable, ignoring it", error)
             return None
         return decode(data) if data is not None else None
 
@@ -90,7 +102,7 @@ class TokenCache:
         try:
             self.directory.ensure()
         except HelperError as error:
-            debug(f"token cache unavailable, fetching uncached: {error}")
+            self._degrade("token cache unavailable, fetching uncached", error)
             return NoLock()
         return self.directory.lock(self.name(key), required=False)
 
@@ -98,7 +110,7 @@ class TokenCache:
         try:
             self.directory.write(self.name(key), encode(token))
         except HelperError as error:
-            debug(f"token not cached: {error}")
+            self._degrade("token not cached", error)
 
     def forget(self, key: str) -> None:
         import os
@@ -143,7 +155,7 @@ class NullCache(TokenCache):
 
 def open_cache() -> TokenCache:
     """The cache in force: off when DOCKER_CREDENTIAL_CODESPACES_NO_CACHE is on or no home."""
-    from ..paths import cache_dir
+    from ..settings import cache_dir
 
     directory = cache_dir()
     return TokenCache(directory) if directory is not None else NullCache()

@@ -17,7 +17,7 @@ from ..errors import HelperError
 from . import messages
 from .token import Token
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from typing import Any
 
@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     from botocore.session import Session
 
     from ..sources.secrets import Secret
-    from .hosts import EcrRegistry
-    from .identity import AwsIdentity
+    from . import AwsIdentity, EcrRegistry
 
 
 def _session(service: str) -> Session:

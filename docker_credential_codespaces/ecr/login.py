@@ -13,16 +13,14 @@ import time
 from ..constants import ECR_TOKEN_USERNAME
 from ..errors import HelperError
 from ..log import debug
-from . import messages
+from . import TOKEN, messages
 from .cache import cache_key, open_cache
-from .identity import TOKEN
 from .token import ready_token
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from ..sources.secrets import Secret
-    from .hosts import EcrRegistry
-    from .identity import AwsIdentity
+    from . import AwsIdentity, EcrRegistry
 
 # doctor warns about a USER=AWS token this close to expiry: it stops working during the day.
 EXPIRY_WARNING = 3600.0
@@ -41,7 +39,7 @@ def answer(secret: Secret) -> tuple[str, str]:
     if identity.kind == TOKEN:
         token, now = ready_token(identity.secret), time.time()
         if token is not None and not token.good(now):
-            raise HelperError(messages.unusable_token(secret, token.expires_at, now))
+            raise HelperError(messages.expired_token(secret, token.expires_at))
         return ECR_TOKEN_USERNAME, identity.secret
     return ECR_TOKEN_USERNAME, _registry_password(secret, registry, identity)
 
@@ -88,13 +86,8 @@ def status(secret: Secret, now: float) -> tuple[str, list[str]]:
         if token is None:
             return "a token whose expiry cannot be read", []
         if not token.good(now):
-            moment = messages.when(token.expires_at)
-            state = (
-                f"token expired at {moment}"
-                if token.expires_at <= now
-                else (f"token expires at {moment}, too soon to use")
-            )
-            return state, [messages.unusable_token(secret, token.expires_at, now)]
+            problem = messages.expired_token(secret, token.expires_at)
+            return f"token expired at {messages.when(token.expires_at)}", [problem]
         problems = []
         if token.expires_at - now < EXPIRY_WARNING:
             problems.append(messages.expiring_token(secret))

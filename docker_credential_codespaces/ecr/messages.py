@@ -11,10 +11,10 @@ import time
 from ..constants import SECRET_PASSWORD, SECRET_SERVER, SECRET_USER
 from ..servers import shown
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from ..sources.secrets import Secret
-    from .hosts import EcrRegistry
+    from . import EcrRegistry
 
 
 def when(moment: float) -> str:
@@ -38,12 +38,11 @@ def misplaced_key(secret: Secret) -> str:
     )
 
 
-def unusable_token(secret: Secret, expires_at: float, now: float) -> str:
-    """A USER=AWS token that has expired, or will before a pull is done; and the cure."""
-    moment = when(expires_at)
-    state = f"expired at {moment}" if expires_at <= now else f"expires at {moment}, too soon"
+def expired_token(secret: Secret, expires_at: float) -> str:
+    """A USER=AWS token that has expired, and the cure."""
     return (
-        f"{secret.variable(SECRET_PASSWORD)} holds an ECR token that {state}; put the AWS "
+        f"{secret.variable(SECRET_PASSWORD)} holds an ECR token that expired at "
+        f"{when(expires_at)}; put the AWS "
         f"access key id in {secret.variable(SECRET_USER)} and the secret key in "
         f"{secret.variable(SECRET_PASSWORD)} instead, and the helper refreshes tokens itself"
     )

@@ -25,13 +25,22 @@ class Token:
     def __repr__(self) -> str:
         return f"Token(expires_at={self.expires_at}, fetched_at={self.fetched_at})"
 
+    def margin(self) -> float:
+        """How long before its expiry a token stops being handed out.
+
+        One the helper fetched must outlive a pull that starts now, and a fresh one can be
+        had. One the user fetched (USER=AWS) cannot be replaced: refusing it early would only
+        turn a pull that may finish into one that surely fails, so it is good to the end.
+        """
+        return ECR_MIN_VALIDITY if self.fetched_at is not None else 0.0
+
     def good(self, now: float) -> bool:
-        """Whether the token may be handed out: it outlives a pull that starts now."""
-        return self.expires_at - now > ECR_MIN_VALIDITY
+        """Whether the token may be handed out now."""
+        return self.expires_at - now > self.margin()
 
     def refresh_at(self) -> float:
         """When a fetched token is replaced: half its life, or before it stops being good."""
-        latest = self.expires_at - ECR_MIN_VALIDITY
+        latest = self.expires_at - self.margin()
         if self.fetched_at is None:
             return latest
         lifetime = self.expires_at - self.fetched_at

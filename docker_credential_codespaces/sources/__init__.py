@@ -9,7 +9,7 @@ loads the modules of the stores behind them.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 

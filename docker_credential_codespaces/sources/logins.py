@@ -8,7 +8,7 @@ the helper's own file. Nothing here is imported on a `get` that a secret answers
 from __future__ import annotations
 
 from ..errors import HelperError
-from ..log import warn
+from ..log import debug, warn
 from . import Source
 
 
@@ -34,7 +34,24 @@ class Logins(Source):
 
 
 def logins() -> Logins:
-    """Where logins live: the recorded fallback store, or the helper's own file."""
-    from .. import fallback, store
+    """Where logins live: the fallback store `configure` recorded, or the helper's own file.
 
-    return fallback.configured() or store.LocalStore()
+    The record is read here, so that the fallback module (and the subprocess module behind
+    it) is loaded only where a fallback store is recorded.
+    """
+    from ..constants import FALLBACK_FILE
+    from ..settings import store_dir
+
+    try:
+        name = (store_dir().read(FALLBACK_FILE, 256) or b"").decode("utf-8").strip()
+    except (UnicodeDecodeError, HelperError) as error:
+        debug(f"ignoring the fallback store's record, so the local store serves: {error}")
+        name = ""
+    if name:
+        from ..fallback import FallbackStore, valid_name
+
+        if valid_name(name):
+            return FallbackStore(name)
+    from ..store import LocalStore
+
+    return LocalStore()

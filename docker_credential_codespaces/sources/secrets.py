@@ -18,6 +18,7 @@ import sys
 # most of the helper's own cost with a thousand triples.
 from posix import environ
 
+from .. import ecr
 from ..constants import (
     DEFAULT_SECRETS_FILE,
     DOCKER_HUB_KEY,
@@ -28,17 +29,15 @@ from ..constants import (
     SECRET_SERVER,
     SECRET_USER,
 )
-from ..ecr import hosts, identity
 from ..log import debug, warn
 from ..servers import docker_key
 from . import Source
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; only type checkers need it
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..ecr.hosts import EcrRegistry
-    from ..ecr.identity import AwsIdentity
+    from ..ecr import AwsIdentity, EcrRegistry
 
 # The secrets file holds every secret of the codespace; a few MiB is far beyond a real one.
 SECRETS_FILE_CAP = 4 * 1024 * 1024
@@ -57,7 +56,7 @@ class Secret:
     """One complete triple, the docker key its SERVER names, and what its credentials are.
 
     `registry` is the ECR registry of the key, if it is one, and `aws` the AWS credential the
-    triple holds for it (ecr.identity decides). Its repr hides the values.
+    triple holds for it (the ecr package decides). Its repr hides the values.
     """
 
     __slots__ = ("aws", "key", "password", "prefix", "registry", "server", "user")
@@ -68,8 +67,8 @@ class Secret:
         self.user = user
         self.password = password
         self.key = key
-        self.registry: EcrRegistry | None = hosts.registry(key)
-        self.aws: AwsIdentity | None = identity.identity(user, password, self.registry)
+        self.registry: EcrRegistry | None = ecr.registry(key)
+        self.aws: AwsIdentity | None = ecr.identity(user, password, self.registry)
 
     def __repr__(self) -> str:
         return f"Secret(prefix={self.prefix!r}, key={self.key!r})"
@@ -84,7 +83,8 @@ class Secret:
 
 
 class PassedOver:
-    """A triple that answers no registry: its prefix, why (`reason`), and the line to show."""
+    """A triple that answers no registry: its prefix, why (`reason`), the line to show, and
+    the docker key its SERVER names (None when it names none, or is not set)."""
 
     __slots__ = ("key", "message", "prefix", "reason")
 
@@ -124,7 +124,10 @@ def scan(key: str | None = None) -> Scan:
             continue
         judged = _judge(prefix, servers.get(prefix + SECRET_SERVER), value)
         if isinstance(judged, PassedOver):
-            result.passed_over.append(judged)
+            # Asked for one key, a triple for another (its SERVER only contains the key's
+            # host) is none of this request's business.
+            if key is None or judged.key in (key, None):
+                result.passed_over.append(judged)
         elif key is not None and judged.key != key:
             continue
         elif judged.key in result.answers:
@@ -150,13 +153,13 @@ def _judge(
             if not part
         ]
         message = f"{' and '.join(missing)}, so the {prefix} triple is not used"
-        return PassedOver(prefix, INCOMPLETE, message)
+        return PassedOver(prefix, INCOMPLETE, message, docker_key(server) if server else None)
     key = docker_key(server)
     if key is None:
         message = f"{prefix + SECRET_SERVER} does not name a registry host"
         return PassedOver(prefix, NO_HOST, message)
     secret = Secret(prefix, server, user, password, key)
-    if identity.misplaced_key(user, secret.registry):
+    if ecr.misplaced_key(user, secret.registry):
         from ..ecr import messages
 
         return PassedOver(prefix, MISPLACED_KEY, messages.misplaced_key(secret), key)

@@ -1,0 +1,109 @@
+"""The ecr package's own module and ecr/cache.py, in process: what AWS credential a triple holds, and the
+cache file format, as tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from docker_credential_codespaces import ecr
+from docker_credential_codespaces.ecr import cache
+from docker_credential_codespaces.ecr.token import Token
+
+ECR = ecr.registry("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("AKIAIOSFODNN7EXAMPLE", True),
+        ("ASIAIOSFODNN7EXAMPLE", True),
+        ("AKIAIOSFODNN7EXAMPLE\n", True),
+        (" AKIAIOSFODNN7EXAMPLE\r\n", True),
+        ("AKIAIOSFODNN7EXAMPL", False),  # 19
+        ("AKIAIOSFODNN7EXAMPLEX", False),  # 21
+        ("akiaiosfodnn7example", False),
+        ("AKIAIOSFODNN7EXAMPlE", False),
+        ("AIDAIOSFODNN7EXAMPLE", False),  # a user id, not a key id
+        ("AKIA\u0130OSFODNN7EXAMPLE", False),
+        ("AKIA-OSFODNN7EXAMPLE", False),
+        ("", False),
+    ],
+)
+def test_is_access_key_id(text: str, expected: bool) -> None:
+    assert ecr.is_access_key_id(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "kind", "key_id", "secret"),
+    [
+        ("AKIAIOSFODNN7EXAMPLE", "s", ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "s"),
+        (" AKIAIOSFODNN7EXAMPLE\n", " s\r\n", ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "s"),
+        ("AWS", "tok", ecr.TOKEN, "", "tok"),
+        ("AWS\n", "tok\n", ecr.TOKEN, "", "tok"),
+        (
+            "someone",
+            "pw",
+            ecr.ACCESS_KEY,
+            "someone",
+            "pw",
+        ),  # AWS will say it knows no such key
+    ],
+)
+def test_identity_of_an_ecr_triple(
+    user: str, password: str, kind: str, key_id: str, secret: str
+) -> None:
+    found = ecr.identity(user, password, ECR)
+    assert found is not None
+    assert (found.kind, found.key_id, found.secret) == (kind, key_id, secret)
+    assert repr(found) == f"AwsIdentity(kind={kind!r})"  # hides the values
+
+
+def test_no_identity_and_misplaced_keys_outside_ecr() -> None:
+    assert ecr.identity("AKIAIOSFODNN7EXAMPLE", "s", None) is None
+    assert ecr.misplaced_key("AKIAIOSFODNN7EXAMPLE\n", None) is True
+    assert ecr.misplaced_key("AKIAIOSFODNN7EXAMPLE", ECR) is False
+    assert ecr.misplaced_key("user", None) is False
+
+
+def test_cache_round_trip() -> None:
+    token = Token("CANARY-pw", 1_800_003_600.0, 1_800_000_000.0)
+    back = cache.decode(cache.encode(token))
+    assert back is not None
+    assert (back.password, back.expires_at, back.fetched_at) == (
+        token.password,
+        token.expires_at,
+        token.fetched_at,
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"dcc-ecr-token-v1\n1.0\n2.0\npw\n",  # fetched after it expires
+        b"dcc-ecr-token-v1\nnan\n2.0\npw\n",
+        b"dcc-ecr-token-v1\n3.0\nnan\npw\n",
+        b"dcc-ecr-token-v0\n3.0\n2.0\npw\n",
+        b"dcc-ecr-token-v1\n3.0\n2.0\n\n",
+        b"dcc-ecr-token-v1\n3.0\n2.0\npw\nmore\n",
+        b"dcc-ecr-token-v1\n3.0\n2.0\npw",
+        b"\xff\xfe",
+    ],
+)
+def test_cache_file_that_is_not_ours_is_rebuilt(data: bytes) -> None:
+    assert cache.decode(data) is None
+
+
+def test_cache_key_follows_every_part_of_the_identity() -> None:
+    assert ECR is not None
+    base = ecr.AwsIdentity(ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "s")
+    rotated = ecr.AwsIdentity(ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "t")
+    other = ecr.registry("123456789012.dkr.ecr.eu-west-2.amazonaws.com")
+    assert other is not None
+    keys = {
+        cache.cache_key(base, ECR),
+        cache.cache_key(rotated, ECR),
+        cache.cache_key(base, other),
+    }
+    assert len(keys) == 3
+    assert all(len(key) == 40 and set(key) <= set("0123456789abcdef") for key in keys)

@@ -200,15 +200,15 @@ def _read(
         return file_values.get(name) if present is None else _decode(present)
 
     orphans: set[str] = set()
-    if every_prefix:
-        mark = _encode(SECRET_MARK)
-        names = set(file_values) | {_decode(n) for n in environ if mark in n}
-        with_server = {_decode(n) for n in in_environment} | set(file_values)
-        for name in names:
-            for part in (SECRET_USER, SECRET_PASSWORD):
-                prefix = name[: -len(part)]
-                if name.endswith(part) and prefix + SECRET_SERVER not in with_server:
-                    orphans.add(prefix)
+    if every_prefix:  # the same slices, for USER and PASSWORD: which have no SERVER at all
+        unmatched: set[bytes] = set()
+        for part in (SECRET_USER, SECRET_PASSWORD):
+            cut, encoded = -len(part), _encode(part)
+            unmatched.update(n[:cut] for n in environ if n[cut:] == encoded)
+            orphans.update(n[:cut] for n in file_values if n.endswith(part))
+        unmatched.difference_update(n[:tail] for n in in_environment)
+        orphans.update(_decode(n) for n in unmatched)
+        orphans.difference_update(n[:tail] for n in servers)  # with every_prefix, every SERVER
     return servers, value, orphans
 
 

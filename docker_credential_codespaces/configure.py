@@ -16,15 +16,14 @@ import os
 import sys
 from typing import Any
 
-from . import dockerconfig, fallback, store
+from . import codespace_token, dockerconfig, fallback, secrets, store
 from .commands import Parser
 from .constants import FALLBACK_FILE, GHCR, HELPER_NAME, PROGRAM, STATE_FILE
 from .dockerconfig import Config
-from .errors import HelperError
+from .logins import Logins, logins
 from .servers import docker_key
 from .settings import store_dir
-from .sources import codespace_token, secrets
-from .sources.logins import Logins, logins
+from .wire import HelperError
 
 
 class Change:

@@ -19,8 +19,8 @@ from .constants import (
     ENV_DOCKER_CONFIG,
     IDENTITY_TOKEN_USERNAME,
 )
-from .errors import HelperError
 from .servers import docker_key, store_key
+from .wire import HelperError
 
 Config = dict[str, Any]
 

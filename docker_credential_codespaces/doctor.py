@@ -15,14 +15,13 @@ import sys
 import time
 from typing import Any
 
-from . import dockerconfig, ecr, probe, settings
+from . import codespace_token, dockerconfig, ecr, probe, secrets, settings
 from .commands import Parser
 from .constants import DOCKER_HUB_KEY, ENV_DOCKER_AUTH_CONFIG, GHCR, HELPER_NAME, PROGRAM
 from .ecr import TOKEN
-from .errors import HelperError
+from .logins import logins
 from .resolve import CodespacesHelper
-from .sources import codespace_token, secrets
-from .sources.logins import logins
+from .wire import HelperError
 
 # The longest --timeout: a login that takes longer than this is not coming.
 MAX_TIMEOUT = 600.0

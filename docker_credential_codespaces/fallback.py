@@ -9,8 +9,8 @@ is bounded in time, so a helper that waits for a passphrase cannot hang docker.
 from __future__ import annotations
 
 from .constants import ERR_NOT_FOUND, FALLBACK_TIMEOUT, HELPER_NAME
-from .errors import HelperError
-from .sources.logins import Logins
+from .logins import Logins
+from .wire import HelperError
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 

@@ -14,7 +14,7 @@ import stat
 import time
 
 from .constants import ENV_CRASH_TEST_PAUSE, LOCK_TIMEOUT
-from .errors import HelperError
+from .wire import HelperError
 
 _TEMP_SUFFIX = ".tmp"
 
@@ -117,7 +117,7 @@ def read_regular(path: str, cap: int) -> bytes | None:
     For the files the helper only reads and others write (config.json, which may be a link):
     opened without blocking, so a FIFO or a device in its place is an error in one line, never
     a hang, and a file over `cap` is said to be one. (The secrets file, read on every `get`,
-    has its own lighter copy of this in sources/secrets.py.)
+    has its own lighter copy of this in secrets.py.)
     """
     return _read(path, cap, private=False)
 

@@ -27,8 +27,8 @@ import sys
 import sysconfig
 
 from .constants import PACKAGE
-from .errors import HelperError
 from .files import atomic_write
+from .wire import HelperError
 
 # Linux reads at most this much of a `#!` line (BINPRM_BUF_SIZE before 5.1), and splits it at
 # the first blank; an interpreter path that does not fit goes through /bin/sh instead.

@@ -27,7 +27,7 @@ from .constants import (
     FLAG_ON,
     PROGRAM,
 )
-from .errors import HelperError
+from .wire import HelperError
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from . import files, settings
 from .constants import STORE_FILE
-from .errors import HelperError
 from .log import warn
+from .logins import Logins
 from .servers import shown, store_key
-from .sources.logins import Logins
+from .wire import HelperError
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:

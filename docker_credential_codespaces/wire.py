@@ -1,15 +1,38 @@
 """The wire protocol docker speaks to credential helpers: argv, stdin, stdout, exit code.
 
 It knows nothing of where credentials come from: it reads the request, calls the Helper, and
-prints the answer or the error's exact text. `serve` takes its streams as arguments so tests
+prints the answer or the error's exact text, which the errors below carry, so callers never
+compare strings. `serve` takes its streams as arguments so tests
 can drive it in-process with bytes.
 """
 
 from __future__ import annotations
 
 from . import __version__
-from .constants import ERR_NO_SERVER_URL, ERR_NO_USERNAME, PACKAGE, PROGRAM, STDIN_CAP, USAGE
-from .errors import HelperError
+from .constants import (
+    ERR_NO_SERVER_URL,
+    ERR_NO_USERNAME,
+    ERR_NOT_FOUND,
+    PACKAGE,
+    PROGRAM,
+    STDIN_CAP,
+    USAGE,
+)
+
+
+class HelperError(Exception):
+    """A failure whose message is the one line printed on stdout before exiting 1.
+
+    The message must never contain a secret: it is shown to the user by every client.
+    """
+
+
+class CredentialsNotFound(HelperError):
+    """No source knows the registry; docker then goes on anonymously."""
+
+    def __init__(self) -> None:
+        super().__init__(ERR_NOT_FOUND)
+
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
@@ -20,7 +43,7 @@ class Helper:
     """What the protocol serves: docker-credential-helpers' four verbs.
 
     `get` raises CredentialsNotFound for a registry nobody knows, and every failure is a
-    HelperError whose text is the line docker shows. It differs from sources.Source, whose
+    HelperError whose text is the line docker shows. It differs from resolve.Source, whose
     `get` answers None and whose `add`/`delete` say whether they took the request, because a
     chain needs to know when to ask the next source and the wire does not. A plain class, not
     a typing.Protocol: typing is not imported on docker's hot path, and subclasses are checked

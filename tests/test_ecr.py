@@ -163,7 +163,7 @@ def write_cached(env: dict[str, str], fetched_ago: float, expires_in: float, sec
     code = (
         "import sys, time\n"
         "from docker_credential_codespaces.ecr import cache, token\n"
-        "from docker_credential_codespaces.sources.secrets import scan\n"
+        "from docker_credential_codespaces.secrets import scan\n"
         "secret = scan(sys.argv[1]).answers[sys.argv[1]]\n"
         "tokens = cache.open_cache()\n"
         "key = cache.cache_key(secret.aws, secret.registry)\n"

@@ -11,7 +11,7 @@ import pytest
 from beds.client import HELPER, interpreter_command, run_command
 from beds.environment import add_secret
 from docker_credential_codespaces import launcher
-from docker_credential_codespaces.errors import HelperError
+from docker_credential_codespaces.wire import HelperError
 
 ANSWER = b'{"ServerURL":"ghcr.io","Username":"u","Secret":"p"}\n'
 

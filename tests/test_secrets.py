@@ -1,4 +1,4 @@
-"""sources/secrets.py: the one scan (which triple answers which docker key, and why every
+"""secrets.py: the one scan (which triple answers which docker key, and why every
 other triple does not), in process with tables; then the secrets from the environment laid
 over the Codespaces secrets file, read at each request, through the executable."""
 
@@ -12,15 +12,15 @@ import pytest
 
 from beds.client import run_helper
 from beds.environment import add_secret
-from docker_credential_codespaces.servers import docker_key
-from docker_credential_codespaces.sources import secrets
-from docker_credential_codespaces.sources.secrets import (
+from docker_credential_codespaces import secrets
+from docker_credential_codespaces.secrets import (
     INCOMPLETE,
     MISPLACED_KEY,
     NO_HOST,
     SHADOWED,
     scan,
 )
+from docker_credential_codespaces.servers import docker_key
 
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"

@@ -13,7 +13,7 @@ from beds.aws import FakeECR, endpoint_env
 from beds.client import run_helper
 from beds.environment import add_secret
 from docker_credential_codespaces import settings
-from docker_credential_codespaces.errors import HelperError
+from docker_credential_codespaces.wire import HelperError
 
 NAME = "DOCKER_CREDENTIAL_CODESPACES_TEST_FLAG"
 ON = ["1", "true", "TRUE", "True", "yes", "YES", "on", "On", " on "]

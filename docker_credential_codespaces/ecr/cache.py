@@ -10,8 +10,8 @@ plain lines, so reading it imports nothing.
 from __future__ import annotations
 
 from .. import files
-from ..errors import HelperError
 from ..log import debug, warn
+from ..wire import HelperError
 from .token import Token
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring

@@ -13,7 +13,7 @@ import os
 import time
 
 from ..constants import ECR_CONNECT_TIMEOUT, ECR_MAX_ATTEMPTS, ECR_READ_TIMEOUT
-from ..errors import HelperError
+from ..wire import HelperError
 from . import messages
 from .token import Token
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from botocore.session import Session
 
-    from ..sources.secrets import Secret
+    from ..secrets import Secret
     from . import AwsIdentity, EcrRegistry
 
 

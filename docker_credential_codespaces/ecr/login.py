@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 
 from ..constants import ECR_TOKEN_USERNAME
-from ..errors import HelperError
 from ..log import debug
+from ..wire import HelperError
 from . import TOKEN, messages
 from .cache import cache_key, open_cache
 from .token import ready_token
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
-    from ..sources.secrets import Secret
+    from ..secrets import Secret
     from . import AwsIdentity, EcrRegistry
 
 # doctor warns about a USER=AWS token this close to expiry: it stops working during the day.

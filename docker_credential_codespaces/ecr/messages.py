@@ -13,7 +13,7 @@ from ..servers import shown
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
-    from ..sources.secrets import Secret
+    from ..secrets import Secret
     from . import EcrRegistry
 
 

@@ -18,8 +18,8 @@ import sys
 # most of the helper's own cost with a thousand triples.
 from posix import environ
 
-from .. import ecr
-from ..constants import (
+from . import ecr
+from .constants import (
     DEFAULT_SECRETS_FILE,
     DOCKER_HUB_KEY,
     ECR_TOKEN_USERNAME,
@@ -29,15 +29,15 @@ from ..constants import (
     SECRET_SERVER,
     SECRET_USER,
 )
-from ..log import debug, warn
-from ..servers import docker_key
-from . import Source
+from .log import debug, warn
+from .resolve import Source
+from .servers import docker_key
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..ecr import AwsIdentity, EcrRegistry
+    from .ecr import AwsIdentity, EcrRegistry
 
 # The secrets file holds every secret of the codespace; a few MiB is far beyond a real one.
 SECRETS_FILE_CAP = 4 * 1024 * 1024
@@ -160,7 +160,7 @@ def _judge(
         return PassedOver(prefix, NO_HOST, message)
     secret = Secret(prefix, server, user, password, key)
     if ecr.misplaced_key(user, secret.registry):
-        from ..ecr import messages
+        from .ecr import messages
 
         return PassedOver(prefix, MISPLACED_KEY, messages.misplaced_key(secret), key)
     return secret
@@ -336,7 +336,7 @@ class Secrets(Source):
             return None
         if secret.aws is None:
             return secret.user, secret.password
-        from ..ecr import login
+        from .ecr import login
 
         return login.answer(secret)
 
@@ -357,7 +357,7 @@ class Secrets(Source):
         if covering is None:
             return False
         if covering.aws is not None:
-            from ..ecr import login
+            from .ecr import login
 
             login.forget(covering)
         return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ..constants import (
+from .constants import (
     CODESPACE_TOKEN_USER,
     ENV_CODESPACES,
     ENV_GITHUB_TOKEN,
@@ -17,9 +17,9 @@ from ..constants import (
     ENV_NO_GITHUB_TOKEN,
     GHCR,
 )
-from ..servers import docker_key
-from ..settings import flag
-from . import Source
+from .resolve import Source
+from .servers import docker_key
+from .settings import flag
 
 
 def applies() -> bool:

@@ -7,9 +7,9 @@ the helper's own file. Nothing here is imported on a `get` that a secret answers
 
 from __future__ import annotations
 
-from ..errors import HelperError
-from ..log import debug, warn
-from . import Source
+from .log import debug, warn
+from .resolve import Source
+from .wire import HelperError
 
 
 class Logins(Source):
@@ -39,8 +39,8 @@ def logins() -> Logins:
     The record is read here, so that the fallback module (and the subprocess module behind
     it) is loaded only where a fallback store is recorded.
     """
-    from ..constants import FALLBACK_FILE
-    from ..settings import store_dir
+    from .constants import FALLBACK_FILE
+    from .settings import store_dir
 
     try:
         name = (store_dir().read(FALLBACK_FILE, 256) or b"").decode("utf-8").strip()
@@ -48,10 +48,10 @@ def logins() -> Logins:
         debug(f"ignoring the fallback store's record, so the local store serves: {error}")
         name = ""
     if name:
-        from ..fallback import FallbackStore, valid_name
+        from .fallback import FallbackStore, valid_name
 
         if valid_name(name):
             return FallbackStore(name)
-    from ..store import LocalStore
+    from .store import LocalStore
 
     return LocalStore()

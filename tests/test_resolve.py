@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from docker_credential_codespaces.fallback import FallbackStore
-from docker_credential_codespaces.sources import Chain, Source
+from docker_credential_codespaces.resolve import Chain, Source
 from docker_credential_codespaces.store import LocalStore
 
 FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"

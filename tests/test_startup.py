@@ -53,6 +53,21 @@ def test_plain_secret_get_imports_nothing_heavy(env: dict[str, str]) -> None:
     assert "docker_credential_codespaces.fallback" not in modules
 
 
+def test_plain_secret_get_loads_exactly_these_modules_of_the_package(env: dict[str, str]) -> None:
+    """Each module costs start-up time: what a plain `get` needs is named here, so a change
+    that adds one to docker's hottest path says so in this test."""
+    add_secret(env, "GH", "ghcr.io", "u", "p")
+    modules = imported(env, "get", stdin=b"ghcr.io")
+    package = "docker_credential_codespaces"
+    assert {m for m in modules if m.startswith(package)} == {
+        package,
+        *(
+            f"{package}.{name}"
+            for name in ("cli", "wire", "constants", "resolve", "log", "servers", "secrets", "ecr")
+        ),
+    }
+
+
 def test_plain_secret_get_in_a_codespace_imports_nothing_more(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -1,5 +1,13 @@
 """Loopback stand-ins for the AWS endpoints the ECR token exchange talks to.
 
+One ``FakeECR`` server answers everything the helper may reach on the way to a registry token:
+ECR and ECR Public ``GetAuthorizationToken`` (JSON 1.1), STS ``AssumeRole`` (query protocol,
+XML answers) and the SSO portal's ``GetRoleCredentials`` (rest-json, bearer token).  Point
+boto3 at it with ``AWS_ENDPOINT_URL`` or the per-service ``AWS_ENDPOINT_URL_<SERVICE>``
+variables (:func:`endpoint_env`).  Temporary credentials it hands out (``ASIA...`` keys) are
+registered with it, so later calls signed with them are verified, need their session token,
+and fail with ``ExpiredToken(Exception)`` once they expire.
+
 The helper turns an access key pair into a registry token through boto3.  Real AWS is off
 limits in tests, and moto's ECR is not enough for them: it accepts any key, its tokens expired
 in 2015 (so nothing can be cached) and it has no ECR Public at all.  ``FakeECR`` fills that gap:
@@ -25,17 +33,21 @@ import itertools
 import json
 import os
 import re
+import secrets
+import string
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Optional, Union
 from urllib.parse import parse_qsl, quote, urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 from beds.servers import free_port, stop_process
 
@@ -54,6 +66,41 @@ SIGNING_NAME_BY_TARGET_PREFIX: dict[str, str] = {
 FAILURE_MODES = ("throttle", "denied", "error500", "hang")
 #: moto's default account, which its ECR puts into tokens and proxy endpoints.
 MOTO_ACCOUNT = "123456789012"
+#: STS API version botocore sends (``Version=``) and XML namespace of its answers.
+STS_VERSION = "2011-06-15"
+STS_NAMESPACE = f"https://sts.amazonaws.com/doc/{STS_VERSION}/"
+#: Content type of STS (query protocol) answers.
+XML_CONTENT_TYPE = "text/xml"
+#: The SSO portal's ``GetRoleCredentials`` route and bearer header (botocore ``sso`` model).
+SSO_CREDENTIALS_PATH = "/federation/credentials"
+SSO_BEARER_HEADER = "x-amz-sso_bearer_token"
+SSO_UNAUTHORIZED_MESSAGE = "Session token not found or invalid"
+INVALID_TOKEN_MESSAGE = "The security token included in the request is invalid."
+EXPIRED_TOKEN_MESSAGE = "The security token included in the request is expired"
+
+#: Authentication failure -> (HTTP status, error code), per protocol: ECR's JSON 1.1 codes or
+#: STS's query-protocol codes.
+_AUTH_ERRORS: dict[str, dict[str, tuple[int, str]]] = {
+    "json": {
+        "missing": (400, "MissingAuthenticationTokenException"),
+        "incomplete": (400, "IncompleteSignatureException"),
+        "unknown_key": (400, "UnrecognizedClientException"),
+        "expired": (400, "ExpiredTokenException"),
+        "signature": (400, "InvalidSignatureException"),
+    },
+    "query": {
+        "missing": (403, "MissingAuthenticationToken"),
+        "incomplete": (400, "IncompleteSignature"),
+        "unknown_key": (403, "InvalidClientTokenId"),
+        "expired": (400, "ExpiredToken"),
+        "signature": (403, "SignatureDoesNotMatch"),
+    },
+}
+_MISSING_AUTH_MESSAGE = {
+    "json": "Missing Authentication Token",
+    "query": "Request is missing Authentication Token",
+}
+_ID_ALPHABET = string.ascii_uppercase + string.digits
 
 _AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*"
@@ -62,14 +109,63 @@ _AUTH_RE = re.compile(
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
-def endpoint_env(url: str) -> dict[str, str]:
-    """The boto3 endpoint overrides that send both ECR flavours to *url*.
+def endpoint_env(url: str, *, sts: bool = False, sso: bool = False) -> dict[str, str]:
+    """The boto3 endpoint overrides that send both ECR flavours (and optionally STS, SSO) to *url*.
 
     These are boto3's documented service-specific variables (``AWS_ENDPOINT_URL_<SERVICE_ID>``
     with the service id upper-cased and spaces turned into underscores), the same ones the
     helper relies on, so using them in tests exercises the real resolution path.
     """
-    return {"AWS_ENDPOINT_URL_ECR": url, "AWS_ENDPOINT_URL_ECR_PUBLIC": url}
+    env = {"AWS_ENDPOINT_URL_ECR": url, "AWS_ENDPOINT_URL_ECR_PUBLIC": url}
+    if sts:
+        env["AWS_ENDPOINT_URL_STS"] = url
+    if sso:
+        env["AWS_ENDPOINT_URL_SSO"] = url
+    return env
+
+
+def sso_cache_dir(home: Path) -> Path:
+    """Where botocore looks for SSO tokens under *home* (``~/.aws/sso/cache``)."""
+    return home / ".aws" / "sso" / "cache"
+
+
+def sso_cache_file(
+    directory: Path,
+    start_url: Optional[str],
+    session_name: Optional[str],
+    access_token: str,
+    expires_at: datetime,
+    region: str,
+) -> Path:
+    """Write the cached SSO token botocore's ``SSOTokenLoader`` reads; return its path.
+
+    *directory* is the cache directory itself (see :func:`sso_cache_dir`).  The file name is
+    the sha1 of *session_name* for profiles using ``sso_session`` and of *start_url* for legacy
+    ``sso_start_url`` profiles, as in ``botocore.utils.SSOTokenLoader._generate_cache_key``.
+    ``expiresAt`` is written the way botocore and the AWS CLI write it (UTC,
+    ``%Y-%m-%dT%H:%M:%SZ``).  Without ``refreshToken``/``clientId`` botocore never tries to
+    refresh the token through SSO OIDC, so a file that has expired stays expired.
+
+    Mind that botocore fixes ``~`` of the cache directory when it is imported: a test that
+    changes HOME in-process must let a fresh process (the helper, a child Python) read it.
+    """
+    name = session_name if session_name is not None else start_url
+    if name is None:
+        raise ValueError("need start_url (legacy profiles) or session_name (sso_session)")
+    if expires_at.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    content: dict[str, Any] = {
+        "accessToken": access_token,
+        "expiresAt": expires_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+    }
+    if start_url is not None:
+        content["startUrl"] = start_url
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{hashlib.sha1(name.encode('utf-8')).hexdigest()}.json"
+    path.write_text(json.dumps(content), encoding="utf-8")
+    path.chmod(0o600)
+    return path
 
 
 def decode_token(token: str) -> tuple[str, str]:
@@ -101,11 +197,45 @@ class Call:
     token: Optional[str] = None
     expires_at: Optional[float] = None
     answered_at: Optional[float] = None
+    #: STS ``AssumeRole`` parameters.
+    role_arn: Optional[str] = None
+    session_name: Optional[str] = None
+    external_id: Optional[str] = None
+    duration_seconds: Optional[int] = None
+    #: SSO ``GetRoleCredentials`` parameters.
+    account_id: Optional[str] = None
+    role_name: Optional[str] = None
+    bearer_token: Optional[str] = None
+    #: The temporary access key id an STS or SSO call handed out (``expires_at`` is its expiry).
+    issued_key_id: Optional[str] = None
 
     @property
     def ok(self) -> bool:
-        """Whether a token was handed out for this call."""
+        """Whether a token (or, for STS and SSO, credentials) was handed out for this call."""
         return self.status == 200
+
+
+@dataclass
+class Role:
+    """An IAM role ``FakeECR`` lets callers assume through STS ``AssumeRole``.
+
+    *trusted* holds the access key ids the trust policy admits (temporary ones included, for
+    role chaining); *external_id*, if set, must be passed as ``ExternalId``; issued
+    credentials live *lifetime* seconds (``DurationSeconds`` is recorded but not honoured, so
+    a test can hand out already-expired credentials with a negative lifetime).
+    """
+
+    trusted: set[str] = field(default_factory=set)
+    external_id: Optional[str] = None
+    lifetime: float = 3600
+
+
+@dataclass
+class _SsoGrant:
+    """What one SSO bearer token may fetch: (account, role) -> credentials lifetime."""
+
+    roles: dict[tuple[str, str], float] = field(default_factory=dict)
+    expires_at: Optional[float] = None
 
 
 class _AwsError(Exception):
@@ -200,7 +330,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.server.fake._handle(self)
 
     def do_GET(self) -> None:
-        self._send(404, {"__type": "UnknownOperationException", "message": "POST only"})
+        self.server.fake._handle_get(self)
 
     def _send(self, status: int, payload: Mapping[str, Any]) -> bool:
         """Write a JSON 1.1 answer; ``False`` if the client has already gone away."""
@@ -217,6 +347,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:
             # A client that timed out (the hang mode) closes its end; that is expected.
+            return False
+        return True
+
+    def _send_raw(
+        self,
+        status: int,
+        content_type: str,
+        data: bytes,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> bool:
+        """Write an answer of any protocol; ``False`` if the client has already gone away."""
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+            for name, value in (extra_headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except OSError:
             return False
         return True
 
@@ -273,6 +425,12 @@ class FakeECR:
         """*keys* maps access key id -> secret; *session_tokens* pins temporary keys' tokens."""
         self.keys: dict[str, str] = dict(keys or {})
         self.session_tokens: dict[str, str] = dict(session_tokens or {})
+        #: Temporary key id -> epoch time it stops working (``ExpiredToken(Exception)``).
+        self.key_expires_at: dict[str, float] = {}
+        #: Role ARN -> role that STS ``AssumeRole`` may hand out credentials for.
+        self.roles: dict[str, Role] = {}
+        self._sso_tokens: dict[str, _SsoGrant] = {}
+        self._principals: dict[str, str] = {}
         self.lifetime = lifetime
         self.expires_at: Optional[float] = None
         self.account = account
@@ -398,6 +556,48 @@ class FakeECR:
 
     # -- steering ------------------------------------------------------------------------------
 
+    def add_temporary_key(
+        self,
+        key_id: str,
+        secret: str,
+        session_token: str,
+        expires_at: Union[float, datetime],
+    ) -> None:
+        """Accept *key_id* only with *session_token*, and only until *expires_at*.
+
+        *expires_at* is an epoch time or an aware datetime.  This is how STS and SSO register
+        the credentials they mint; tests use it for keys that arrive pre-made (env, profile).
+        """
+        if isinstance(expires_at, datetime):
+            expires_at = expires_at.timestamp()
+        with self._lock:
+            self.keys[key_id] = secret
+            self.session_tokens[key_id] = session_token
+            self.key_expires_at[key_id] = float(expires_at)
+
+    def add_sso_token(
+        self,
+        access_token: str,
+        account_id: str,
+        role_name: str,
+        lifetime: float = 3600,
+        *,
+        token_expires_at: Optional[Union[float, datetime]] = None,
+    ) -> None:
+        """Let the SSO portal hand out *role_name* in *account_id* for bearer *access_token*.
+
+        *lifetime* is how long the minted role credentials live; *token_expires_at* is when
+        the portal stops accepting the bearer token itself (``None``: never).  Calling again
+        with the same token adds another role; passing *token_expires_at* updates its expiry.
+        """
+        if isinstance(token_expires_at, datetime):
+            token_expires_at = token_expires_at.timestamp()
+        with self._lock:
+            grant = self._sso_tokens.setdefault(access_token, _SsoGrant())
+            grant.roles[(account_id, role_name)] = lifetime
+            if token_expires_at is not None:
+                grant.expires_at = float(token_expires_at)
+
     def fail_next(self, mode: str, times: int = 1) -> None:
         """Answer the next *times* authenticated calls with *mode*, then behave normally again.
 
@@ -421,19 +621,179 @@ class FakeECR:
     # -- request handling -----------------------------------------------------------------
 
     def _handle(self, handler: _Handler) -> None:
+        """Answer one POST: ECR / ECR Public (JSON 1.1, ``X-Amz-Target``) or STS (query)."""
         try:
             length = int(handler.headers.get("Content-Length") or 0)
         except ValueError:
             length = 0
         body = handler.rfile.read(length) if length > 0 else b""
         target = handler.headers.get("X-Amz-Target", "")
+        scope = _parse_authorization(handler.headers.get("Authorization", ""))
+        if not target and _is_query_request(handler, scope):
+            self._handle_sts(handler, scope, body)
+            return
         prefix, _, operation = target.partition(".")
         service = SIGNING_NAME_BY_TARGET_PREFIX.get(prefix)
-        scope = _parse_authorization(handler.headers.get("Authorization", ""))
         try:
             parsed_body: Any = json.loads(body or b"{}")
         except ValueError:
             parsed_body = None
+        call = self._record(
+            handler,
+            target=target,
+            service=service,
+            scope=scope,
+            session_token=handler.headers.get("X-Amz-Security-Token"),
+            body=parsed_body,
+        )
+
+        def authenticate() -> None:
+            self._check_request(handler, call, scope, service, operation, body)
+
+        self._process(
+            handler,
+            call,
+            "json",
+            authenticate,
+            lambda: self._issue(call, service or "ecr"),
+        )
+
+    def _handle_get(self, handler: _Handler) -> None:
+        """Answer one GET: the SSO portal's ``GetRoleCredentials`` (rest-json, unsigned)."""
+        url = urlsplit(handler.path)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        bearer = handler.headers.get(SSO_BEARER_HEADER)
+        call = self._record(
+            handler,
+            target="GetRoleCredentials" if url.path == SSO_CREDENTIALS_PATH else url.path,
+            service="sso",
+            scope=None,
+            session_token=None,
+            body=query,
+        )
+        call.account_id = query.get("account_id")
+        call.role_name = query.get("role_name")
+        call.bearer_token = bearer
+
+        def authenticate() -> None:
+            if url.path != SSO_CREDENTIALS_PATH:
+                raise _AwsError(404, "UnknownOperationException", f"No route for {url.path}")
+            if not call.account_id or not call.role_name:
+                raise _AwsError(
+                    400, "InvalidRequestException", "role_name and account_id are required"
+                )
+            with self._lock:
+                grant = self._sso_tokens.get(bearer or "")
+            if grant is None or (grant.expires_at is not None and time.time() >= grant.expires_at):
+                raise _AwsError(401, "UnauthorizedException", SSO_UNAUTHORIZED_MESSAGE)
+            if (call.account_id, call.role_name) not in grant.roles:
+                raise _AwsError(403, "ForbiddenException", "No access")
+
+        def issue() -> dict[str, Any]:
+            grant = self._sso_tokens[bearer or ""]
+            lifetime = grant.roles[(call.account_id or "", call.role_name or "")]
+            principal = (
+                f"arn:aws:sts::{call.account_id}:assumed-role/"
+                f"AWSReservedSSO_{call.role_name}/sso-user"
+            )
+            key_id, secret, token, expires_at = self._mint(lifetime, principal)
+            with self._lock:
+                call.issued_key_id, call.expires_at = key_id, expires_at
+            return {
+                "roleCredentials": {
+                    "accessKeyId": key_id,
+                    "secretAccessKey": secret,
+                    "sessionToken": token,
+                    "expiration": int(expires_at * 1000),
+                }
+            }
+
+        self._process(handler, call, "rest-json", authenticate, issue)
+
+    def _handle_sts(self, handler: _Handler, scope: Optional[_Scope], body: bytes) -> None:
+        params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        action = params.get("Action", "")
+        call = self._record(
+            handler,
+            target=action,
+            service="sts",
+            scope=scope,
+            session_token=handler.headers.get("X-Amz-Security-Token"),
+            body=params,
+        )
+        call.role_arn = params.get("RoleArn")
+        call.session_name = params.get("RoleSessionName")
+        call.external_id = params.get("ExternalId")
+        duration = params.get("DurationSeconds")
+        call.duration_seconds = int(duration) if duration and duration.isdigit() else None
+
+        def authenticate() -> None:
+            if action != "AssumeRole" or params.get("Version") != STS_VERSION:
+                raise _AwsError(
+                    400,
+                    "InvalidAction",
+                    f"Could not find operation {action} for version {params.get('Version')}",
+                )
+            self._authenticate(handler, call, scope, "sts", body, "query")
+            for name in ("RoleArn", "RoleSessionName"):
+                if not params.get(name):
+                    raise _AwsError(
+                        400,
+                        "ValidationError",
+                        f"1 validation error detected: Value null at '{name[0].lower()}"
+                        f"{name[1:]}' failed to satisfy constraint: Member must not be null",
+                    )
+            role_arn = params["RoleArn"]
+            role = self.roles.get(role_arn)
+            if (
+                role is None
+                or (scope is not None and scope.key_id not in role.trusted)
+                or (role.external_id is not None and call.external_id != role.external_id)
+            ):
+                raise _AwsError(403, "AccessDenied", self._not_authorized(call, role_arn))
+
+        def issue() -> str:
+            role_arn = params["RoleArn"]
+            role = self.roles[role_arn]
+            account = _arn_account(role_arn) or self.account
+            role_name = role_arn.rsplit("/", 1)[-1]
+            session_name = params["RoleSessionName"]
+            assumed_arn = f"arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}"
+            key_id, secret, token, expires_at = self._mint(role.lifetime, assumed_arn)
+            with self._lock:
+                call.issued_key_id, call.expires_at = key_id, expires_at
+            role_id = "AROA" + _random_id(17)
+            return (
+                f'<AssumeRoleResponse xmlns="{STS_NAMESPACE}">'
+                "<AssumeRoleResult>"
+                "<Credentials>"
+                f"<AccessKeyId>{key_id}</AccessKeyId>"
+                f"<SecretAccessKey>{xml_escape(secret)}</SecretAccessKey>"
+                f"<SessionToken>{xml_escape(token)}</SessionToken>"
+                f"<Expiration>{_iso8601(expires_at)}</Expiration>"
+                "</Credentials>"
+                "<AssumedRoleUser>"
+                f"<AssumedRoleId>{role_id}:{xml_escape(session_name)}</AssumedRoleId>"
+                f"<Arn>{xml_escape(assumed_arn)}</Arn>"
+                "</AssumedRoleUser>"
+                "</AssumeRoleResult>"
+                f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+                "</AssumeRoleResponse>"
+            )
+
+        self._process(handler, call, "query", authenticate, issue)
+
+    def _record(
+        self,
+        handler: _Handler,
+        *,
+        target: str,
+        service: Optional[str],
+        scope: Optional[_Scope],
+        session_token: Optional[str],
+        body: Any,
+    ) -> Call:
+        """Log a request on arrival (before any delay or hang), so waiting tests can see it."""
         with self._lock:
             call = Call(
                 seq=next(self._seq),
@@ -442,34 +802,60 @@ class FakeECR:
                 key_id=scope.key_id if scope else None,
                 region=scope.region if scope else None,
                 signing_name=scope.service if scope else None,
-                session_token=handler.headers.get("X-Amz-Security-Token"),
+                session_token=session_token,
                 user_agent=handler.headers.get("User-Agent", ""),
-                body=parsed_body,
+                body=body,
                 received_at=time.time(),
             )
             self._calls.append(call)
             self._arrived.notify_all()
+        return call
 
+    def _process(
+        self,
+        handler: _Handler,
+        call: Call,
+        protocol: str,
+        authenticate: Callable[[], None],
+        issue: Callable[[], Any],
+    ) -> None:
+        """Delay, authenticate, apply the failure modes, answer: the same for every protocol.
+
+        Authentication comes before the failure modes, as at AWS: a bad key is reported as a
+        bad key even while the service is throttling.
+        """
         if self.delay > 0 and self._stopping.wait(self.delay):
             return
-
         try:
-            self._check_request(handler, call, scope, service, operation, body)
+            authenticate()
             mode = self._pick_failure()
             if mode == "hang":
                 if not self._park():
                     return  # stopping: drop the connection without an answer
             elif mode is not None:
-                raise self._failure(mode, service or "ecr")
-            status, payload = 200, self._issue(call, service or "ecr")
+                raise self._failure(mode, protocol, call)
+            status, payload, error = 200, issue(), None
         except _AwsError as exc:
-            status, payload = exc.status, {"__type": exc.code, "message": exc.message}
+            status, payload, error = exc.status, None, exc
             with self._lock:
                 call.error = exc.code
         with self._lock:
             call.status = status
             call.answered_at = time.time()
-        handler._send(status, payload)
+        if protocol == "query":
+            handler._send_raw(
+                status,
+                XML_CONTENT_TYPE,
+                (payload if error is None else _sts_error_xml(error)).encode("utf-8"),
+            )
+        elif protocol == "rest-json":
+            data = json.dumps(payload if error is None else {"message": error.message})
+            extra = {} if error is None else {"x-amzn-ErrorType": error.code}
+            handler._send_raw(status, "application/json", data.encode("utf-8"), extra)
+        elif error is None:
+            handler._send(status, payload)
+        else:
+            handler._send(status, {"__type": error.code, "message": error.message})
 
     def _check_request(
         self,
@@ -480,46 +866,16 @@ class FakeECR:
         operation: str,
         body: bytes,
     ) -> None:
-        """Authenticate like AWS does, raising the error AWS would answer with."""
+        """Check an ECR request like AWS does, raising the error AWS would answer with."""
         if service is None or operation != "GetAuthorizationToken":
             raise _AwsError(400, "UnknownOperationException", "")
         if call.body is None or not isinstance(call.body, dict):
             raise _AwsError(400, "SerializationException", "Start of structure or map found")
-        authorization = handler.headers.get("Authorization")
-        if not authorization:
-            raise _AwsError(
-                400, "MissingAuthenticationTokenException", "Missing Authentication Token"
-            )
-        if scope is None:
-            raise _AwsError(
-                400,
-                "IncompleteSignatureException",
-                f"Authorization header requires 'Credential', 'Signature' and 'SignedHeaders'. "
-                f"Authorization={authorization}",
-            )
-        secret = self.keys.get(scope.key_id)
-        if secret is None:
-            raise _AwsError(
-                400,
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.",
-            )
-        expected_token = self.session_tokens.get(scope.key_id)
-        if expected_token is not None and call.session_token != expected_token:
-            raise _AwsError(
-                400,
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.",
-            )
-        if scope.service != service:
-            raise _AwsError(
-                400,
-                "InvalidSignatureException",
-                f"Credential should be scoped to correct service: '{service}'. ",
-            )
+        self._authenticate(handler, call, scope, service, body, "json")
         if (
             service == "ecr-public"
             and self.public_regions is not None
+            and scope is not None
             and scope.region not in self.public_regions
         ):
             raise _AwsError(
@@ -527,17 +883,57 @@ class FakeECR:
                 "InvalidSignatureException",
                 "Credential should be scoped to a valid region. ",
             )
+
+    def _authenticate(
+        self,
+        handler: _Handler,
+        call: Call,
+        scope: Optional[_Scope],
+        service: str,
+        body: bytes,
+        protocol: str,
+    ) -> None:
+        """Verify key, session token, expiry, scope, date and SigV4 signature.
+
+        *protocol* picks the error vocabulary: ``json`` (ECR's ``...Exception`` codes, all
+        400) or ``query`` (STS's codes, 403 for authentication failures).
+        """
+        errors = _AUTH_ERRORS[protocol]
+
+        def fail(kind: str, message: str) -> _AwsError:
+            status, code = errors[kind]
+            return _AwsError(status, code, message)
+
+        authorization = handler.headers.get("Authorization")
+        if not authorization:
+            raise fail("missing", _MISSING_AUTH_MESSAGE[protocol])
+        if scope is None:
+            raise fail(
+                "incomplete",
+                f"Authorization header requires 'Credential', 'Signature' and 'SignedHeaders'. "
+                f"Authorization={authorization}",
+            )
+        secret = self.keys.get(scope.key_id)
+        if secret is None:
+            raise fail("unknown_key", INVALID_TOKEN_MESSAGE)
+        expected_token = self.session_tokens.get(scope.key_id)
+        if expected_token is not None and call.session_token != expected_token:
+            raise fail("unknown_key", INVALID_TOKEN_MESSAGE)
+        expires_at = self.key_expires_at.get(scope.key_id)
+        if expires_at is not None and time.time() >= expires_at:
+            raise fail("expired", EXPIRED_TOKEN_MESSAGE)
+        if scope.service != service:
+            raise fail(
+                "signature", f"Credential should be scoped to correct service: '{service}'. "
+            )
         amz_date = handler.headers.get("X-Amz-Date", "")
         try:
             signed_at = datetime.strptime(amz_date, _AMZ_DATE_FORMAT).replace(tzinfo=timezone.utc)
         except ValueError:
-            raise _AwsError(
-                400, "IncompleteSignatureException", "Missing or malformed X-Amz-Date header"
-            ) from None
+            raise fail("incomplete", "Missing or malformed X-Amz-Date header") from None
         if scope.date != amz_date[:8]:
-            raise _AwsError(
-                400,
-                "InvalidSignatureException",
+            raise fail(
+                "signature",
                 f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
                 f"date from HTTP: '{scope.date}' != '{amz_date[:8]}', from '{amz_date}'.",
             )
@@ -546,25 +942,22 @@ class FakeECR:
             skew = timedelta(seconds=self.max_skew)
             minutes = f"{self.max_skew / 60:g} min."
             if signed_at < now - skew:
-                raise _AwsError(
-                    400,
-                    "InvalidSignatureException",
+                raise fail(
+                    "signature",
                     f"Signature expired: {amz_date} is now earlier than "
                     f"{(now - skew).strftime(_AMZ_DATE_FORMAT)} "
                     f"({now.strftime(_AMZ_DATE_FORMAT)} - {minutes})",
                 )
             if signed_at > now + skew:
-                raise _AwsError(
-                    400,
-                    "InvalidSignatureException",
+                raise fail(
+                    "signature",
                     f"Signature not yet current: {amz_date} is still later than "
                     f"{(now + skew).strftime(_AMZ_DATE_FORMAT)} "
                     f"({now.strftime(_AMZ_DATE_FORMAT)} + {minutes})",
                 )
         if "host" not in scope.signed_headers:
-            raise _AwsError(
-                400,
-                "InvalidSignatureException",
+            raise fail(
+                "signature",
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
             )
         headers = {
@@ -585,9 +978,8 @@ class FakeECR:
             service=scope.service,
         )
         if not hmac.compare_digest(expected, scope.signature):
-            raise _AwsError(
-                400,
-                "InvalidSignatureException",
+            raise fail(
+                "signature",
                 "The request signature we calculated does not match the signature you "
                 "provided. Check your AWS Secret Access Key and signing method. Consult the "
                 "service documentation for details.",
@@ -611,7 +1003,29 @@ class FakeECR:
                 return False
         return True
 
-    def _failure(self, mode: str, service: str) -> _AwsError:
+    def _not_authorized(self, call: Call, resource: str) -> str:
+        caller = self._principals.get(call.key_id or "", f"arn:aws:iam::{self.account}:user/ci")
+        return (
+            f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {resource}"
+        )
+
+    def _failure(self, mode: str, protocol: str, call: Call) -> _AwsError:
+        """The error *mode* answers with, in the shape of the call's protocol."""
+        if protocol == "query":
+            if mode == "throttle":
+                return _AwsError(400, "Throttling", "Rate exceeded")
+            if mode == "denied":
+                return _AwsError(
+                    403, "AccessDenied", self._not_authorized(call, call.role_arn or "*")
+                )
+            return _AwsError(500, "InternalFailure", "An internal error occurred. Try again.")
+        if protocol == "rest-json":
+            if mode == "throttle":
+                return _AwsError(429, "TooManyRequestsException", "Rate exceeded")
+            if mode == "denied":
+                return _AwsError(403, "ForbiddenException", "No access")
+            return _AwsError(500, "InternalServerException", "Internal server error")
+        service = call.service or "ecr"
         if mode == "throttle":
             return _AwsError(400, "ThrottlingException", "Rate exceeded")
         if mode == "denied":
@@ -624,6 +1038,17 @@ class FakeECR:
                 f"{action} action",
             )
         return _AwsError(500, "ServerException", "We encountered an internal error. Try again.")
+
+    def _mint(self, lifetime: float, principal: str) -> tuple[str, str, str, float]:
+        """New temporary credentials valid for *lifetime* seconds, registered with the fake."""
+        key_id = "ASIA" + _random_id(16)
+        secret = secrets.token_urlsafe(30)[:40]
+        token = "FwoGZXIvYXdzE" + secrets.token_urlsafe(96)
+        expires_at = round(time.time() + lifetime, 3)
+        self.add_temporary_key(key_id, secret, token, expires_at)
+        with self._lock:
+            self._principals[key_id] = principal
+        return key_id, secret, token, expires_at
 
     def _issue(self, call: Call, service: str) -> dict[str, Any]:
         """Mint a token unique to this call, in the response shape of *service*."""
@@ -648,6 +1073,40 @@ class FakeECR:
                 for registry in registry_ids
             ]
         }
+
+
+def _is_query_request(handler: _Handler, scope: Optional[_Scope]) -> bool:
+    """Whether a POST without ``X-Amz-Target`` is a query-protocol (STS) call."""
+    content_type = handler.headers.get("Content-Type", "")
+    return content_type.startswith("application/x-www-form-urlencoded") or (
+        scope is not None and scope.service == "sts"
+    )
+
+
+def _random_id(length: int) -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def _iso8601(epoch: float) -> str:
+    """``2024-01-02T03:04:05.678Z``, the way STS writes ``Expiration``."""
+    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _arn_account(arn: str) -> Optional[str]:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else None
+
+
+def _sts_error_xml(error: _AwsError) -> str:
+    kind = "Receiver" if error.status >= 500 else "Sender"
+    return (
+        f'<ErrorResponse xmlns="{STS_NAMESPACE}">'
+        f"<Error><Type>{kind}</Type><Code>{xml_escape(error.code)}</Code>"
+        f"<Message>{xml_escape(error.message)}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId>"
+        "</ErrorResponse>"
+    )
 
 
 def _parse_authorization(value: str) -> Optional[_Scope]:

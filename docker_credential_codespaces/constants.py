@@ -32,6 +32,20 @@ SECRET_MARK = "_CONTAINER_REGISTRY_"
 SECRET_SERVER = "_CONTAINER_REGISTRY_SERVER"
 SECRET_USER = "_CONTAINER_REGISTRY_USER"
 SECRET_PASSWORD = "_CONTAINER_REGISTRY_PASSWORD"
+# Companion secrets of an ECR triple, with the triple's prefix: its AWS identity beyond a
+# static key. The platform reads only the three names above, so these do not disturb it.
+SECRET_AWS_SESSION_TOKEN = "_CONTAINER_REGISTRY_AWS_SESSION_TOKEN"
+SECRET_AWS_ROLE_ARN = "_CONTAINER_REGISTRY_AWS_ROLE_ARN"
+SECRET_AWS_EXTERNAL_ID = "_CONTAINER_REGISTRY_AWS_EXTERNAL_ID"
+SECRET_AWS_ROLE_SESSION_NAME = "_CONTAINER_REGISTRY_AWS_ROLE_SESSION_NAME"
+SECRET_AWS_PROFILE = "_CONTAINER_REGISTRY_AWS_PROFILE"
+SECRET_AWS_COMPANIONS = (
+    SECRET_AWS_SESSION_TOKEN,
+    SECRET_AWS_ROLE_ARN,
+    SECRET_AWS_EXTERNAL_ID,
+    SECRET_AWS_ROLE_SESSION_NAME,
+    SECRET_AWS_PROFILE,
+)
 # Where Codespaces writes every secret as NAME=<base64 of the value>, for shells without them.
 DEFAULT_SECRETS_FILE = "/workspaces/.codespaces/shared/.env-secrets"
 
@@ -94,7 +108,25 @@ ECR_DOMAINS = {
 }
 ECR_SERVICE_LABELS = frozenset({"dkr.ecr", "dkr.ecr-fips", "dkr-ecr", "dkr-ecr-fips"})
 # AWS access key ids: long-term (AKIA) and temporary (ASIA), then 16 upper-case letters/digits.
-AWS_KEY_ID_PREFIXES = ("AKIA", "ASIA")
+AWS_TEMPORARY_KEY_PREFIX = "ASIA"
+AWS_KEY_ID_PREFIXES = ("AKIA", AWS_TEMPORARY_KEY_PREFIX)
+# The RoleSessionName of an AssumeRole unless the secrets name one; CloudTrail shows it.
+AWS_DEFAULT_ROLE_SESSION_NAME = "docker-credential-codespaces"
+# The AWS shared files, as botocore finds them; they decide a profile, and may set endpoints.
+ENV_AWS_CONFIG_FILE = "AWS_CONFIG_FILE"
+ENV_AWS_CREDENTIALS_FILE = "AWS_SHARED_CREDENTIALS_FILE"
+DEFAULT_AWS_CONFIG_FILE = "~/.aws/config"
+DEFAULT_AWS_CREDENTIALS_FILE = "~/.aws/credentials"
+ENV_AWS_STS_ENDPOINT = "AWS_ENDPOINT_URL_STS"
+# Variables that would let botocore ask the instance metadata or a container's credential
+# endpoint; a profile's resolution never may.
+AWS_METADATA_DISABLED = "AWS_EC2_METADATA_DISABLED"
+AWS_CONTAINER_CREDENTIAL_VARIABLES = (
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+)
 AWS_KEY_ID_LENGTH = 20
 # Endpoint overrides botocore honours, most specific first, for ECR and for ECR Public.
 ECR_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL")

@@ -44,6 +44,7 @@ class Row:
             self.kind = "registry"
         else:
             self.kind = "ECR Public" if registry.public else "ECR"
+        self.identity: str | None = None  # an ECR secret's AWS identity, as login names it
         self.state = "ready"
         self.check: str | None = None
         self.problems: list[str] = []
@@ -54,6 +55,7 @@ class Row:
             "registry": self.key,
             "source": self.source,
             "kind": self.kind,
+            "identity": self.identity,
             "state": self.state,
             "check": self.check,
             "problems": self.problems,
@@ -74,6 +76,7 @@ def secret_findings() -> tuple[list[Row], list[str]]:
         if secret.aws is not None:
             from .ecr import login
 
+            row.identity = login.describe(secret.aws)
             row.state, row.problems = login.status(secret, now)
         rows.append(row)
     return rows, problems

@@ -24,6 +24,8 @@ from .constants import (
     DOCKER_HUB_KEY,
     ECR_TOKEN_USERNAME,
     ENV_SECRETS_FILE,
+    SECRET_AWS_COMPANIONS,
+    SECRET_AWS_PROFILE,
     SECRET_MARK,
     SECRET_PASSWORD,
     SECRET_SERVER,
@@ -41,7 +43,8 @@ if TYPE_CHECKING:
 
 # The secrets file holds every secret of the codespace; a few MiB is far beyond a real one.
 SECRETS_FILE_CAP = 4 * 1024 * 1024
-_SUFFIXES = (SECRET_SERVER, SECRET_USER, SECRET_PASSWORD)
+# Names the secrets file is read for: the triple's, and its AWS companions'.
+_SUFFIXES = (SECRET_SERVER, SECRET_USER, SECRET_PASSWORD, *SECRET_AWS_COMPANIONS)
 _ENCODING = sys.getfilesystemencoding()
 _BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
@@ -50,6 +53,7 @@ INCOMPLETE = "incomplete"
 NO_HOST = "no host"
 MISPLACED_KEY = "access key for a host that is not ECR"
 SHADOWED = "shadowed"
+CONFLICT = "both a profile and a key"
 
 
 class Secret:
@@ -61,14 +65,23 @@ class Secret:
 
     __slots__ = ("aws", "key", "password", "prefix", "registry", "server", "user")
 
-    def __init__(self, prefix: str, server: str, user: str, password: str, key: str) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        server: str,
+        user: str,
+        password: str,
+        key: str,
+        registry: EcrRegistry | None,
+        companion: Callable[[str], str],
+    ) -> None:
         self.prefix = prefix
         self.server = server
         self.user = user
         self.password = password
         self.key = key
-        self.registry: EcrRegistry | None = ecr.registry(key)
-        self.aws: AwsIdentity | None = ecr.identity(user, password, self.registry)
+        self.registry = registry
+        self.aws: AwsIdentity | None = ecr.identity(user, password, registry, companion)
 
     def __repr__(self) -> str:
         return f"Secret(prefix={self.prefix!r}, key={self.key!r})"
@@ -143,8 +156,27 @@ def scan(key: str | None = None) -> Scan:
 def _judge(
     prefix: str, server: str | None, value: Callable[[str], str | None]
 ) -> Secret | PassedOver:
-    """One prefix's triple: the Secret it makes, or why it makes none."""
+    """One prefix's triple: the Secret it makes, or why it makes none.
+
+    An ECR SERVER with the companion AWS_PROFILE and no USER or PASSWORD is complete too:
+    the named profile is its identity.
+    """
     user, password = value(prefix + SECRET_USER), value(prefix + SECRET_PASSWORD)
+    key = docker_key(server) if server else None
+    registry = ecr.registry(key) if key is not None else None
+
+    def companion(suffix: str) -> str:
+        return value(prefix + suffix) or ""
+
+    if registry is not None and companion(SECRET_AWS_PROFILE).strip():
+        assert server is not None and key is not None  # a registry comes from a SERVER
+        if user or password:
+            message = (
+                f"{prefix + SECRET_AWS_PROFILE} and {prefix + SECRET_USER}/"
+                f"{prefix + SECRET_PASSWORD} are both set; keep the profile or the key, not both"
+            )
+            return PassedOver(prefix, CONFLICT, message, key)
+        return Secret(prefix, server, "", "", key, registry, companion)
     if not (server and user and password):
         parts = ((SECRET_SERVER, server), (SECRET_USER, user), (SECRET_PASSWORD, password))
         missing = [
@@ -153,13 +185,12 @@ def _judge(
             if not part
         ]
         message = f"{' and '.join(missing)}, so the {prefix} triple is not used"
-        return PassedOver(prefix, INCOMPLETE, message, docker_key(server) if server else None)
-    key = docker_key(server)
+        return PassedOver(prefix, INCOMPLETE, message, key)
     if key is None:
         message = f"{prefix + SECRET_SERVER} does not name a registry host"
         return PassedOver(prefix, NO_HOST, message)
-    secret = Secret(prefix, server, user, password, key)
-    if ecr.misplaced_key(user, secret.registry):
+    secret = Secret(prefix, server, user, password, key, registry, companion)
+    if ecr.misplaced_key(user, registry):
         from .ecr import messages
 
         return PassedOver(prefix, MISPLACED_KEY, messages.misplaced_key(secret), key)

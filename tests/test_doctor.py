@@ -142,6 +142,7 @@ def test_all_well_exits_zero(env: dict[str, str]) -> None:
                 "registry": "ghcr.io",
                 "source": "secret GH",
                 "kind": "registry",
+                "identity": None,
                 "state": "ready",
                 "check": None,
                 "problems": [],

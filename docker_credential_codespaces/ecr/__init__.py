@@ -27,8 +27,10 @@ from __future__ import annotations
 import os
 
 from ..constants import (
+    AWS_DEFAULT_ROLE_SESSION_NAME,
     AWS_KEY_ID_LENGTH,
     AWS_KEY_ID_PREFIXES,
+    AWS_TEMPORARY_KEY_PREFIX,
     ECR_DOMAINS,
     ECR_ENDPOINT_VARIABLES,
     ECR_PUBLIC_ENDPOINT_VARIABLES,
@@ -36,7 +38,16 @@ from ..constants import (
     ECR_PUBLIC_REGION,
     ECR_SERVICE_LABELS,
     ECR_TOKEN_USERNAME,
+    SECRET_AWS_EXTERNAL_ID,
+    SECRET_AWS_PROFILE,
+    SECRET_AWS_ROLE_ARN,
+    SECRET_AWS_ROLE_SESSION_NAME,
+    SECRET_AWS_SESSION_TOKEN,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # -- which keys are ECR registries ---------------------------------------------------------
 
@@ -46,14 +57,17 @@ _DIGITS = frozenset("0123456789")
 class EcrRegistry:
     """An AWS ECR registry named by a docker key, with what the token exchange needs."""
 
-    __slots__ = ("account", "host", "partition", "public", "region")
+    __slots__ = ("account", "fips", "host", "partition", "public", "region")
 
-    def __init__(self, host: str, account: str, region: str, partition: str, public: bool):
+    def __init__(
+        self, host: str, account: str, region: str, partition: str, public: bool, fips: bool
+    ) -> None:
         self.host = host
         self.account = account
         self.region = region
         self.partition = partition
         self.public = public
+        self.fips = fips  # a FIPS host's tokens come from the FIPS endpoint of the API
 
     def describe(self) -> str:
         """How the registry is named to a person."""
@@ -81,7 +95,7 @@ def registry(key: str) -> EcrRegistry | None:
     `<12 digits>.dkr-ecr[-fips].<region>.<domain>`; public: `public.ecr.aws`, `ecr-public.aws.com`.
     """
     if key in ECR_PUBLIC_HOSTS:
-        return EcrRegistry(key, "", ECR_PUBLIC_REGION, "aws", True)
+        return EcrRegistry(key, "", ECR_PUBLIC_REGION, "aws", True, False)
     labels = key.split(".")
     if len(labels) < 5:
         return None
@@ -100,7 +114,7 @@ def registry(key: str) -> EcrRegistry | None:
         return None
     if partition == "aws" and region.startswith("us-gov-"):
         partition = "aws-us-gov"
-    return EcrRegistry(key, account, region, partition, False)
+    return EcrRegistry(key, account, region, partition, False, service.endswith("-fips"))
 
 
 def _valid_region(region: str) -> bool:
@@ -117,25 +131,77 @@ def _valid_region(region: str) -> bool:
 # -- what AWS credential a triple holds ----------------------------------------------------
 
 ACCESS_KEY = "access key"
+TEMPORARY_KEY = "temporary key"
+ROLE = "role"
+PROFILE = "profile"
 TOKEN = "token"
 
 
 class AwsIdentity:
-    """The AWS credential of one ECR triple: its kind and trimmed values. Its repr hides them."""
+    """The AWS credential of one ECR triple: its kind and trimmed values. Its repr hides them.
 
-    __slots__ = ("key_id", "kind", "secret")
+    - ACCESS_KEY: `key_id` and `secret`;
+    - TEMPORARY_KEY: the same with `session_token` (empty when the secrets lack it);
+    - ROLE: a key (long-term or temporary) that assumes `role_arn`, with `external_id` and
+      `session_name`;
+    - PROFILE: `profile`, resolved by botocore from the user's AWS config files;
+    - TOKEN: `secret` is a registry token fetched earlier.
+    """
 
-    def __init__(self, kind: str, key_id: str, secret: str) -> None:
+    __slots__ = (
+        "external_id",
+        "key_id",
+        "kind",
+        "profile",
+        "role_arn",
+        "secret",
+        "session_name",
+        "session_token",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        key_id: str = "",
+        secret: str = "",
+        session_token: str = "",
+        role_arn: str = "",
+        external_id: str = "",
+        session_name: str = "",
+        profile: str = "",
+    ) -> None:
         self.kind = kind
-        self.key_id = key_id  # the access key id; "" for a ready token
-        self.secret = secret  # the secret access key, or the ready token
+        self.key_id = key_id
+        self.secret = secret
+        self.session_token = session_token
+        self.role_arn = role_arn
+        self.external_id = external_id
+        self.session_name = session_name
+        self.profile = profile
 
     def __repr__(self) -> str:
         return f"AwsIdentity(kind={self.kind!r})"
 
+    def parts(self) -> tuple[str, ...]:
+        """Everything that makes this identity's tokens its own, for the cache key."""
+        return (
+            self.kind,
+            self.key_id,
+            self.secret,
+            self.session_token,
+            self.role_arn,
+            self.external_id,
+            self.session_name,
+            self.profile,
+        )
+
+    def lacks_session_token(self) -> bool:
+        """A temporary key (ASIA...) without its session token: AWS would refuse it."""
+        return self.key_id.startswith(AWS_TEMPORARY_KEY_PREFIX) and not self.session_token
+
 
 def aws_value(text: str) -> str:
-    """A USER or PASSWORD as AWS reads it: without the white space a paste may add."""
+    """A USER, PASSWORD or companion as AWS reads it: without the white space a paste adds."""
     return text.strip()
 
 
@@ -151,14 +217,35 @@ def is_access_key_id(text: str) -> bool:
     )
 
 
-def identity(user: str, password: str, registry: EcrRegistry | None) -> AwsIdentity | None:
-    """The AWS credential a triple holds for its registry; None for plain credentials."""
+def identity(
+    user: str, password: str, registry: EcrRegistry | None, companion: Callable[[str], str]
+) -> AwsIdentity | None:
+    """The AWS credential a triple holds for its registry; None for plain credentials.
+
+    `companion(suffix)` is the value of the triple's companion variable with that suffix
+    (SECRET_AWS_PROFILE and the rest), or "" when it is not set; it is asked only for ECR.
+    """
     if registry is None:
         return None
     user, password = aws_value(user), aws_value(password)
+    if not user and not password:
+        return AwsIdentity(PROFILE, profile=aws_value(companion(SECRET_AWS_PROFILE)))
     if user == ECR_TOKEN_USERNAME:
-        return AwsIdentity(TOKEN, "", password)
-    return AwsIdentity(ACCESS_KEY, user, password)
+        return AwsIdentity(TOKEN, secret=password)
+    session_token = aws_value(companion(SECRET_AWS_SESSION_TOKEN))
+    role_arn = aws_value(companion(SECRET_AWS_ROLE_ARN))
+    if role_arn:
+        return AwsIdentity(
+            ROLE,
+            user,
+            password,
+            session_token,
+            role_arn,
+            aws_value(companion(SECRET_AWS_EXTERNAL_ID)),
+            aws_value(companion(SECRET_AWS_ROLE_SESSION_NAME)) or AWS_DEFAULT_ROLE_SESSION_NAME,
+        )
+    temporary = session_token or user.startswith(AWS_TEMPORARY_KEY_PREFIX)
+    return AwsIdentity(TEMPORARY_KEY if temporary else ACCESS_KEY, user, password, session_token)
 
 
 def misplaced_key(user: str, registry: EcrRegistry | None) -> bool:

@@ -9,7 +9,16 @@ plain lines, so reading it imports nothing.
 
 from __future__ import annotations
 
+import os
+
 from .. import files
+from ..constants import (
+    DEFAULT_AWS_CONFIG_FILE,
+    DEFAULT_AWS_CREDENTIALS_FILE,
+    ENV_AWS_CONFIG_FILE,
+    ENV_AWS_CREDENTIALS_FILE,
+    ENV_AWS_STS_ENDPOINT,
+)
 from ..log import debug, warn
 from ..wire import HelperError
 from .token import Token
@@ -37,16 +46,35 @@ def _sha256_hex(data: bytes) -> str:
 
 
 def cache_key(identity: AwsIdentity, registry: EcrRegistry) -> str:
-    """A file-name-safe digest of everything that makes a token valid, as doctor looks it up."""
+    """A file-name-safe digest of everything that makes a token valid, as doctor looks it up.
+
+    Besides the identity and the registry, that is every endpoint the exchange may use: the
+    variables, and the AWS config files, whose profiles can set an `endpoint_url` (and, for
+    a profile identity, its credentials). The files count by their size and modification
+    time: a changed file costs one exchange, never a token from another endpoint or account.
+    """
     parts = (
-        identity.key_id,
-        identity.secret,
+        *identity.parts(),
         registry.partition,
         registry.region,
         registry.host,
+        "fips" if registry.fips else "",
         registry.endpoint(),
+        os.environ.get(ENV_AWS_STS_ENDPOINT, ""),
+        _file_stamp(ENV_AWS_CONFIG_FILE, DEFAULT_AWS_CONFIG_FILE),
+        _file_stamp(ENV_AWS_CREDENTIALS_FILE, DEFAULT_AWS_CREDENTIALS_FILE),
     )
     return _sha256_hex("\0".join(parts).encode("utf-8"))[:40]
+
+
+def _file_stamp(variable: str, default: str) -> str:
+    """Which version of an AWS shared file is in force: its path, size and modification time."""
+    path = os.path.expanduser(os.environ.get(variable) or default)
+    try:
+        info = os.stat(path)
+    except OSError:
+        return f"{path}:absent"
+    return f"{path}:{info.st_size}:{info.st_mtime_ns}"
 
 
 def encode(token: Token) -> bytes:
@@ -113,8 +141,6 @@ class TokenCache:
             self._degrade("token not cached", error)
 
     def forget(self, key: str) -> None:
-        import os
-
         path = self.directory.file(self.name(key))
         try:
             os.unlink(path)

@@ -1,10 +1,13 @@
-"""The ECR exchange: an AWS access key becomes a registry token, through botocore.
+"""The ECR exchange: an AWS identity becomes a registry token, through botocore.
 
 botocore, boto3's engine, is imported only here and only when the cache cannot answer:
 importing it costs more than everything else the helper does, and boto3's own layer on top
-adds nothing this call needs. The client gets exactly the secret's keys (never the default
-credential chain, so no instance-metadata probing and no surprise profile) and bounded
-timeouts, so a dead endpoint is a clear error instead of a hung pull.
+adds nothing this call needs. The client gets exactly the identity's keys (never the default
+credential chain, so no instance-metadata probing and no surprise profile): the secret's
+own, those of the role it assumes through STS (in the registry's region and partition), or
+those botocore resolves for the profile it names. Timeouts are bounded, so a dead endpoint is
+a clear error instead of a hung pull. Role credentials are not cached: the token they buy is,
+for its whole life, so a role is assumed once per refresh, and nothing but tokens is written.
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ from __future__ import annotations
 import os
 import time
 
-from ..constants import ECR_CONNECT_TIMEOUT, ECR_MAX_ATTEMPTS, ECR_READ_TIMEOUT
+from ..constants import (
+    AWS_CONTAINER_CREDENTIAL_VARIABLES,
+    AWS_METADATA_DISABLED,
+    ECR_CONNECT_TIMEOUT,
+    ECR_MAX_ATTEMPTS,
+    ECR_READ_TIMEOUT,
+)
 from ..wire import HelperError
-from . import messages
+from . import PROFILE, ROLE, messages
 from .token import Token
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
@@ -28,32 +37,51 @@ if TYPE_CHECKING:
     from . import AwsIdentity, EcrRegistry
 
 
-def _session(service: str) -> Session:
-    """A botocore session whose data loader is told that `service` exists, not left to look.
+# The APIs this helper may call, or that botocore calls for it to resolve a profile.
+SERVICES = ("ecr", "ecr-public", "sts", "sso")
+# botocore's names for the credential providers a profile's resolution must never use: the
+# environment's keys (the secrets name the identity, not the shell), the container endpoint
+# and the instance metadata (a dev container is not the instance, and probing it stalls).
+_FORBIDDEN_PROVIDERS = ("env", "container-role", "iam-role")
+
+
+def _session(profile: str = "") -> Session:
+    """A botocore session for one identity, whose data loader is told which services exist.
+
+    Without a profile, an AWS_PROFILE in the environment is ignored: the secrets carry the
+    identity, and a profile named there for other tools (or missing) must not break or steer
+    the exchange; the config file's default settings still apply, as to every AWS tool.
 
     Before it loads a model, botocore's loader checks the service name against a listing of
-    every service directory it ships (each listed again for its versions), once for the model
-    and once for the endpoint rules: a large share of a cold `get`. The one service this
-    client calls is known. AWS_DATA_PATH applies as in botocore's own `create_loader`.
+    every service directory it ships (each listed again for its versions): a large share of a
+    cold `get`. The services this helper uses are known. AWS_DATA_PATH applies as in
+    botocore's own `create_loader`.
     """
     import botocore.session
     from botocore.loaders import Loader
 
-    class OneServiceLoader(Loader):
-        """botocore's loader, but the one service this client calls is known to exist."""
+    class KnownServicesLoader(Loader):
+        """botocore's loader, but the services this helper uses are known to exist."""
 
         def list_available_services(self, type_name: str) -> list[str]:
-            return [service]
+            return list(SERVICES)
 
-    session = botocore.session.Session()
+    if profile:
+        session = botocore.session.Session(profile=profile)
+    else:
+        session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    session.set_config_variable("sts_regional_endpoints", "regional")
     data_path = session.get_config_variable("data_path") or ""
     extra = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep) if p]
-    session.register_component("data_loader", OneServiceLoader(extra_search_paths=extra))
+    session.register_component("data_loader", KnownServicesLoader(extra_search_paths=extra))
     return session
 
 
 def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> Token:
-    """Call GetAuthorizationToken with the identity's keys; errors name the secret, never it."""
+    """Resolve the identity's keys and call GetAuthorizationToken with them.
+
+    Errors name the secret's variables, never their values.
+    """
     try:
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ClientError
@@ -63,19 +91,23 @@ def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> To
         connect_timeout=ECR_CONNECT_TIMEOUT,
         read_timeout=ECR_READ_TIMEOUT,
         retries={"max_attempts": ECR_MAX_ATTEMPTS, "mode": "standard"},
+        use_fips_endpoint=registry.fips,
     )
     fetched_at = time.time()
     try:
-        client = _client(secret, registry, identity, config)
+        session = _session(identity.profile if identity.kind == PROFILE else "")
+    except BotoCoreError:  # a profile that does not exist, found as the session reads it
+        raise HelperError(messages.profile_missing(secret, identity)) from None
+    keys = _keys(secret, registry, identity, session, config)
+    try:
+        client = _client(session, registry.service(), secret, registry, keys, config)
         data = client.get_authorization_token()["authorizationData"]
         if not registry.public:
             data = data[0]
         token, expires_at = data["authorizationToken"], data["expiresAt"].timestamp()
     except ClientError as error:
-        response = getattr(error, "response", {})
-        code = response.get("Error", {}).get("Code", "")
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        raise HelperError(messages.refused(secret, registry, code, status)) from None
+        code, status = _error_code(error)
+        raise HelperError(messages.refused(secret, registry, identity, code, status)) from None
     except BotoCoreError as error:
         raise HelperError(messages.unanswered(secret, registry, type(error).__name__)) from None
     except (KeyError, IndexError, TypeError, AttributeError, ValueError, RuntimeError):
@@ -85,20 +117,91 @@ def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> To
     return Token(_decode(secret, registry, token), expires_at, fetched_at)
 
 
-def _client(secret: Secret, registry: EcrRegistry, identity: AwsIdentity, config: Config) -> Any:
-    """A botocore client with exactly the identity's keys; an endpoint it cannot use is named."""
+Keys = tuple[str, str, str]  # access key id, secret key, session token ("" for none)
+
+
+def _error_code(error: Exception) -> tuple[str, int]:
+    response = getattr(error, "response", {})
+    code = response.get("Error", {}).get("Code", "")
+    return code, response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+
+
+def _keys(
+    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, session: Session, config: Config
+) -> Keys:
+    """The keys that sign GetAuthorizationToken: the secret's own, a role's, or a profile's."""
+    if identity.kind == PROFILE:
+        return _profile_keys(secret, registry, identity, session)
+    keys = (identity.key_id, identity.secret, identity.session_token)
+    if identity.kind != ROLE:
+        return keys
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        sts = _client(session, "sts", secret, registry, keys, config)
+        request = {"RoleArn": identity.role_arn, "RoleSessionName": identity.session_name}
+        if identity.external_id:
+            request["ExternalId"] = identity.external_id
+        answer = sts.assume_role(**request)["Credentials"]
+        return answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"]
+    except ClientError as error:
+        code, status = _error_code(error)
+        raise HelperError(messages.role_refused(secret, registry, identity, code, status)) from None
+    except BotoCoreError as error:
+        name = type(error).__name__
+        raise HelperError(messages.unanswered(secret, registry, name, "sts")) from None
+    except (KeyError, TypeError):
+        raise HelperError(messages.no_usable_token(secret, registry)) from None
+
+
+def _profile_keys(
+    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, session: Session
+) -> Keys:
+    """A named profile's keys, by botocore's own resolution (SSO, credential_process, a role
+    with a source profile, static keys), never from the environment or a metadata endpoint."""
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+    os.environ[AWS_METADATA_DISABLED] = "true"  # for the providers a profile's role uses
+    for name in AWS_CONTAINER_CREDENTIAL_VARIABLES:
+        os.environ.pop(name, None)
+    resolver = session.get_component("credential_provider")
+    for name in _FORBIDDEN_PROVIDERS:
+        resolver.remove(name)
+    try:
+        credentials = session.get_credentials()
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+    except ProfileNotFound:
+        raise HelperError(messages.profile_missing(secret, identity)) from None
+    except BotoCoreError as error:
+        raise HelperError(messages.profile_failed(secret, identity, error)) from None
+    except Exception as error:  # botocore's providers raise others, e.g. ClientError of SSO
+        raise HelperError(messages.profile_failed(secret, identity, error)) from None
+    if frozen is None or not frozen.access_key:
+        raise HelperError(messages.profile_empty(secret, identity))
+    return frozen.access_key, frozen.secret_key or "", frozen.token or ""
+
+
+def _client(
+    session: Session,
+    service: str,
+    secret: Secret,
+    registry: EcrRegistry,
+    keys: Keys,
+    config: Config,
+) -> Any:
+    """A botocore client with exactly these keys; an endpoint it cannot use is named."""
     from urllib.parse import urlsplit  # botocore has loaded it already
 
     from botocore.exceptions import BotoCoreError
 
-    service = registry.service()
+    key_id, secret_key, session_token = keys
     try:
-        client = _session(service).create_client(
+        client = session.create_client(
             service,
             region_name=registry.region,
-            aws_access_key_id=identity.key_id,
-            aws_secret_access_key=identity.secret,
-            aws_session_token=None,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret_key,
+            aws_session_token=session_token or None,
             config=config,
         )
         # A port out of range passes botocore's check and fails only when it connects, as a
@@ -107,7 +210,7 @@ def _client(secret: Secret, registry: EcrRegistry, identity: AwsIdentity, config
     except ValueError as error:  # botocore's word for an endpoint URL it cannot parse
         if isinstance(error, BotoCoreError):  # some of botocore's own are ValueErrors too
             raise
-        raise HelperError(messages.bad_endpoint(secret, registry)) from None
+        raise HelperError(messages.bad_endpoint(secret, registry, service)) from None
     return client
 
 

@@ -13,7 +13,7 @@ import time
 from ..constants import ECR_TOKEN_USERNAME
 from ..log import debug
 from ..wire import HelperError
-from . import TOKEN, messages
+from . import PROFILE, ROLE, TOKEN, messages
 from .cache import cache_key, open_cache
 from .token import ready_token
 
@@ -41,6 +41,8 @@ def answer(secret: Secret) -> tuple[str, str]:
         if token is not None and not token.good(now):
             raise HelperError(messages.expired_token(secret, token.expires_at))
         return ECR_TOKEN_USERNAME, identity.secret
+    if identity.lacks_session_token():
+        raise HelperError(messages.missing_session_token(secret))
     return ECR_TOKEN_USERNAME, _registry_password(secret, registry, identity)
 
 
@@ -78,6 +80,15 @@ def forget(secret: Secret) -> None:
         open_cache().forget(cache_key(identity, registry))
 
 
+def describe(identity: AwsIdentity) -> str:
+    """The identity's kind as doctor names it; a role and a profile by name (not secrets)."""
+    if identity.kind == ROLE:
+        return f"role {identity.role_arn}"
+    if identity.kind == PROFILE:
+        return f"profile {identity.profile}"
+    return identity.kind
+
+
 def status(secret: Secret, now: float) -> tuple[str, list[str]]:
     """doctor's state line for an ECR secret and its problems, without calling AWS."""
     registry, identity = _parts(secret)
@@ -92,12 +103,28 @@ def status(secret: Secret, now: float) -> tuple[str, list[str]]:
         if token.expires_at - now < EXPIRY_WARNING:
             problems.append(messages.expiring_token(secret))
         return f"token expires at {messages.when(token.expires_at)}", problems
+    kind = describe(identity)
+    if identity.lacks_session_token():
+        return f"{kind}; no session token", [messages.missing_session_token(secret)]
+    problems = _profile_problems(secret, identity, now) if identity.kind == PROFILE else []
     cached = open_cache().read(cache_key(identity, registry))
     if cached is None or not cached.good(now):
-        return "access key; no cached token (one is fetched at the next pull)", []
+        return f"{kind}; no cached token (one is fetched at the next pull)", problems
+    state = f"{kind}; cached token expires at {messages.when(cached.expires_at)}"
     if cached.due(now):
-        return (
-            f"access key; cached token expires at {messages.when(cached.expires_at)}, "
-            "refreshed at the next pull"
-        ), []
-    return f"access key; cached token expires at {messages.when(cached.expires_at)}", []
+        state += ", refreshed at the next pull"
+    return state, problems
+
+
+def _profile_problems(secret: Secret, identity: AwsIdentity, now: float) -> list[str]:
+    """What can be told of a profile without the network: that it exists, and whether the
+    SSO session it uses has expired (from the token botocore's `aws sso login` cached)."""
+    from . import profiles
+
+    found = profiles.profile(identity.profile)
+    if found is None:
+        return [messages.profile_missing(secret, identity)]
+    expires_at = profiles.sso_expiry(found)
+    if expires_at is not None and expires_at <= now:
+        return [messages.sso_expired(secret, identity, expires_at)]
+    return []

@@ -6,15 +6,26 @@ the key id.
 
 from __future__ import annotations
 
+import os
 import time
 
-from ..constants import SECRET_PASSWORD, SECRET_SERVER, SECRET_USER
+from ..constants import (
+    ENV_AWS_STS_ENDPOINT,
+    SECRET_AWS_EXTERNAL_ID,
+    SECRET_AWS_PROFILE,
+    SECRET_AWS_ROLE_ARN,
+    SECRET_AWS_SESSION_TOKEN,
+    SECRET_PASSWORD,
+    SECRET_SERVER,
+    SECRET_USER,
+)
 from ..servers import shown
+from . import ACCESS_KEY, PROFILE, ROLE, TEMPORARY_KEY
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from ..secrets import Secret
-    from . import EcrRegistry
+    from . import AwsIdentity, EcrRegistry
 
 
 def when(moment: float) -> str:
@@ -59,18 +70,75 @@ def _permissions(registry: EcrRegistry) -> str:
     return "ecr:GetAuthorizationToken"
 
 
-def refused(secret: Secret, registry: EcrRegistry, code: str, status: int) -> str:
-    """One sentence for an AWS refusal: what to fix, in which variable."""
+def _holder(secret: Secret, identity: AwsIdentity) -> str:
+    """Who asked AWS for the token, as the person can find it in the secrets."""
+    if identity.kind == ROLE:
+        return f"the role {identity.role_arn}"
+    if identity.kind == PROFILE:
+        return f"the AWS profile {identity.profile!r}"
+    return "the access key"
+
+
+def missing_session_token(secret: Secret) -> str:
+    """A temporary key without the session token it needs: said before AWS is asked."""
+    return (
+        f"{secret.variable(SECRET_USER)} holds a temporary AWS access key (ASIA...), which "
+        f"works only with its session token; add it as {secret.variable(SECRET_AWS_SESSION_TOKEN)}"
+    )
+
+
+def refused(
+    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, code: str, status: int
+) -> str:
+    """One sentence for a refused GetAuthorizationToken: what to fix, in which variable."""
     head = who(secret, registry)
-    if code in ("UnrecognizedClientException", "InvalidClientTokenId"):
-        return f"{head}: AWS does not know the access key id in {secret.variable(SECRET_USER)}"
-    if code in ("InvalidSignatureException", "SignatureDoesNotMatch"):
-        return (
-            f"{head}: AWS rejected the secret key in {secret.variable(SECRET_PASSWORD)}; "
-            "check that it belongs to the access key id"
-        )
+    if code in ("ExpiredTokenException", "ExpiredToken") and identity.kind == TEMPORARY_KEY:
+        return f"{head}: {secret.variable(SECRET_AWS_SESSION_TOKEN)} has expired"
+    if identity.kind in (ACCESS_KEY, TEMPORARY_KEY):
+        if code in ("UnrecognizedClientException", "InvalidClientTokenId"):
+            return f"{head}: AWS does not know the access key id in {secret.variable(SECRET_USER)}"
+        if code in ("InvalidSignatureException", "SignatureDoesNotMatch"):
+            return (
+                f"{head}: AWS rejected the secret key in {secret.variable(SECRET_PASSWORD)}; "
+                "check that it belongs to the access key id"
+            )
     if code in ("AccessDeniedException", "AccessDenied"):
-        return f"{head}: the access key lacks {_permissions(registry)}; check its IAM policy"
+        return (
+            f"{head}: {_holder(secret, identity)} lacks {_permissions(registry)}; check its IAM "
+            "policy"
+        )
+    return _common(head, code, status)
+
+
+def role_refused(
+    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, code: str, status: int
+) -> str:
+    """One sentence for a refused AssumeRole, naming the variables, never their values."""
+    head = who(secret, registry)
+    user, arn = secret.variable(SECRET_USER), identity.role_arn
+    if code in ("AccessDenied", "AccessDeniedException"):
+        if identity.external_id:
+            return (
+                f"{head}: the key in {user} may not assume {arn} with the external id in "
+                f"{secret.variable(SECRET_AWS_EXTERNAL_ID)}; check the role's trust policy and "
+                "its sts:ExternalId condition"
+            )
+        return f"{head}: the key in {user} may not assume {arn}; check the role's trust policy"
+    if code in ("ExpiredToken", "ExpiredTokenException"):
+        return f"{head}: {secret.variable(SECRET_AWS_SESSION_TOKEN)} has expired"
+    if code in ("InvalidClientTokenId", "UnrecognizedClientException"):
+        return f"{head}: AWS does not know the access key id in {user}"
+    if code in ("SignatureDoesNotMatch", "InvalidSignatureException"):
+        return (
+            f"{head}: AWS rejected the secret key in {secret.variable(SECRET_PASSWORD)}; check "
+            "that it belongs to the access key id"
+        )
+    if code in ("MalformedPolicyDocument", "ValidationError"):
+        return f"{head}: AWS refused the role in {secret.variable(SECRET_AWS_ROLE_ARN)} ({code})"
+    return _common(head, code, status)
+
+
+def _common(head: str, code: str, status: int) -> str:
     if code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
         return f"{head}: AWS throttled the token request; try again in a moment"
     if status >= 500:
@@ -78,9 +146,54 @@ def refused(secret: Secret, registry: EcrRegistry, code: str, status: int) -> st
     return f"{head}: AWS refused the token request ({code or status or 'unknown error'})"
 
 
-def unanswered(secret: Secret, registry: EcrRegistry, error_name: str) -> str:
+def profile_missing(secret: Secret, identity: AwsIdentity) -> str:
+    return (
+        f"{secret.variable(SECRET_AWS_PROFILE)} names the AWS profile {identity.profile!r}, "
+        "which is not in your AWS config files (~/.aws/config, or AWS_CONFIG_FILE); add it, "
+        "or fix the name"
+    )
+
+
+def profile_failed(secret: Secret, identity: AwsIdentity, error: Exception) -> str:
+    """A profile whose credentials botocore could not get, said so the person can act."""
+    name, profile = type(error).__name__, identity.profile
+    if "SSO" in name or "Token" in name or "Unauthorized" in name:
+        return (
+            f"the AWS profile {profile!r} ({secret.variable(SECRET_AWS_PROFILE)}) has no "
+            f"valid SSO session; run `aws sso login --profile {profile}`"
+        )
+    if "CredentialRetrieval" in name:
+        return (
+            f"the AWS profile {profile!r} ({secret.variable(SECRET_AWS_PROFILE)}) could not "
+            "get its credentials (its credential_process failed); run that command to see why"
+        )
+    return (
+        f"the AWS profile {profile!r} ({secret.variable(SECRET_AWS_PROFILE)}) could not get "
+        f"its credentials ({name})"
+    )
+
+
+def sso_expired(secret: Secret, identity: AwsIdentity, expires_at: float) -> str:
+    state = f"expired at {when(expires_at)}" if expires_at > 0 else "has no cached login"
+    return (
+        f"the SSO session of the AWS profile {identity.profile!r} "
+        f"({secret.variable(SECRET_AWS_PROFILE)}) {state}; run "
+        f"`aws sso login --profile {identity.profile}`"
+    )
+
+
+def profile_empty(secret: Secret, identity: AwsIdentity) -> str:
+    return (
+        f"the AWS profile {identity.profile!r} ({secret.variable(SECRET_AWS_PROFILE)}) gives no "
+        "credentials; give it sso_session, credential_process, role_arn or keys"
+    )
+
+
+def unanswered(secret: Secret, registry: EcrRegistry, error_name: str, service: str = "ecr") -> str:
     """One sentence for a request that got no answer: where it went and what to check."""
     where = registry.endpoint() or f"AWS in {registry.region}"
+    if service == "sts":
+        where = os.environ.get(ENV_AWS_STS_ENDPOINT) or f"AWS STS in {registry.region}"
     if "@" in where:  # userinfo in an endpoint URL is a password, whoever put it there
         where = shown(where)
     if "SSL" in error_name:
@@ -94,9 +207,13 @@ def unanswered(secret: Secret, registry: EcrRegistry, error_name: str) -> str:
     return f"{who(secret, registry)}: {reason} ({where})"
 
 
-def bad_endpoint(secret: Secret, registry: EcrRegistry) -> str:
+def bad_endpoint(secret: Secret, registry: EcrRegistry, service: str = "ecr") -> str:
     """An endpoint URL botocore cannot use, named by where it came from."""
-    where = registry.endpoint_variable() or "the AWS config file"  # its endpoint_url
+    if service == "sts":
+        where = ENV_AWS_STS_ENDPOINT if os.environ.get(ENV_AWS_STS_ENDPOINT) else ""
+    else:
+        where = registry.endpoint_variable()
+    where = where or "the AWS config file"  # its endpoint_url
     return f"{who(secret, registry)}: the endpoint in {where} is not a valid URL; fix it"
 
 

@@ -162,7 +162,8 @@ def sso_cache_file(
     if start_url is not None:
         content["startUrl"] = start_url
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{hashlib.sha1(name.encode('utf-8')).hexdigest()}.json"
+    digest = hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()
+    path = directory / f"{digest}.json"
     path.write_text(json.dumps(content), encoding="utf-8")
     path.chmod(0o600)
     return path
@@ -405,6 +406,13 @@ class FakeECR:
     ``throttle`` / ``denied`` / ``error500`` / ``hang``
         answer every call with ``ThrottlingException`` (400), ``AccessDeniedException`` (400),
         ``ServerException`` (500), or never answer (until ``release_hung()`` or ``stop()``).
+        STS answers in its own shape (``Throttling`` 400, ``AccessDenied`` 403,
+        ``InternalFailure`` 500), the SSO portal in its (``TooManyRequestsException`` 429,
+        ``ForbiddenException`` 403, ``InternalServerException`` 500).
+    ``roles``
+        role ARN -> :class:`Role` that STS ``AssumeRole`` hands credentials out for.
+    ``key_expires_at``
+        temporary key id -> epoch expiry (filled by STS, SSO and ``add_temporary_key``).
     ``delay``
         seconds to sit on each request before answering, to widen race windows.
     ``max_skew``

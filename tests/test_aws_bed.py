@@ -6,27 +6,46 @@ plain boto3 against it: if these pass, a failing helper test points at the helpe
 
 from __future__ import annotations
 
+import hashlib
 import http.client
+import json
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Optional
 
 import boto3
+import botocore.credentials
 import botocore.exceptions
+import botocore.session
+import botocore.tokens
+import botocore.utils
 import pytest
+from botocore import UNSIGNED
 from botocore.config import Config
 
 from beds.aws import (
     ECR_PUBLIC_TARGET_PREFIX,
     ECR_TARGET_PREFIX,
+    EXPIRED_TOKEN_MESSAGE,
     JSON_CONTENT_TYPE,
     MOTO_ACCOUNT,
+    SSO_BEARER_HEADER,
+    SSO_CREDENTIALS_PATH,
+    XML_CONTENT_TYPE,
     FakeECR,
+    Role,
     decode_token,
     endpoint_env,
     moto_server,
+    sso_cache_dir,
+    sso_cache_file,
 )
 
 KEY = "AKIAFAKEKEY000000001"

@@ -1,0 +1,249 @@
+"""AWS identities beyond a static key, end to end through the executable: temporary keys,
+role assumption, named profiles. Every failure is one line naming variables, never values,
+and no secret of any kind reaches an output or a file."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from beds.aws import FakeECR, endpoint_env, moto_server
+from beds.client import run_helper
+from beds.environment import add_secret
+
+HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"
+TEMP_KEY_ID = "ASIAIOSFODNN7EXAMPLE"
+TEMP_SECRET = "CANARY-temp-secret-0002"
+SESSION_TOKEN = "CANARY-session-token-0003"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeECR]:
+    with FakeECR({KEY_ID: SECRET_KEY, TEMP_KEY_ID: TEMP_SECRET}) as server:
+        server.session_tokens[TEMP_KEY_ID] = SESSION_TOKEN
+        yield server
+        assert server.errors == []
+
+
+@pytest.fixture
+def aws_env(env: dict[str, str], fake: FakeECR) -> dict[str, str]:
+    env.update(endpoint_env(fake.endpoint_url))
+    env["AWS_ENDPOINT_URL"] = fake.endpoint_url
+    env["AWS_ENDPOINT_URL_STS"] = fake.endpoint_url
+    env["AWS_ENDPOINT_URL_SSO"] = fake.endpoint_url
+    return env
+
+
+def companion(env: dict[str, str], prefix: str, name: str, value: str) -> None:
+    env[f"{prefix}_CONTAINER_REGISTRY_AWS_{name}"] = value
+
+
+def get(env: dict[str, str], server: str = HOST) -> subprocess.CompletedProcess[bytes]:
+    return run_helper(env, "get", stdin=server.encode())
+
+
+def password(result: subprocess.CompletedProcess[bytes]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["Username"] == "AWS"
+    return str(answer["Secret"])
+
+
+def assert_no_canary(env: dict[str, str], *outputs: bytes) -> None:
+    """Not in any output, and not in any file the helper wrote."""
+    for output in outputs:
+        assert b"CANARY" not in output, output
+    for base in ("XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        for path in Path(env[base]).rglob("*"):
+            if path.is_file():
+                assert b"CANARY" not in path.read_bytes(), path
+
+
+# --- temporary keys --------------------------------------------------------------------------
+
+
+def test_temporary_key_sends_its_session_token(aws_env: dict[str, str], fake: FakeECR) -> None:
+    add_secret(aws_env, "ECR", HOST, TEMP_KEY_ID, TEMP_SECRET)
+    companion(aws_env, "ECR", "SESSION_TOKEN", SESSION_TOKEN)
+    result = get(aws_env)
+    assert password(result).startswith("fake-ecr-")
+    [call] = fake.calls
+    assert (call.key_id, call.session_token) == (TEMP_KEY_ID, SESSION_TOKEN)
+    assert_no_canary(aws_env, result.stdout, result.stderr)
+
+
+def test_temporary_key_without_its_session_token_never_calls_aws(
+    aws_env: dict[str, str], fake: FakeECR
+) -> None:
+    add_secret(aws_env, "ECR", HOST, TEMP_KEY_ID, TEMP_SECRET)
+    result = get(aws_env)
+    assert result.returncode == 1
+    assert result.stdout == (
+        b"ECR_CONTAINER_REGISTRY_USER holds a temporary AWS access key (ASIA...), which works "
+        b"only with its session token; add it as ECR_CONTAINER_REGISTRY_AWS_SESSION_TOKEN\n"
+    )
+    assert fake.count() == 0
+    report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
+    [row] = report["registries"]
+    assert row["identity"] == "temporary key" and row["problems"]
+    assert_no_canary(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
+
+
+def test_a_wrong_session_token_is_not_blamed_on_the_key_id(
+    aws_env: dict[str, str], fake: FakeECR
+) -> None:
+    add_secret(aws_env, "ECR", HOST, TEMP_KEY_ID, TEMP_SECRET)
+    companion(aws_env, "ECR", "SESSION_TOKEN", "CANARY-not-the-token")
+    result = get(aws_env)
+    assert result.returncode == 1 and result.stdout.count(b"\n") == 1
+    assert_no_canary(aws_env, result.stdout, result.stderr)
+
+
+def test_rotating_the_session_token_never_serves_the_old_token(
+    aws_env: dict[str, str], fake: FakeECR
+) -> None:
+    add_secret(aws_env, "ECR", HOST, TEMP_KEY_ID, TEMP_SECRET)
+    companion(aws_env, "ECR", "SESSION_TOKEN", SESSION_TOKEN)
+    first = password(get(aws_env))
+    fake.session_tokens[TEMP_KEY_ID] = SESSION_TOKEN + "-2"
+    companion(aws_env, "ECR", "SESSION_TOKEN", SESSION_TOKEN + "-2")
+    assert password(get(aws_env)) != first
+    assert fake.count() == 2
+
+
+# --- the environment's AWS_PROFILE never steers a key --------------------------------------
+
+
+def test_a_missing_ambient_profile_does_not_break_a_key(
+    aws_env: dict[str, str], fake: FakeECR
+) -> None:
+    """AWS_PROFILE set for other tools, naming a profile that is not there: the secret's own
+    keys still exchange (it once failed every exchange with ProfileNotFound)."""
+    add_secret(aws_env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    aws_env["AWS_PROFILE"] = "nowhere"
+    assert password(get(aws_env)).startswith("fake-ecr-")
+
+
+# --- named profiles --------------------------------------------------------------------------
+
+
+def write_aws_config(env: dict[str, str], text: str) -> Path:
+    path = Path(env["AWS_CONFIG_FILE"])
+    path.write_text(text)
+    return path
+
+
+def credential_process(tmp_path: Path, key_id: str, secret: str, token: str = "") -> Path:
+    """A credential_process script, as a profile names one, printing these keys."""
+    body = {"Version": 1, "AccessKeyId": key_id, "SecretAccessKey": secret}
+    if token:
+        body["SessionToken"] = token
+    script = tmp_path / "credential-process"
+    script.write_text(f"#!/bin/sh\necho '{json.dumps(body)}'\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def profile_secret(env: dict[str, str], prefix: str, profile: str, server: str = HOST) -> None:
+    env[f"{prefix}_CONTAINER_REGISTRY_SERVER"] = server
+    companion(env, prefix, "PROFILE", profile)
+
+
+def test_profile_with_credential_process(
+    aws_env: dict[str, str], fake: FakeECR, tmp_path: Path
+) -> None:
+    script = credential_process(tmp_path, KEY_ID, SECRET_KEY)
+    write_aws_config(aws_env, f"[profile ci]\ncredential_process = {script}\n")
+    profile_secret(aws_env, "ECR", "ci")
+    result = get(aws_env)
+    assert password(result).startswith("fake-ecr-")
+    assert [c.key_id for c in fake.calls] == [KEY_ID]
+    listed = run_helper(aws_env, "list", stdin=None)
+    assert json.loads(listed.stdout) == {HOST: "AWS"}
+    report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
+    [row] = report["registries"]
+    assert row["identity"] == "profile ci"
+    assert not [p for p in row["problems"] if "profile" in p]
+    assert_no_canary(aws_env, result.stdout, result.stderr, listed.stdout)
+
+
+def test_a_missing_profile_is_one_line(aws_env: dict[str, str], fake: FakeECR) -> None:
+    write_aws_config(aws_env, "[profile other]\nregion = eu-west-1\n")
+    profile_secret(aws_env, "ECR", "ci")
+    result = get(aws_env)
+    assert result.returncode == 1
+    assert result.stdout == (
+        b"ECR_CONTAINER_REGISTRY_AWS_PROFILE names the AWS profile 'ci', which is not in your "
+        b"AWS config files (~/.aws/config, or AWS_CONFIG_FILE); add it, or fix the name\n"
+    )
+    assert fake.count() == 0
+    report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
+    [row] = report["registries"]
+    assert any("is not in your AWS config files" in p for p in row["problems"])
+
+
+def test_a_failing_credential_process_is_one_line(
+    aws_env: dict[str, str], fake: FakeECR, tmp_path: Path
+) -> None:
+    script = tmp_path / "broken"
+    script.write_text("#!/bin/sh\necho CANARY-garbage >&2\nexit 3\n")
+    script.chmod(0o755)
+    write_aws_config(aws_env, f"[profile ci]\ncredential_process = {script}\n")
+    profile_secret(aws_env, "ECR", "ci")
+    result = get(aws_env)
+    assert result.returncode == 1 and result.stdout.count(b"\n") == 1
+    assert b"credential_process failed" in result.stdout
+    assert_no_canary(aws_env, result.stdout, result.stderr)
+
+
+def test_profile_and_key_together_are_passed_over_naming_both(aws_env: dict[str, str]) -> None:
+    add_secret(aws_env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    companion(aws_env, "ECR", "PROFILE", "ci")
+    result = get(aws_env)
+    assert result.stdout == b"credentials not found in native keychain\n"
+    report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
+    assert any(
+        p.startswith("ECR_CONTAINER_REGISTRY_AWS_PROFILE and ECR_CONTAINER_REGISTRY_USER")
+        for p in report["problems"]
+    )
+
+
+def test_two_profiles_with_their_own_endpoints_get_their_own_tokens(
+    aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A profile's endpoint_url is part of the token's cache key: two profiles that differ only
+    there never share a token."""
+    with FakeECR({KEY_ID: SECRET_KEY}) as one, FakeECR({KEY_ID: SECRET_KEY}) as two:
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_ECR_PUBLIC"):
+            aws_env.pop(name, None)
+        script = credential_process(tmp_path, KEY_ID, SECRET_KEY)
+        write_aws_config(
+            aws_env,
+            f"[profile a]\ncredential_process = {script}\nendpoint_url = {one.endpoint_url}\n"
+            f"[profile b]\ncredential_process = {script}\nendpoint_url = {two.endpoint_url}\n",
+        )
+        profile_secret(aws_env, "ECR", "a")
+        first = password(get(aws_env))
+        companion(aws_env, "ECR", "PROFILE", "b")
+        second = password(get(aws_env))
+        assert first.startswith("fake-ecr-") and second.startswith("fake-ecr-")
+        assert (one.count(), two.count()) == (1, 1)  # b's token came from b's endpoint
+
+
+# --- moto, plainly ---------------------------------------------------------------------------
+
+
+def test_role_through_moto(env: dict[str, str]) -> None:
+    """moto's STS and ECR, end to end: a key assumes a role, the role's keys get a token."""
+    with moto_server() as url:
+        env["AWS_ENDPOINT_URL"] = url
+        add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
+        companion(env, "ECR", "ROLE_ARN", "arn:aws:iam::123456789012:role/puller")
+        assert password(get(env)) == "123456789012-auth-token"

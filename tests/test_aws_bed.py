@@ -402,3 +402,524 @@ def test_moto_server_answers_without_checking_keys(client: ClientFactory) -> Non
     port = int(url.rsplit(":", 1)[1])
     with pytest.raises(OSError):
         http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
+
+
+# -- STS AssumeRole --------------------------------------------------------------------------
+
+ROLE_ARN = "arn:aws:iam::111122223333:role/Deploy"
+CHAIN_ARN = "arn:aws:iam::444455556666:role/Chained"
+TEMPORARY_KEY_RE = re.compile(r"^ASIA[A-Z0-9]{16}$")
+
+
+@pytest.fixture
+def roles(ecr: FakeECR) -> FakeECR:
+    """The fake with a role KEY (and only KEY) may assume."""
+    ecr.roles[ROLE_ARN] = Role(trusted={KEY})
+    return ecr
+
+
+def assume(
+    client: ClientFactory,
+    role_arn: str = ROLE_ARN,
+    *,
+    key: str = KEY,
+    secret: str = SECRET,
+    session_token: Optional[str] = None,
+    attempts: int = 1,
+    **params: Any,
+) -> dict[str, Any]:
+    sts = client("sts", key=key, secret=secret, session_token=session_token, attempts=attempts)
+    response: dict[str, Any] = sts.assume_role(
+        RoleArn=role_arn, RoleSessionName="bed-session", **params
+    )
+    return response
+
+
+def sts_error(
+    client: ClientFactory, role_arn: str = ROLE_ARN, **kwargs: Any
+) -> tuple[str, int, str]:
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        assume(client, role_arn, **kwargs)
+    error = excinfo.value.response["Error"]
+    return (
+        error["Code"],
+        excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"],
+        str(error.get("Message", "")),
+    )
+
+
+def test_assume_role_then_ecr_with_the_temporary_key(client: ClientFactory, roles: FakeECR) -> None:
+    before = time.time()
+    response = assume(client)
+    credentials = response["Credentials"]
+
+    assert TEMPORARY_KEY_RE.match(credentials["AccessKeyId"])
+    assert credentials["SecretAccessKey"] and credentials["SessionToken"]
+    expires = credentials["Expiration"].timestamp()
+    assert before + 3600 - 5 <= expires <= time.time() + 3600 + 5
+    assert response["AssumedRoleUser"]["Arn"] == (
+        "arn:aws:sts::111122223333:assumed-role/Deploy/bed-session"
+    )
+    assert response["AssumedRoleUser"]["AssumedRoleId"].endswith(":bed-session")
+    (call,) = roles.calls
+    assert (call.service, call.target, call.key_id, call.signing_name, call.region) == (
+        "sts",
+        "AssumeRole",
+        KEY,
+        "sts",
+        "eu-west-1",
+    )
+    assert (call.role_arn, call.session_name, call.external_id) == (ROLE_ARN, "bed-session", None)
+    assert call.issued_key_id == credentials["AccessKeyId"]
+    assert call.ok and call.session_token is None
+
+    temporary = {
+        "key": credentials["AccessKeyId"],
+        "secret": credentials["SecretAccessKey"],
+    }
+    data = client("ecr", **temporary, session_token=credentials["SessionToken"])
+    assert data.get_authorization_token()["authorizationData"]
+    assert roles.calls[-1].session_token == credentials["SessionToken"]
+
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client("ecr", **temporary).get_authorization_token()
+    assert error_of(excinfo) == ("UnrecognizedClientException", 400)
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client("ecr", **temporary, session_token="not-the-token").get_authorization_token()
+    assert error_of(excinfo) == ("UnrecognizedClientException", 400)
+
+    assert roles.count(service="sts") == 1
+    assert roles.count(service="ecr") == 3
+    assert roles.count(service="ecr", key_id=credentials["AccessKeyId"], ok=True) == 1
+    assert roles.counts() == {("sts", KEY): 1, ("ecr", credentials["AccessKeyId"]): 3}
+
+
+def test_each_assume_role_mints_new_credentials(client: ClientFactory, roles: FakeECR) -> None:
+    first = assume(client)["Credentials"]
+    second = assume(client, DurationSeconds=900)["Credentials"]
+    assert first["AccessKeyId"] != second["AccessKeyId"]
+    assert first["SessionToken"] != second["SessionToken"]
+    assert roles.calls[1].duration_seconds == 900
+    assert first["AccessKeyId"] in roles.keys and second["AccessKeyId"] in roles.session_tokens
+
+
+def test_external_id_is_required_and_must_match(client: ClientFactory, roles: FakeECR) -> None:
+    roles.roles[ROLE_ARN].external_id = "the-external-id"
+    denied = f"is not authorized to perform: sts:AssumeRole on resource: {ROLE_ARN}"
+
+    code, status, message = sts_error(client)
+    assert (code, status) == ("AccessDenied", 403)
+    assert denied in message
+    code, status, message = sts_error(client, ExternalId="another-id")
+    assert (code, status) == ("AccessDenied", 403)
+    assert denied in message
+
+    assert assume(client, ExternalId="the-external-id")["Credentials"]
+    assert [call.external_id for call in roles.calls] == [None, "another-id", "the-external-id"]
+    assert [call.error for call in roles.calls] == ["AccessDenied", "AccessDenied", None]
+
+
+def test_untrusted_key_and_unknown_role_are_denied(client: ClientFactory, roles: FakeECR) -> None:
+    code, status, message = sts_error(client, key=OTHER_KEY, secret=OTHER_SECRET)
+    assert (code, status) == ("AccessDenied", 403)
+    assert message.startswith("User: arn:aws:iam::123456789012:user/ci is not authorized")
+
+    unknown = "arn:aws:iam::111122223333:role/Nope"
+    code, status, message = sts_error(client, unknown)
+    assert (code, status) == ("AccessDenied", 403)
+    assert message.endswith(f"on resource: {unknown}")
+    assert roles.count(service="sts", ok=False) == 2
+    assert roles.key_expires_at == {}  # nothing minted
+
+
+def test_sts_checks_keys_and_signatures(client: ClientFactory, roles: FakeECR) -> None:
+    code, status, message = sts_error(client, key="AKIAUNKNOWN000000000")
+    assert (code, status, message) == (
+        "InvalidClientTokenId",
+        403,
+        "The security token included in the request is invalid.",
+    )
+    code, status, message = sts_error(client, secret="not-the-secret")
+    assert (code, status) == ("SignatureDoesNotMatch", 403)
+    assert "signature we calculated does not match" in message
+
+    roles.throttle = True  # authentication comes first, as at AWS
+    assert sts_error(client, secret="not-the-secret")[0] == "SignatureDoesNotMatch"
+
+
+def test_chained_assume_role_needs_the_session_token(client: ClientFactory, roles: FakeECR) -> None:
+    credentials = assume(client)["Credentials"]
+    temporary = {"key": credentials["AccessKeyId"], "secret": credentials["SecretAccessKey"]}
+    roles.roles[CHAIN_ARN] = Role(trusted={credentials["AccessKeyId"]}, lifetime=900)
+
+    code, status, _ = sts_error(client, CHAIN_ARN, **temporary)
+    assert (code, status) == ("InvalidClientTokenId", 403)
+    code, status, _ = sts_error(client, CHAIN_ARN, **temporary, session_token="wrong")
+    assert (code, status) == ("InvalidClientTokenId", 403)
+
+    before = time.time()
+    chained = assume(client, CHAIN_ARN, **temporary, session_token=credentials["SessionToken"])
+    assert abs(chained["Credentials"]["Expiration"].timestamp() - (before + 900)) < 5
+    assert chained["AssumedRoleUser"]["Arn"].startswith("arn:aws:sts::444455556666:")
+    assert roles.calls[-1].session_token == credentials["SessionToken"]
+
+    # A temporary caller that the role does not trust is named by its assumed-role ARN.
+    code, status, message = sts_error(
+        client, ROLE_ARN, **temporary, session_token=credentials["SessionToken"]
+    )
+    assert (code, status) == ("AccessDenied", 403)
+    assert message.startswith(
+        "User: arn:aws:sts::111122223333:assumed-role/Deploy/bed-session is not authorized"
+    )
+
+
+def test_expired_temporary_keys(client: ClientFactory, roles: FakeECR) -> None:
+    roles.roles[ROLE_ARN].lifetime = -1  # hand out credentials that have already expired
+    credentials = assume(client)["Credentials"]
+    assert credentials["Expiration"].timestamp() < time.time()
+    temporary = {
+        "key": credentials["AccessKeyId"],
+        "secret": credentials["SecretAccessKey"],
+        "session_token": credentials["SessionToken"],
+    }
+    roles.roles[CHAIN_ARN] = Role(trusted={credentials["AccessKeyId"]})
+
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client("ecr", **temporary).get_authorization_token()
+    assert error_of(excinfo) == ("ExpiredTokenException", 400)
+    assert EXPIRED_TOKEN_MESSAGE in str(excinfo.value)
+    assert sts_error(client, CHAIN_ARN, **temporary) == ("ExpiredToken", 400, EXPIRED_TOKEN_MESSAGE)
+
+    # A pre-made temporary key behaves the same, and works until it expires.
+    now = datetime.now(timezone.utc)
+    roles.add_temporary_key("ASIAPREMADE000000001", "premade-secret", "premade-token", now)
+    premade = {"key": "ASIAPREMADE000000001", "secret": "premade-secret"}
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client("ecr", **premade, session_token="premade-token").get_authorization_token()
+    assert error_of(excinfo) == ("ExpiredTokenException", 400)
+
+    roles.add_temporary_key(
+        "ASIAPREMADE000000001", "premade-secret", "premade-token", time.time() + 60
+    )
+    ecr_client = client("ecr-public", **premade, session_token="premade-token")
+    assert ecr_client.get_authorization_token()["authorizationData"]
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client("ecr", **premade).get_authorization_token()
+    assert error_of(excinfo) == ("UnrecognizedClientException", 400)
+    assert roles.count(service="ecr-public", ok=True) == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "status", "fragment"),
+    [
+        ("throttle", "Throttling", 400, "Rate exceeded"),
+        ("denied", "AccessDenied", 403, f"sts:AssumeRole on resource: {ROLE_ARN}"),
+        ("error500", "InternalFailure", 500, "internal error"),
+    ],
+)
+def test_sts_failure_modes(
+    client: ClientFactory, roles: FakeECR, mode: str, code: str, status: int, fragment: str
+) -> None:
+    setattr(roles, mode, True)
+    error = sts_error(client)
+    assert error[:2] == (code, status)
+    assert fragment in error[2]
+    assert roles.count(service="sts", ok=False) == 1
+
+    setattr(roles, mode, False)
+    roles.fail_next(mode)
+    assert assume(client, attempts=2 if mode != "denied" else 1, ExternalId="x") or True
+    expected = [status, 200] if mode != "denied" else [status]
+    if mode == "denied":
+        assert assume(client)["Credentials"]
+        expected = [status, 200]
+    assert [call.status for call in roles.calls[1:]] == expected
+
+
+def test_sts_hang_is_cut_off_by_read_timeout(client: ClientFactory, roles: FakeECR) -> None:
+    roles.hang = True
+    started = time.monotonic()
+    with pytest.raises(botocore.exceptions.ReadTimeoutError):
+        client("sts", read_timeout=0.3).assume_role(RoleArn=ROLE_ARN, RoleSessionName="s")
+    assert time.monotonic() - started < 3
+    assert roles.calls[0].service == "sts"
+    assert roles.calls[0].status is None
+    roles.hang = False
+    roles.release_hung()
+
+
+def test_assume_role_profile_through_endpoint_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, roles: FakeECR
+) -> None:
+    """The way users configure it: a role profile with a source profile, resolved by boto3."""
+    roles.roles[ROLE_ARN].external_id = "ext"
+    config = tmp_path / "aws-config"
+    config.write_text(
+        f"[profile deploy]\\nrole_arn = {ROLE_ARN}\\nsource_profile = base\\n"
+        "external_id = ext\\nrole_session_name = from-profile\\nregion = eu-west-1\\n\\n"
+        f"[profile base]\\naws_access_key_id = {KEY}\\naws_secret_access_key = {SECRET}\\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name, value in endpoint_env(roles.endpoint_url, sts=True).items():
+        monkeypatch.setenv(name, value)
+
+    session = boto3.Session(profile_name="deploy")
+    ecr_client = session.client("ecr", config=Config(retries={"total_max_attempts": 1}))
+    assert ecr_client.get_authorization_token()["authorizationData"]
+
+    sts_call, ecr_call = roles.calls
+    assert (sts_call.service, sts_call.key_id, sts_call.session_name) == (
+        "sts",
+        KEY,
+        "from-profile",
+    )
+    assert sts_call.external_id == "ext"
+    assert ecr_call.key_id == sts_call.issued_key_id
+    assert ecr_call.session_token == roles.session_tokens[ecr_call.key_id]
+
+
+def test_raw_sts_requests(ecr: FakeECR) -> None:
+    """Unsigned and unknown query-protocol calls get STS-shaped XML errors."""
+    port = int(ecr.endpoint_url.rsplit(":", 1)[1])
+
+    def post(body: str) -> tuple[int, str, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request(
+                "POST",
+                "/",
+                body=body.encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+            )
+            response = conn.getresponse()
+            return response.status, response.getheader("Content-Type", ""), response.read().decode()
+        finally:
+            conn.close()
+
+    status, content_type, body = post(
+        f"Action=AssumeRole&Version=2011-06-15&RoleArn={ROLE_ARN}&RoleSessionName=s"
+    )
+    assert (status, content_type) == (403, XML_CONTENT_TYPE)
+    assert "<Code>MissingAuthenticationToken</Code>" in body
+    assert "<Type>Sender</Type>" in body
+    status, _, body = post("Action=GetCallerIdentity&Version=2011-06-15")
+    assert status == 400
+    assert "<Code>InvalidAction</Code>" in body
+    assert [call.service for call in ecr.calls] == ["sts", "sts"]
+
+
+# -- SSO ---------------------------------------------------------------------------------------
+
+SSO_ACCOUNT = "210987654321"
+SSO_ROLE = "Developer"
+START_URL = "https://corp.awsapps.com/start"
+LEGACY_START_URL = "https://legacy.awsapps.com/start"
+SSO_CONFIG = f"""\\
+[profile modern]
+sso_session = corp
+sso_account_id = {SSO_ACCOUNT}
+sso_role_name = {SSO_ROLE}
+region = eu-west-1
+
+[sso-session corp]
+sso_start_url = {START_URL}
+sso_region = eu-central-1
+sso_registration_scopes = sso:account:access
+
+[profile legacy]
+sso_start_url = {LEGACY_START_URL}
+sso_region = eu-central-1
+sso_account_id = {SSO_ACCOUNT}
+sso_role_name = {SSO_ROLE}
+region = eu-west-1
+"""
+#: What each profile style hashes into the cache file name: (start URL, sso-session name).
+SSO_STYLES = {"modern": (START_URL, "corp"), "legacy": (LEGACY_START_URL, None)}
+
+#: Runs in a fresh interpreter, so botocore resolves ~/.aws/sso/cache under this test's HOME.
+CHILD = """\\
+import json, sys
+import botocore.exceptions, botocore.session
+try:
+    frozen = botocore.session.Session(profile=sys.argv[1]).get_credentials()
+    frozen = frozen.get_frozen_credentials()
+    print(json.dumps({"credentials": [frozen.access_key, frozen.secret_key, frozen.token]}))
+except botocore.exceptions.BotoCoreError as exc:
+    print(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
+"""
+
+
+@pytest.fixture
+def sso(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ecr: FakeECR) -> FakeECR:
+    """The fake as SSO portal, with an AWS config holding both profile styles."""
+    config = tmp_path / "aws-config"
+    config.write_text(SSO_CONFIG, encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", ecr.endpoint_url)
+    assert Path(os.environ["HOME"]).is_relative_to(tmp_path)
+    return ecr
+
+
+def child_credentials(profile: str) -> dict[str, Any]:
+    """``Session(profile).get_credentials()`` in a new process with this test's environment."""
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, profile],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer
+
+
+def write_token(style: str, token: str, expires_in: timedelta) -> Path:
+    start_url, session_name = SSO_STYLES[style]
+    return sso_cache_file(
+        sso_cache_dir(Path(os.environ["HOME"])),
+        start_url,
+        session_name,
+        token,
+        datetime.now(timezone.utc) + expires_in,
+        "eu-central-1",
+    )
+
+
+@pytest.mark.parametrize("style", sorted(SSO_STYLES))
+def test_sso_profile_gets_credentials_from_the_portal(
+    client: ClientFactory, sso: FakeECR, style: str
+) -> None:
+    sso.add_sso_token(f"bearer-{style}", SSO_ACCOUNT, SSO_ROLE, lifetime=1800)
+    write_token(style, f"bearer-{style}", timedelta(hours=1))
+
+    before = time.time()
+    key, secret, token = child_credentials(style)["credentials"]
+
+    assert TEMPORARY_KEY_RE.match(key)
+    (call,) = sso.calls
+    assert (call.service, call.target, call.status) == ("sso", "GetRoleCredentials", 200)
+    assert (call.account_id, call.role_name, call.bearer_token) == (
+        SSO_ACCOUNT,
+        SSO_ROLE,
+        f"bearer-{style}",
+    )
+    assert call.key_id is None  # unsigned, as the model's "authtype": "none" says
+    assert call.issued_key_id == key
+    assert call.expires_at is not None
+    assert before + 1800 - 5 <= call.expires_at <= time.time() + 1800 + 5
+
+    assert client("ecr", key=key, secret=secret, session_token=token).get_authorization_token()
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client("ecr", key=key, secret=secret).get_authorization_token()
+    assert error_of(excinfo) == ("UnrecognizedClientException", 400)
+    assert (sso.count(service="sso"), sso.count(service="ecr", ok=True)) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("style", "state", "error", "fragment"),
+    [
+        ("modern", "missing", "SSOTokenLoadError", "Token for corp does not exist"),
+        ("legacy", "missing", "SSOTokenLoadError", f"Token for {LEGACY_START_URL} does not"),
+        ("modern", "expired", "TokenRetrievalError", "Token has expired and refresh failed"),
+        ("legacy", "expired", "UnauthorizedSSOTokenError", "has expired or is otherwise invalid"),
+        ("modern", "revoked", "UnauthorizedSSOTokenError", "has expired or is otherwise invalid"),
+        ("legacy", "unknown", "UnauthorizedSSOTokenError", "has expired or is otherwise invalid"),
+    ],
+)
+def test_sso_profile_without_a_usable_token_fails_in_botocore(
+    sso: FakeECR, style: str, state: str, error: str, fragment: str
+) -> None:
+    """No cache file or an expired one never reaches the portal; a rejected token does (401)."""
+    sso.add_sso_token("bearer", SSO_ACCOUNT, SSO_ROLE)
+    if state == "expired":
+        write_token(style, "bearer", -timedelta(minutes=1))
+    elif state == "revoked":  # the cache says valid, the portal says no longer
+        sso.add_sso_token("bearer", SSO_ACCOUNT, SSO_ROLE, token_expires_at=time.time() - 1)
+        write_token(style, "bearer", timedelta(hours=1))
+    elif state == "unknown":
+        write_token(style, "never-issued", timedelta(hours=1))
+
+    answer = child_credentials(style)
+
+    assert answer["error"] == error
+    assert fragment in answer["message"]
+    rejected = state in ("revoked", "unknown")
+    assert [call.status for call in sso.calls] == ([401] if rejected else [])
+
+
+def test_sso_portal_wire_shape(client: ClientFactory, sso: FakeECR) -> None:
+    """GetRoleCredentials through a plain unsigned client, and the raw 401 answer."""
+    sso.add_sso_token("bearer", SSO_ACCOUNT, SSO_ROLE, lifetime=600)
+    sso_client = boto3.Session().client(
+        "sso",
+        region_name="eu-central-1",
+        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}),
+    )
+    role = sso_client.get_role_credentials(
+        roleName=SSO_ROLE, accountId=SSO_ACCOUNT, accessToken="bearer"
+    )["roleCredentials"]
+    assert isinstance(role["expiration"], int)  # epoch milliseconds
+    assert abs(role["expiration"] / 1000 - (time.time() + 600)) < 5
+
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        sso_client.get_role_credentials(
+            roleName="Admin", accountId=SSO_ACCOUNT, accessToken="bearer"
+        )
+    assert error_of(excinfo) == ("ForbiddenException", 403)
+    with pytest.raises(sso_client.exceptions.UnauthorizedException) as unauthorized:
+        sso_client.get_role_credentials(roleName=SSO_ROLE, accountId=SSO_ACCOUNT, accessToken="x")
+    assert unauthorized.value.response["Error"]["Message"] == "Session token not found or invalid"
+
+    port = int(sso.endpoint_url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request(
+            "GET",
+            f"{SSO_CREDENTIALS_PATH}?role_name={SSO_ROLE}&account_id={SSO_ACCOUNT}",
+            headers={SSO_BEARER_HEADER: "stale"},
+        )
+        response = conn.getresponse()
+        raw = (response.status, response.getheader("x-amzn-ErrorType"), response.read())
+    finally:
+        conn.close()
+    assert raw == (
+        401,
+        "UnauthorizedException",
+        b'{"message": "Session token not found or invalid"}',
+    )
+
+    sso.throttle = True
+    with pytest.raises(sso_client.exceptions.TooManyRequestsException):
+        sso_client.get_role_credentials(
+            roleName=SSO_ROLE, accountId=SSO_ACCOUNT, accessToken="bearer"
+        )
+    assert sso.count(service="sso") == 5
+    assert sso.count(service="sso", ok=True) == 1
+
+
+@pytest.mark.parametrize("style", sorted(SSO_STYLES))
+def test_sso_cache_file_is_what_botocore_loads(tmp_path: Path, style: str) -> None:
+    start_url, session_name = SSO_STYLES[style]
+    expires = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))
+    path = sso_cache_file(tmp_path / "cache", start_url, session_name, "tok", expires, "eu-west-2")
+
+    assert path.name == hashlib.sha1((session_name or start_url).encode()).hexdigest() + ".json"
+    loader = botocore.utils.SSOTokenLoader(cache=botocore.utils.JSONFileCache(str(path.parent)))
+    token = loader(start_url, session_name=session_name)
+    assert token == {
+        "accessToken": "tok",
+        "expiresAt": "2030-01-02T01:04:05Z",
+        "region": "eu-west-2",
+        "startUrl": start_url,
+    }
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_botocore_fixes_the_sso_cache_directory_at_import(tmp_path: Path) -> None:
+    """Why the SSO tests run botocore in a child: HOME set in-process comes too late."""
+    for provider in (botocore.credentials.SSOProvider, botocore.tokens.SSOTokenProvider):
+        directory = Path(provider._SSO_TOKEN_CACHE_DIR)
+        assert not directory.is_relative_to(tmp_path)
+        assert directory != sso_cache_dir(Path(os.environ["HOME"]))

@@ -170,7 +170,7 @@ def test_profile_with_credential_process(
     report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
     [row] = report["registries"]
     assert row["identity"] == "profile ci"
-    assert not [p for p in row["problems"] if "profile" in p]
+    assert not [p for p in row["problems"] if "AWS profile" in p]
     assert_no_canary(aws_env, result.stdout, result.stderr, listed.stdout)
 
 

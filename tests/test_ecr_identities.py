@@ -247,3 +247,34 @@ def test_role_through_moto(env: dict[str, str]) -> None:
         add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
         companion(env, "ECR", "ROLE_ARN", "arn:aws:iam::123456789012:role/puller")
         assert password(get(env)) == "123456789012-auth-token"
+
+
+# --- FIPS -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "endpoint"),
+    [
+        ("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com", "https://ecr-fips.us-east-1."),
+        ("123456789012.dkr-ecr-fips.us-west-2.on.aws", "https://ecr-fips.us-west-2."),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com", "https://api.ecr.us-east-1."),
+    ],
+)
+def test_fips_hosts_ask_the_fips_endpoint(
+    use_env: dict[str, str], host: str, endpoint: str
+) -> None:
+    """botocore's own endpoint resolution, with the Config the exchange builds (no request)."""
+    from docker_credential_codespaces import ecr
+    from docker_credential_codespaces.ecr import exchange
+
+    registry = ecr.registry(host)
+    assert registry is not None
+    config = exchange.client_config(registry)
+    client = exchange._session().create_client(
+        "ecr",
+        region_name=registry.region,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key="x",
+        config=config,
+    )
+    assert client.meta.endpoint_url.startswith(endpoint)

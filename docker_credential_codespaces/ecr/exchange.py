@@ -77,22 +77,28 @@ def _session(profile: str = "") -> Session:
     return session
 
 
+def client_config(registry: EcrRegistry) -> Config:
+    """Bounded timeouts and attempts, and the FIPS endpoint for a FIPS host."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=ECR_CONNECT_TIMEOUT,
+        read_timeout=ECR_READ_TIMEOUT,
+        retries={"max_attempts": ECR_MAX_ATTEMPTS, "mode": "standard"},
+        use_fips_endpoint=registry.fips,
+    )
+
+
 def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> Token:
     """Resolve the identity's keys and call GetAuthorizationToken with them.
 
     Errors name the secret's variables, never their values.
     """
     try:
-        from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:
         raise HelperError(messages.BOTO_MISSING) from None
-    config = Config(
-        connect_timeout=ECR_CONNECT_TIMEOUT,
-        read_timeout=ECR_READ_TIMEOUT,
-        retries={"max_attempts": ECR_MAX_ATTEMPTS, "mode": "standard"},
-        use_fips_endpoint=registry.fips,
-    )
+    config = client_config(registry)
     fetched_at = time.time()
     try:
         session = _session(identity.profile if identity.kind == PROFILE else "")

@@ -278,3 +278,18 @@ def test_fips_hosts_ask_the_fips_endpoint(
         config=config,
     )
     assert client.meta.endpoint_url.startswith(endpoint)
+
+
+def test_a_cached_profile_token_loads_no_botocore(
+    aws_env: dict[str, str], fake: FakeECR, tmp_path: Path
+) -> None:
+    """The cache key of a profile identity (its files' stamps included) costs no import."""
+    from beds.client import imported_modules
+
+    script = credential_process(tmp_path, KEY_ID, SECRET_KEY)
+    write_aws_config(aws_env, f"[profile ci]\ncredential_process = {script}\n")
+    profile_secret(aws_env, "ECR", "ci")
+    password(get(aws_env))
+    modules = imported_modules(aws_env, "get", stdin=HOST.encode())
+    assert not {m for m in modules if m.split(".")[0] in ("botocore", "boto3", "json", "re")}
+    assert fake.count() == 1

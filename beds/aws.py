@@ -1065,6 +1065,10 @@ class FakeECR:
         expires_at = self.expires_at
         if expires_at is None:
             expires_at = time.time() + self.lifetime
+            # As AWS does, a token bought with temporary keys ends when they do.
+            key_expires_at = self.key_expires_at.get(call.key_id or "")
+            if key_expires_at is not None:
+                expires_at = min(expires_at, key_expires_at)
         expires_at = round(expires_at, 3)
         with self._lock:
             call.token, call.expires_at = token, expires_at

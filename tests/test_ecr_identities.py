@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from beds.aws import FakeECR, endpoint_env, moto_server
-from beds.client import run_helper
+from beds.client import run_helper, spawn
 from beds.environment import add_secret
 
 HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -293,3 +294,229 @@ def test_a_cached_profile_token_loads_no_botocore(
     modules = imported_modules(aws_env, "get", stdin=HOST.encode())
     assert not {m for m in modules if m.split(".")[0] in ("botocore", "boto3", "json", "re")}
     assert fake.count() == 1
+
+
+# --- roles, against the signature-checking bed -------------------------------------------
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/ecr-pull"
+
+
+def role_secret(env: dict[str, str], external_id: str = "") -> None:
+    add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    companion(env, "ECR", "ROLE_ARN", ROLE_ARN)
+    if external_id:
+        companion(env, "ECR", "EXTERNAL_ID", external_id)
+
+
+def test_role_assumed_and_its_keys_ask_for_the_token(
+    aws_env: dict[str, str], fake: FakeECR
+) -> None:
+    """GetAuthorizationToken is signed with the role's temporary key and carries its token
+    (the bed refuses it otherwise), and the token follows the role session's shorter life."""
+    from beds.aws import Role
+
+    fake.roles[ROLE_ARN] = Role(trusted={KEY_ID}, external_id="CANARY-ext-id", lifetime=1800)
+    role_secret(aws_env, external_id="CANARY-ext-id")
+    companion(aws_env, "ECR", "ROLE_SESSION_NAME", "ci-pull")
+    result = get(aws_env)
+    assert password(result).startswith("fake-ecr-"), result
+    sts, ecr_call = fake.calls
+    assert (sts.service, sts.key_id, sts.role_arn) == ("sts", KEY_ID, ROLE_ARN)
+    assert (sts.external_id, sts.session_name, sts.region) == (
+        "CANARY-ext-id",
+        "ci-pull",
+        "eu-west-1",
+    )
+    assert ecr_call.service == "ecr" and ecr_call.key_id == sts.issued_key_id
+    assert ecr_call.session_token and ecr_call.key_id.startswith("ASIA")
+    assert ecr_call.expires_at is not None and ecr_call.expires_at <= time.time() + 1800
+    report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
+    [row] = report["registries"]
+    assert row["identity"] == f"role {ROLE_ARN}"
+    assert "cached token expires at" in row["state"]
+    assert_no_canary(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
+
+
+def test_default_role_session_name(aws_env: dict[str, str], fake: FakeECR) -> None:
+    from beds.aws import Role
+
+    fake.roles[ROLE_ARN] = Role(trusted={KEY_ID})
+    role_secret(aws_env)
+    password(get(aws_env))
+    assert fake.calls[0].session_name == "docker-credential-codespaces"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "external_id", "expected"),
+    [
+        (
+            set(),
+            "",
+            b"ECR 123456789012 in eu-west-1 (secret ECR_CONTAINER_REGISTRY_SERVER): the key in "
+            b"ECR_CONTAINER_REGISTRY_USER may not assume " + ROLE_ARN.encode() + b"; check the "
+            b"role's trust policy\n",
+        ),
+        (
+            {KEY_ID},
+            "CANARY-wrong-ext",
+            b"ECR 123456789012 in eu-west-1 (secret ECR_CONTAINER_REGISTRY_SERVER): the key in "
+            b"ECR_CONTAINER_REGISTRY_USER may not assume " + ROLE_ARN.encode() + b" with the "
+            b"external id in ECR_CONTAINER_REGISTRY_AWS_EXTERNAL_ID; check the role's trust "
+            b"policy and its sts:ExternalId condition\n",
+        ),
+    ],
+)
+def test_a_refused_assume_role_is_one_line(
+    aws_env: dict[str, str], fake: FakeECR, trusted: set[str], external_id: str, expected: bytes
+) -> None:
+    from beds.aws import Role
+
+    fake.roles[ROLE_ARN] = Role(trusted=trusted, external_id="the-right-one")
+    role_secret(aws_env, external_id=external_id)
+    started = time.monotonic()
+    result = get(aws_env)
+    assert (result.returncode, result.stdout) == (1, expected)
+    assert time.monotonic() - started < 20
+    assert fake.count(service="ecr") == 0
+    assert_no_canary(aws_env, result.stdout, result.stderr)
+
+
+def test_an_expired_session_token_is_named(aws_env: dict[str, str], fake: FakeECR) -> None:
+    """A temporary key past its session, used directly and to assume a role."""
+    from beds.aws import Role
+
+    fake.add_temporary_key(
+        "ASIAEXPIREDEXPIRED00", "CANARY-old", "CANARY-old-token", time.time() - 60
+    )
+    add_secret(aws_env, "ECR", HOST, "ASIAEXPIREDEXPIRED00", "CANARY-old")
+    companion(aws_env, "ECR", "SESSION_TOKEN", "CANARY-old-token")
+    direct = get(aws_env)
+    assert direct.stdout.endswith(b": ECR_CONTAINER_REGISTRY_AWS_SESSION_TOKEN has expired\n")
+    fake.roles[ROLE_ARN] = Role(trusted={"ASIAEXPIREDEXPIRED00"})
+    companion(aws_env, "ECR", "ROLE_ARN", ROLE_ARN)
+    chained = get(aws_env)
+    assert chained.stdout.endswith(b": ECR_CONTAINER_REGISTRY_AWS_SESSION_TOKEN has expired\n")
+    assert_no_canary(aws_env, direct.stdout, direct.stderr, chained.stdout, chained.stderr)
+
+
+def test_a_temporary_key_assumes_a_role_with_its_session_token(
+    aws_env: dict[str, str], fake: FakeECR
+) -> None:
+    from beds.aws import Role
+
+    fake.roles[ROLE_ARN] = Role(trusted={TEMP_KEY_ID})
+    add_secret(aws_env, "ECR", HOST, TEMP_KEY_ID, TEMP_SECRET)
+    companion(aws_env, "ECR", "SESSION_TOKEN", SESSION_TOKEN)
+    companion(aws_env, "ECR", "ROLE_ARN", ROLE_ARN)
+    password(get(aws_env))
+    assert fake.calls[0].session_token == SESSION_TOKEN
+
+
+def test_fifty_concurrent_cold_gets_assume_the_role_once(
+    aws_env: dict[str, str], fake: FakeECR
+) -> None:
+    """Single flight covers the whole chain: one AssumeRole and one GetAuthorizationToken."""
+    from beds.aws import Role
+
+    fake.roles[ROLE_ARN] = Role(trusted={KEY_ID})
+    fake.delay = 0.2
+    role_secret(aws_env)
+    processes = [spawn(aws_env, "get", HOST.encode()) for _ in range(50)]
+    answers = set()
+    for process in processes:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        answers.add(json.loads(out)["Secret"])
+    assert len(answers) == 1
+    assert (fake.count(service="sts"), fake.count(service="ecr")) == (1, 1)
+
+
+def test_a_role_through_a_profile_with_a_source_profile(
+    aws_env: dict[str, str], fake: FakeECR
+) -> None:
+    from beds.aws import Role
+
+    fake.roles[ROLE_ARN] = Role(trusted={KEY_ID})
+    Path(aws_env["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
+        f"[base]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET_KEY}\n"
+    )
+    write_aws_config(
+        aws_env,
+        f"[profile base]\nregion = eu-west-1\n"
+        f"[profile puller]\nrole_arn = {ROLE_ARN}\nsource_profile = base\nregion = eu-west-1\n",
+    )
+    profile_secret(aws_env, "ECR", "puller")
+    result = get(aws_env)
+    assert password(result).startswith("fake-ecr-")
+    assert [c.service for c in fake.calls] == ["sts", "ecr"]
+    assert_no_canary(aws_env, result.stdout, result.stderr)
+
+
+# --- SSO --------------------------------------------------------------------------------------
+
+
+def sso_profile(env: dict[str, str], fake: FakeECR, expires_in: float) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from beds.aws import sso_cache_dir, sso_cache_file
+
+    write_aws_config(
+        env,
+        "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n"
+        "sso_role_name = ECRPull\nregion = eu-west-1\n"
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.example/start\n"
+        "sso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n",
+    )
+    fake.add_sso_token("CANARY-sso-access", "123456789012", "ECRPull")
+    sso_cache_file(
+        sso_cache_dir(Path(env["HOME"])),
+        "https://corp.awsapps.example/start",
+        "corp",
+        "CANARY-sso-access",
+        datetime.now(timezone.utc) + timedelta(seconds=expires_in),
+        "eu-west-1",
+    )
+    profile_secret(env, "ECR", "dev")
+
+
+def test_an_sso_profile_after_aws_sso_login(aws_env: dict[str, str], fake: FakeECR) -> None:
+    sso_profile(aws_env, fake, expires_in=3600)
+    result = get(aws_env)
+    assert password(result).startswith("fake-ecr-")
+    assert [c.service for c in fake.calls] == ["sso", "ecr"]
+    report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
+    [row] = report["registries"]
+    assert row["identity"] == "profile dev"
+    assert not [p for p in row["problems"] if "SSO" in p]
+    assert_no_canary(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
+
+
+def test_an_expired_sso_session_says_what_to_run(aws_env: dict[str, str], fake: FakeECR) -> None:
+    sso_profile(aws_env, fake, expires_in=-60)
+    started = time.monotonic()
+    result = get(aws_env)
+    assert result.returncode == 1
+    assert result.stdout == (
+        b"the AWS profile 'dev' (ECR_CONTAINER_REGISTRY_AWS_PROFILE) has no valid SSO session; "
+        b"run `aws sso login --profile dev`\n"
+    )
+    assert time.monotonic() - started < 20
+    assert fake.count() == 0
+    report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
+    [row] = report["registries"]
+    assert any("aws sso login --profile dev" in p for p in row["problems"])
+    assert_no_canary(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
+
+
+def test_no_metadata_endpoint_is_ever_asked(aws_env: dict[str, str], fake: FakeECR) -> None:
+    """A profile with no credentials and the container endpoint set in the environment: one
+    line, and nothing goes to the endpoint (it points at the bed, which records every call)."""
+    write_aws_config(aws_env, "[profile bare]\nregion = eu-west-1\n")
+    aws_env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = fake.endpoint_url + "/creds"
+    aws_env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = fake.endpoint_url
+    aws_env["AWS_EC2_METADATA_DISABLED"] = "false"
+    profile_secret(aws_env, "ECR", "bare")
+    result = get(aws_env)
+    assert result.returncode == 1 and result.stdout.count(b"\n") == 1
+    assert b"gives no credentials" in result.stdout
+    assert fake.calls == []

@@ -487,6 +487,7 @@ def test_an_sso_profile_after_aws_sso_login(aws_env: dict[str, str], fake: FakeE
     report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
     [row] = report["registries"]
     assert row["identity"] == "profile dev"
+    assert row["state"].startswith("profile dev (SSO login until ")
     assert not [p for p in row["problems"] if "SSO" in p]
     assert_no_canary(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
 

@@ -106,7 +106,9 @@ def status(secret: Secret, now: float) -> tuple[str, list[str]]:
     kind = describe(identity)
     if identity.lacks_session_token():
         return f"{kind}; no session token", [messages.missing_session_token(secret)]
-    problems = _profile_problems(secret, identity, now) if identity.kind == PROFILE else []
+    problems: list[str] = []
+    if identity.kind == PROFILE:
+        kind, problems = _profile_state(secret, identity, now)
     cached = open_cache().read(cache_key(identity, registry))
     if cached is None or not cached.good(now):
         return f"{kind}; no cached token (one is fetched at the next pull)", problems
@@ -116,15 +118,18 @@ def status(secret: Secret, now: float) -> tuple[str, list[str]]:
     return state, problems
 
 
-def _profile_problems(secret: Secret, identity: AwsIdentity, now: float) -> list[str]:
-    """What can be told of a profile without the network: that it exists, and whether the
-    SSO session it uses has expired (from the token botocore's `aws sso login` cached)."""
+def _profile_state(secret: Secret, identity: AwsIdentity, now: float) -> tuple[str, list[str]]:
+    """What can be told of a profile without the network: that it exists, and until when the
+    SSO session it uses is logged in (from the token `aws sso login` cached)."""
     from . import profiles
 
+    kind = describe(identity)
     found = profiles.profile(identity.profile)
     if found is None:
-        return [messages.profile_missing(secret, identity)]
+        return kind, [messages.profile_missing(secret, identity)]
     expires_at = profiles.sso_expiry(found)
-    if expires_at is not None and expires_at <= now:
-        return [messages.sso_expired(secret, identity, expires_at)]
-    return []
+    if expires_at is None:
+        return kind, []
+    if expires_at <= now:
+        return kind, [messages.sso_expired(secret, identity, expires_at)]
+    return f"{kind} (SSO login until {messages.when(expires_at)})", []

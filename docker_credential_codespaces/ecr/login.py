@@ -99,14 +99,13 @@ def status(secret: Secret, now: float) -> tuple[str, list[str]]:
         if not token.good(now):
             problem = messages.expired_token(secret, token.expires_at)
             return f"token expired at {messages.when(token.expires_at)}", [problem]
-        problems = []
-        if token.expires_at - now < EXPIRY_WARNING:
-            problems.append(messages.expiring_token(secret))
-        return f"token expires at {messages.when(token.expires_at)}", problems
+        soon = token.expires_at - now < EXPIRY_WARNING
+        warning = [messages.expiring_token(secret)] if soon else []
+        return f"token expires at {messages.when(token.expires_at)}", warning
     kind = describe(identity)
     if identity.lacks_session_token():
         return f"{kind}; no session token", [messages.missing_session_token(secret)]
-    problems: list[str] = []
+    problems = []
     if identity.kind == PROFILE:
         kind, problems = _profile_state(secret, identity, now)
     cached = open_cache().read(cache_key(identity, registry))

@@ -105,7 +105,7 @@ def status(secret: Secret, now: float) -> tuple[str, list[str]]:
     kind = describe(identity)
     if identity.lacks_session_token():
         return f"{kind}; no session token", [messages.missing_session_token(secret)]
-    problems = []
+    problems: list[str] = []
     if identity.kind == PROFILE:
         kind, problems = _profile_state(secret, identity, now)
     cached = open_cache().read(cache_key(identity, registry))

@@ -3,6 +3,8 @@ cache file format, as tables."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from docker_credential_codespaces import ecr
@@ -33,35 +35,57 @@ def test_is_access_key_id(text: str, expected: bool) -> None:
     assert ecr.is_access_key_id(text) is expected
 
 
+def companions(**values: str) -> Callable[[str], str]:
+    """The companion look-up of a triple with these AWS_* companions set."""
+    named = {f"_CONTAINER_REGISTRY_AWS_{name}": value for name, value in values.items()}
+    return lambda suffix: named.get(suffix, "")
+
+
+K, T = "AKIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE"
+
+
 @pytest.mark.parametrize(
-    ("user", "password", "kind", "key_id", "secret"),
+    ("user", "password", "extra", "expected"),
     [
-        ("AKIAIOSFODNN7EXAMPLE", "s", ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "s"),
-        (" AKIAIOSFODNN7EXAMPLE\n", " s\r\n", ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "s"),
-        ("AWS", "tok", ecr.TOKEN, "", "tok"),
-        ("AWS\n", "tok\n", ecr.TOKEN, "", "tok"),
+        (K, "s", {}, (ecr.ACCESS_KEY, K, "s", "", "", "", "", "")),
+        (f" {K}\n", " s\r\n", {}, (ecr.ACCESS_KEY, K, "s", "", "", "", "", "")),
+        ("AWS", "tok", {}, (ecr.TOKEN, "", "tok", "", "", "", "", "")),
+        ("AWS\n", "tok\n", {"ROLE_ARN": "r"}, (ecr.TOKEN, "", "tok", "", "", "", "", "")),
+        ("someone", "pw", {}, (ecr.ACCESS_KEY, "someone", "pw", "", "", "", "", "")),
+        (T, "s", {"SESSION_TOKEN": " st\n"}, (ecr.TEMPORARY_KEY, T, "s", "st", "", "", "", "")),
+        (T, "s", {}, (ecr.TEMPORARY_KEY, T, "s", "", "", "", "", "")),  # lacks its token
+        (K, "s", {"SESSION_TOKEN": "st"}, (ecr.TEMPORARY_KEY, K, "s", "st", "", "", "", "")),
         (
-            "someone",
-            "pw",
-            ecr.ACCESS_KEY,
-            "someone",
-            "pw",
-        ),  # AWS will say it knows no such key
+            K,
+            "s",
+            {"ROLE_ARN": "arn:r ", "EXTERNAL_ID": "x"},
+            (ecr.ROLE, K, "s", "", "arn:r", "x", "docker-credential-codespaces", ""),
+        ),
+        (
+            T,
+            "s",
+            {"ROLE_ARN": "arn:r", "SESSION_TOKEN": "st", "ROLE_SESSION_NAME": "ci"},
+            (ecr.ROLE, T, "s", "st", "arn:r", "", "ci", ""),
+        ),
+        ("", "", {"PROFILE": " dev\n"}, (ecr.PROFILE, "", "", "", "", "", "", "dev")),
     ],
 )
 def test_identity_of_an_ecr_triple(
-    user: str, password: str, kind: str, key_id: str, secret: str
+    user: str, password: str, extra: dict[str, str], expected: tuple[str, ...]
 ) -> None:
-    found = ecr.identity(user, password, ECR)
+    found = ecr.identity(user, password, ECR, companions(**extra))
     assert found is not None
-    assert (found.kind, found.key_id, found.secret) == (kind, key_id, secret)
-    assert repr(found) == f"AwsIdentity(kind={kind!r})"  # hides the values
+    assert found.parts() == expected
+    assert repr(found) == f"AwsIdentity(kind={expected[0]!r})"  # hides the values
+    assert found.lacks_session_token() is (
+        found.key_id.startswith("ASIA") and not found.session_token
+    )
 
 
 def test_no_identity_and_misplaced_keys_outside_ecr() -> None:
-    assert ecr.identity("AKIAIOSFODNN7EXAMPLE", "s", None) is None
-    assert ecr.misplaced_key("AKIAIOSFODNN7EXAMPLE\n", None) is True
-    assert ecr.misplaced_key("AKIAIOSFODNN7EXAMPLE", ECR) is False
+    assert ecr.identity(K, "s", None, companions(PROFILE="dev")) is None
+    assert ecr.misplaced_key(K + "\n", None) is True
+    assert ecr.misplaced_key(K, ECR) is False
     assert ecr.misplaced_key("user", None) is False
 
 

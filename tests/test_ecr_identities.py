@@ -521,3 +521,17 @@ def test_no_metadata_endpoint_is_ever_asked(aws_env: dict[str, str], fake: FakeE
     assert result.returncode == 1 and result.stdout.count(b"\n") == 1
     assert b"gives no credentials" in result.stdout
     assert fake.calls == []
+
+
+def test_doctor_check_resolves_the_identity_and_says_the_get_line(
+    aws_env: dict[str, str], fake: FakeECR
+) -> None:
+    sso_profile(aws_env, fake, expires_in=-60)
+    result = run_helper(aws_env, "doctor", "--check", "--json", "--timeout", "5", stdin=None)
+    [row] = json.loads(result.stdout)["registries"]
+    assert row["check"] == "no credentials"
+    assert any(
+        p.startswith("check failed: the AWS profile 'dev'") and "aws sso login --profile dev" in p
+        for p in row["problems"]
+    )
+    assert_no_canary(aws_env, result.stdout, result.stderr)

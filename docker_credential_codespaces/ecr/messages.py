@@ -87,21 +87,33 @@ def missing_session_token(secret: Secret) -> str:
     )
 
 
+def _key_refused(head: str, secret: Secret, code: str) -> str | None:
+    """The sentence for AWS refusing the key in the secrets themselves, or None."""
+    if code in ("ExpiredToken", "ExpiredTokenException"):
+        return f"{head}: {secret.variable(SECRET_AWS_SESSION_TOKEN)} has expired"
+    if code in ("UnrecognizedClientException", "InvalidClientTokenId"):
+        return f"{head}: AWS does not know the access key id in {secret.variable(SECRET_USER)}"
+    if code in ("InvalidSignatureException", "SignatureDoesNotMatch"):
+        return (
+            f"{head}: AWS rejected the secret key in {secret.variable(SECRET_PASSWORD)}; "
+            "check that it belongs to the access key id"
+        )
+    return None
+
+
 def refused(
     secret: Secret, registry: EcrRegistry, identity: AwsIdentity, code: str, status: int
 ) -> str:
-    """One sentence for a refused GetAuthorizationToken: what to fix, in which variable."""
+    """One sentence for a refused GetAuthorizationToken: what to fix, in which variable.
+
+    Signed with the secrets' own key, a key error is theirs; signed with a role's or a
+    profile's keys, it is not, and is said as AWS's code.
+    """
     head = who(secret, registry)
-    if code in ("ExpiredTokenException", "ExpiredToken") and identity.kind == TEMPORARY_KEY:
-        return f"{head}: {secret.variable(SECRET_AWS_SESSION_TOKEN)} has expired"
     if identity.kind in (ACCESS_KEY, TEMPORARY_KEY):
-        if code in ("UnrecognizedClientException", "InvalidClientTokenId"):
-            return f"{head}: AWS does not know the access key id in {secret.variable(SECRET_USER)}"
-        if code in ("InvalidSignatureException", "SignatureDoesNotMatch"):
-            return (
-                f"{head}: AWS rejected the secret key in {secret.variable(SECRET_PASSWORD)}; "
-                "check that it belongs to the access key id"
-            )
+        own = _key_refused(head, secret, code)
+        if own is not None:
+            return own
     if code in ("AccessDeniedException", "AccessDenied"):
         return (
             f"{head}: {_holder(secret, identity)} lacks {_permissions(registry)}; check its IAM "
@@ -124,15 +136,9 @@ def role_refused(
                 "its sts:ExternalId condition"
             )
         return f"{head}: the key in {user} may not assume {arn}; check the role's trust policy"
-    if code in ("ExpiredToken", "ExpiredTokenException"):
-        return f"{head}: {secret.variable(SECRET_AWS_SESSION_TOKEN)} has expired"
-    if code in ("InvalidClientTokenId", "UnrecognizedClientException"):
-        return f"{head}: AWS does not know the access key id in {user}"
-    if code in ("SignatureDoesNotMatch", "InvalidSignatureException"):
-        return (
-            f"{head}: AWS rejected the secret key in {secret.variable(SECRET_PASSWORD)}; check "
-            "that it belongs to the access key id"
-        )
+    own = _key_refused(head, secret, code)
+    if own is not None:
+        return own
     if code in ("MalformedPolicyDocument", "ValidationError"):
         return f"{head}: AWS refused the role in {secret.variable(SECRET_AWS_ROLE_ARN)} ({code})"
     return _common(head, code, status)

@@ -26,8 +26,8 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null;
 fi
 "$python" -m venv "$prefix"
 "$prefix/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$here"
-# Replace pip's console script with one that starts Python without `site` and isolated from
-# PYTHON* variables: about a quarter of every docker call (see the launcher module).
+# Replace the script pip installed with one that starts Python without `site` and isolated
+# from PYTHON* variables (see the launcher module; docs/install.md has the figures).
 "$prefix/bin/python" -I -m docker_credential_codespaces.launcher "$prefix/bin/docker-credential-codespaces"
 mkdir -p "$bin_dir"
 ln -sf "$prefix/bin/docker-credential-codespaces" "$bin_dir/docker-credential-codespaces"

@@ -58,12 +58,19 @@ shell leaks in):
                          cache for the same kind of registry, as the compiled peer. Measured
                          only when installed; this bench installs nothing. To add it:
                          `apt-get install --no-install-recommends amazon-ecr-credential-helper`
+    install paths        `get` plain secret through the executable that each way of installing
+                         writes (install.sh, the dev container Feature, `pip install` into a
+                         fresh venv with its bundled pip, `pipx install`), and `python -c pass`
+                         of the venv each made: each is installed first into a fresh venv in
+                         the bench's temporary directory, offline from .venv/wheelhouse (which
+                         tests/run.sh builds). `--no-installs` skips them.
 
 Targets (their numbers are defined once, in bench/targets.py): `get` plain secret, not found
 and ECR cached, a factor of the baseline's median; `list` with 50 triples, a factor too; 1,000
 triples, a few milliseconds more than 1 triple; cold ECR, a factor of the boto3 baseline plus
 one loopback round trip (one signed POST to FakeECR on a new connection, timed here once per
-round); peak RSS of those hot paths (the three `get`s and `list`), a slack over the baseline's.
+round); peak RSS of those hot paths (the three `get`s and `list`), a slack over the baseline's;
+each install path's `get`, the hot factor of its own venv's `python -c pass`.
 The table's target column prints each with its number.
 
 How it measures, and why:

@@ -18,7 +18,15 @@ from beds.aws import FakeECR
 from beds.client import HELPER, interpreter_command
 from bench.measurement import RUN_TIMEOUT, Spawner, round_trip, rss_floor, run_rounds, warm_up
 from bench.report import MIB, print_json, print_table, summarise, verdicts
-from bench.scenarios import KEY_CACHED, KEY_COLD, KEY_RTT, build_scenarios, peer_scenario
+from bench.scenarios import (
+    KEY_CACHED,
+    KEY_COLD,
+    KEY_RTT,
+    WHEELHOUSE,
+    build_scenarios,
+    install_scenarios,
+    peer_scenario,
+)
 from bench.targets import GET_ECR_CACHED, GET_ECR_COLD
 from docker_credential_codespaces.constants import PROGRAM
 
@@ -38,6 +46,12 @@ def parse_args(argv: list[str]) -> Any:
     parser.add_argument("--quick", action="store_true", help="allow few rounds (default 5)")
     parser.add_argument("--json", action="store_true", help="print JSON with every sample")
     parser.add_argument("--seed", type=int, help="seed of the per-round order (default: random)")
+    parser.add_argument(
+        "--no-installs",
+        action="store_true",
+        help="skip the install-path rows, which install the helper four ways into fresh venvs "
+        f"offline from {WHEELHOUSE.relative_to(WHEELHOUSE.parent.parent)} first",
+    )
     parser.add_argument(
         "--helper",
         help="the executable to measure, e.g. the one install.sh put on PATH (default: the one "
@@ -86,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             scenarios = build_scenarios(root, python, helper, fake)
             scenarios.append(peer_scenario(root, helper))
+            wheelhouse = None if args.no_installs else WHEELHOUSE
+            scenarios += install_scenarios(root, python, wheelhouse)
             floor = rss_floor(spawner)
             warm_up(spawner, scenarios)
             round_trip(fake)  # warm the server's code paths too

@@ -22,6 +22,7 @@ from bench.targets import (
     GET_PLAIN,
     GET_TRIPLES,
     HOT_FACTOR,
+    INSTALL_PATHS,
     LIST_50,
     LIST_FACTOR,
     RSS_SLACK_MIB,
@@ -73,6 +74,11 @@ def verdicts(stats: dict[str, dict[str, Any]], rtt_ms: float) -> dict[str, tuple
     if one:
         limit = one["median_ms"] + TRIPLES_EXTRA_MS
         judge(GET_TRIPLES[1000], f"<= 1 triple +{TRIPLES_EXTRA_MS:g} ms", limit, False)
+    for get_name, base_name in INSTALL_PATHS.values():
+        own = stats.get(base_name)
+        if own:
+            limit = HOT_FACTOR * own["median_ms"]
+            judge(get_name, f"<= {HOT_FACTOR}x its venv's base", limit, False)
     boto3 = stats.get(BASELINE_BOTO3)
     if boto3:
         limit = COLD_FACTOR * boto3["median_ms"] + rtt_ms

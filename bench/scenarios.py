@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,10 +32,11 @@ from bench.targets import (
     GET_NOT_FOUND,
     GET_PLAIN,
     GET_TRIPLES,
+    INSTALL_PATHS,
     LIST_50,
     PEER_CACHED,
 )
-from docker_credential_codespaces.constants import PROGRAM
+from docker_credential_codespaces.constants import PACKAGE, PROGRAM
 
 PEER = "docker-credential-ecr-login"
 PEER_INSTALL = "apt-get install --no-install-recommends amazon-ecr-credential-helper"
@@ -49,6 +52,12 @@ ECR_REGION = "eu-west-1"
 PLAIN_HOST = "ghcr.io"
 PLAIN_USER = "octocat"
 PLAIN_PASSWORD = "ghp_" + "b" * 36  # the shape of a GitHub token
+
+REPO = Path(__file__).resolve().parent.parent
+#: What tests/run.sh builds: the package's wheel, its dependencies, hatchling and pip.
+WHEELHOUSE = REPO / ".venv" / "wheelhouse"
+FEATURE_INSTALLER = REPO / ".devcontainer" / "features" / PROGRAM / "install.sh"
+INSTALL_TIMEOUT = 600.0
 
 
 class Scenario:
@@ -269,3 +278,90 @@ def peer_scenario(root: Path, helper: str) -> Scenario:
     with open(os.path.join(cache_dir, "cache.json"), "w") as stream:
         json.dump(document, stream)
     return scenario
+
+
+def install_scenarios(root: Path, python: str, wheelhouse: Path | None) -> list[Scenario]:
+    """Two rows per install path: `get` plain secret through the executable it installed, and
+    `python -c pass` of the venv it made. Each path installs into a fresh venv under `root`,
+    offline from `wheelhouse` (None: the rows say they were skipped); two at a time."""
+    rows = []
+    for path, (get_name, base_name) in INSTALL_PATHS.items():
+        get = Scenario(get_name, [], {}, PLAIN_HOST.encode())
+        get.check = expect_credentials(PLAIN_USER, PLAIN_PASSWORD)
+        rows.append((path, get, Scenario(base_name, [], {}, check=expect_exit_zero)))
+    wheels = sorted(wheelhouse.glob(f"{PACKAGE}-*.whl")) if wheelhouse else []
+    if not wheels:
+        why = "skipped (--no-installs)" if wheelhouse is None else f"no wheel in {wheelhouse}"
+        for _, get, base in rows:
+            get.unavailable = base.unavailable = f"{why}; tests/run.sh builds the wheelhouse"
+        return [s for _, get, base in rows for s in (get, base)]
+    assert wheelhouse is not None
+
+    def install(row: tuple[str, Scenario, Scenario]) -> None:
+        path, get, base = row
+        directory = root / "install" / path.replace(".", "-")
+        try:
+            helper, venv_python = install_path(path, directory, python, wheelhouse, wheels[-1])
+        except InstallFailed as error:
+            get.unavailable = base.unavailable = str(error)
+            return
+        get.argv, get.env = [str(helper), "get"], base_env(root, get.name, str(helper))
+        add_secret(get.env, "GHCR", PLAIN_HOST, PLAIN_USER, PLAIN_PASSWORD)
+        base.argv, base.env = [venv_python, "-c", "pass"], base_env(root, base.name, str(helper))
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(install, rows))
+    return [s for _, get, base in rows for s in (get, base)]
+
+
+class InstallFailed(Exception):
+    """An install path could not be built here; the message goes into both of its rows."""
+
+
+def install_path(
+    path: str, directory: Path, python: str, wheelhouse: Path, wheel: Path
+) -> tuple[Path, str]:
+    """Install the helper by `path` under `directory`, as a person would, but offline; return
+    the executable docker would run and its venv's interpreter."""
+    directory.mkdir(parents=True)
+    prefix, bin_dir = directory / "prefix", directory / "bin"
+    env = isolated_environ(directory, bin_dir / PROGRAM)
+    env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse), DCC_NO_CONFIGURE="1")
+    env.update(DCC_PREFIX=str(prefix), DCC_BIN_DIR=str(bin_dir), PYTHON=python)
+    venv_python = prefix / "bin" / "python"
+    if path == "install.sh":
+        commands = [[str(REPO / "install.sh")]]
+    elif path == "Feature":
+        # The Feature runs `python3` from PATH: this Python, so that the rows compare alike.
+        own = directory / "python"
+        own.mkdir()
+        (own / "python3").symlink_to(python)
+        env["PATH"] = f"{own}{os.pathsep}{env['PATH']}"
+        env.update(SOURCE=str(wheel), _REMOTE_USER="root", _REMOTE_USER_HOME=env["HOME"])
+        commands = [["sh", str(FEATURE_INSTALLER)]]
+    elif path == "pip":
+        pip = [str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        commands = [[python, "-m", "venv", str(prefix)], [*pip, str(wheel)]]
+        bin_dir = prefix / "bin"
+    else:
+        pipx = os.path.join(os.path.dirname(python), "pipx")
+        if not os.access(pipx, os.X_OK):
+            raise InstallFailed(f"no {pipx}; the test extras install pipx")
+        env.update(PIPX_HOME=str(prefix), PIPX_BIN_DIR=str(bin_dir))
+        env.update(PIPX_MAN_DIR=str(directory / "man"))
+        commands = [[pipx, "install", "--python", python, str(wheel)]]
+        venv_python = prefix / "venvs" / PROGRAM / "bin" / "python"
+    for argv in commands:
+        try:
+            done = subprocess.run(
+                argv, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT
+            )
+        except subprocess.TimeoutExpired:
+            raise InstallFailed(f"{path}: install timed out") from None
+        if done.returncode != 0:
+            last = (done.stderr.strip() or done.stdout.strip() or "?").splitlines()[-1]
+            raise InstallFailed(f"{path}: install failed: {last[:200]}")
+    helper = bin_dir / PROGRAM
+    if not os.access(helper, os.X_OK):
+        raise InstallFailed(f"{path}: installed no {helper}")
+    return helper, str(venv_python)

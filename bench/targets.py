@@ -20,10 +20,23 @@ LIST_50 = "list: 50 triples"
 GET_TRIPLES = {1: "get: 1 triple", 100: "get: 100 triples", 1000: "get: 1,000 triples"}
 GET_ECR_COLD = "get: ECR cold (FakeECR)"
 PEER_CACHED = "peer: ecr-login get, cached"
+#: Install path -> (its `get: plain secret` row, the `python -c pass` row of its own venv).
+#: Each path installs the wheel (or the checkout) into a fresh venv of its own; its `get` is
+#: judged against its own venv's interpreter, as the `.pth` files there differ.
+INSTALL_PATHS = {
+    path: (f"get: plain secret, {how}", f"baseline: python -c pass, {path}'s venv")
+    for path, how in (
+        ("install.sh", "installed by install.sh"),
+        ("Feature", "installed by the dev container Feature"),
+        ("pip", "pip install in a fresh venv (its bundled pip)"),
+        ("pipx", "pipx install"),
+    )
+}
 
 # -- targets -----------------------------------------------------------------------------------
 
-#: `get` plain secret, not found and ECR cached: median <= this times the baseline's.
+#: `get` plain secret, not found and ECR cached (and each install path's plain `get`, against
+#: its own venv's baseline): median <= this times the baseline's.
 HOT_FACTOR = 1.15
 #: `list` with 50 triples: median <= this times the baseline's.
 LIST_FACTOR = 1.2

@@ -1,10 +1,12 @@
 """Writes the executable docker runs: a script that starts Python as lightly as it can.
 
-pip's console script starts the interpreter the ordinary way. `site` then runs, reads every
-`.pth` file in the venv and imports what they name, and PYTHONPATH, PYTHONHOME and the user's
-site-packages all apply. On docker's hot path that is a large share of the run, paid on every
-registry docker touches (docs/performance.md has the figures), and a project's PYTHONPATH in
-the dev container could shadow the helper's own modules. The script written here instead:
+The script pip and pipx install from the wheel (scripts/ in the checkout) starts the
+interpreter the ordinary way: pip rewrites its `#!python` line to the venv's interpreter and
+keeps no flags. `site` then runs, reads every `.pth` file in the venv and imports what they
+name, and PYTHONPATH, PYTHONHOME and the user's site-packages all apply. On docker's hot path
+that is a visible share of the run, paid on every registry docker touches (docs/install.md
+has the figures), and a project's PYTHONPATH in the dev container could shadow the helper's
+own modules. The script written here instead:
 
 * runs `python -I -S`: isolated from PYTHON* variables and the user's site-packages, and
   without `site` at all;

@@ -3,14 +3,21 @@
 #
 #   tests/run.sh               everything (the end-to-end tests included)
 #   tests/run.sh -m deep       the long fuzz run, on demand
-#   tests/run.sh ARGS...       any pytest arguments
+#   tests/run.sh ARGS...       any pytest arguments, on the main Python only
+#
+# Every Python that pyproject claims is tested: the main one (PYTHON, default python3) runs the
+# whole suite in .venv; each other of TEST_PYTHONS (default 3.9 to 3.13) found under pyenv
+# or on PATH runs the unit and protocol tests, `-m "not e2e and not slow and not deep"`, in its
+# own .venv-3.X, with the executable the launcher writes, as in .venv. A version not on the
+# machine is skipped with a line saying so. With ARGS, only the main Python runs.
 #
 # Installs Debian's docker-registry, skopeo and apache2-utils through apt-get when run as root
 # (as CI is); otherwise their end-to-end tests are skipped with the reason printed. It installs
 # golang-docker-credential-helpers too: no test may reach its docker-credential-pass and
 # -secretservice in /usr/bin, so the suite proves it is hermetic on a machine that has them.
 # The Python side goes into .venv: the package (editable) with its test extras, and a
-# wheelhouse that lets the install.sh test install offline. Then ruff, mypy --strict, pytest.
+# real build (sdist and wheel, checked by twine) and a wheelhouse that lets the install tests
+# and the bench install offline. Then ruff, mypy --strict, pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -36,9 +43,93 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 # The executable under test is the one install.sh writes, not pip's console script.
 .venv/bin/python -I -m docker_credential_codespaces.launcher .venv/bin/docker-credential-codespaces
-.venv/bin/python -m pip wheel --quiet --disable-pip-version-check -w .venv/wheelhouse . hatchling
+# The real build: an sdist, and the wheel built from it, both checked by twine. The wheelhouse
+# (the wheel, its dependencies, hatchling to build the checkout, pip for pipx's shared venv)
+# lets the install tests and the bench's install rows install offline.
+rm -rf .venv/dist
+.venv/bin/python -m build --outdir .venv/dist . >/dev/null
+.venv/bin/twine check --strict .venv/dist/*
+rm -f .venv/wheelhouse/docker_credential_codespaces-*
+.venv/bin/python -m pip wheel --quiet --disable-pip-version-check -w .venv/wheelhouse \
+    .venv/dist/docker_credential_codespaces-*.whl hatchling pip
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy  # --strict on the package, as pyproject's [tool.mypy] says
-exec .venv/bin/python -m pytest -m "not deep" "$@"
+
+if (($#)); then
+    exec .venv/bin/python -m pytest -m "not deep" "$@"
+fi
+
+main_version=$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+failed=()
+status=0
+SECONDS=0
+.venv/bin/python -m pytest -m "not deep" || { status=$?; failed+=("$main_version"); }
+echo "tests/run.sh: Python $main_version, the whole suite: exit $status in ${SECONDS}s"
+
+# The interpreter of version $1: pyenv's newest of that version, else python$1 on PATH.
+find_python() {
+    local found
+    found=$(ls -d "${PYENV_ROOT:-$HOME/.pyenv}/versions/$1".*/bin/python"$1" 2>/dev/null |
+        sort -V | tail -n 1)
+    [ -n "$found" ] || found=$(command -v "python$1" || true)
+    [ -n "$found" ] && echo "$found"
+}
+
+# One other Python: its venv, the package (editable) with the test extras, the launcher's
+# executable, the unit and protocol tests. Its output goes to .venv-X.Y.log, its time to the
+# summary line. Chained with &&: errexit does not apply inside a command whose failure is handled.
+unit_tests() {
+    local version=$1 interpreter=$2 venv=.venv-$1 code=0 stamp
+    # The install is redone only when pyproject.toml changed since the venv's last one.
+    stamp=$(cksum <pyproject.toml)
+    SECONDS=0
+    {
+        { [ -x "$venv/bin/python" ] || "$interpreter" -m venv "$venv"; } &&
+            { [ "$(cat "$venv/.installed" 2>/dev/null)" = "$stamp" ] || {
+                "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+                    --upgrade pip &&
+                    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+                        -e '.[test]' &&
+                    echo "$stamp" >"$venv/.installed"
+            }; } &&
+            "$venv/bin/python" -I -m docker_credential_codespaces.launcher \
+                "$venv/bin/docker-credential-codespaces" &&
+            "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+                -m "not e2e and not slow and not deep" || code=$?
+    } >"$venv.log" 2>&1
+    tail -n 1 "$venv.log" | sed "s/^/tests\/run.sh: Python $version: /"
+    echo "tests/run.sh: Python $version ($interpreter), unit and protocol tests:" \
+        "exit $code in ${SECONDS}s"
+    if ((code)); then
+        tail -n 40 "$venv.log" >&2
+    fi
+    return "$code"
+}
+
+# Two at a time, as the machines have two cores; each its own log.
+pids=()
+versions=()
+for version in ${TEST_PYTHONS:-3.9 3.10 3.11 3.12 3.13}; do
+    [ "$version" = "$main_version" ] && continue
+    if ! interpreter=$(find_python "$version"); then
+        echo "tests/run.sh: Python $version not found (pyenv or python$version on PATH); skipped"
+        continue
+    fi
+    unit_tests "$version" "$interpreter" &
+    pids+=($!)
+    versions+=("$version")
+    if ((${#pids[@]} % 2 == 0)); then
+        wait "${pids[-2]}" || failed+=("${versions[-2]}")
+        wait "${pids[-1]}" || failed+=("${versions[-1]}")
+    fi
+done
+if ((${#pids[@]} % 2)); then
+    wait "${pids[-1]}" || failed+=("${versions[-1]}")
+fi
+if ((${#failed[@]})); then
+    echo "tests/run.sh: FAILED on Python ${failed[*]}" >&2
+    exit 1
+fi
+exit "$status"

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from beds.client import HELPER
 from beds.environment import isolated_environ
 
@@ -33,6 +35,19 @@ SCENARIOS = {
     "get: ECR cold (FakeECR)",
     "peer: ecr-login get, cached",
 }
+INSTALL_ROWS = {
+    "get: plain secret, installed by install.sh",
+    "baseline: python -c pass, install.sh's venv",
+    "get: plain secret, installed by the dev container Feature",
+    "baseline: python -c pass, Feature's venv",
+    "get: plain secret, pip install in a fresh venv (its bundled pip)",
+    "baseline: python -c pass, pip's venv",
+    "get: plain secret, pipx install",
+    "baseline: python -c pass, pipx's venv",
+}
+WHEELHOUSE = REPO / ".venv" / "wheelhouse"
+
+pytestmark = pytest.mark.slow
 
 
 def run_bench(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,9 +67,12 @@ def test_every_scenario_runs_and_answers_rightly(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     document = json.loads(result.stdout)
     rows = {row["name"]: row for row in document["scenarios"]}
-    assert set(rows) == SCENARIOS
+    assert set(rows) == SCENARIOS | INSTALL_ROWS
     for name, row in rows.items():
         if row["unavailable"]:  # only the compiled peer may be missing, and it says how to add it
+            if name in INSTALL_ROWS and not WHEELHOUSE.is_dir():
+                assert "tests/run.sh builds the wheelhouse" in row["unavailable"]
+                continue
             assert name.startswith("peer:") and "apt-get install" in row["unavailable"]
             continue
         assert row["failures"] == [], name
@@ -68,14 +86,16 @@ def test_every_scenario_runs_and_answers_rightly(tmp_path: Path) -> None:
 
 
 def test_the_table_names_every_scenario_and_its_ratio(tmp_path: Path) -> None:
-    result = run_bench(tmp_path, "--quick", "--rounds", "1", "--seed", "7")
+    result = run_bench(tmp_path, "--quick", "--rounds", "1", "--seed", "7", "--no-installs")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     lines = result.stdout.splitlines()
     header = next(line for line in lines if line.startswith("scenario"))
     for column in ("median ms", "min", "max", "RSS MiB", "x base", "x -I -S", "PASS/MISS"):
         assert column in header
-    for name in SCENARIOS:
+    for name in SCENARIOS | INSTALL_ROWS:
         assert any(line.startswith(name) for line in lines), name
+    for name in INSTALL_ROWS:  # skipped, and saying so in their own row
+        assert any(line.startswith(name) and "--no-installs" in line for line in lines), name
     assert any(line.startswith("1,000 triples against 1: ") for line in lines)
     assert lines[-1] == "every target met" or lines[-1].startswith("targets missed: ")
 

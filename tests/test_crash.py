@@ -186,6 +186,7 @@ def play_lane(lane: Lane, rounds: int, first: int) -> Lane:
     return lane
 
 
+@pytest.mark.slow  # a minute of kills: on the main Python only (tests/run.sh)
 def test_kill_storms(env: dict[str, str], tmp_path: Path, fake: FakeECR) -> None:
     """200 rounds of stores and ECR refreshes killed at random; nothing is lost or corrupt."""
     started = time.monotonic()

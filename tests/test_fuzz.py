@@ -750,6 +750,7 @@ def test_derived_names_match_only_the_same_host(
             assert independent_registry(request) == independent_registry(server), request
 
 
+@pytest.mark.slow  # hundreds of executable runs: on the main Python only (tests/run.sh)
 @settings(max_examples=50, **FUZZ_SETTINGS)  # type: ignore[arg-type]
 @given(server=registries(), rng=st.randoms(use_true_random=False))
 def test_lookalikes_are_never_answered(server: str, rng: random.Random) -> None:

@@ -13,6 +13,8 @@ import random
 import subprocess
 import time
 
+import pytest
+
 from beds.client import run_helper, spawn
 
 PROCESSES = 200
@@ -24,6 +26,7 @@ def body(server: str, user: str, secret: str) -> bytes:
     return json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
 
 
+@pytest.mark.slow  # 200 processes at once: on the main Python only (tests/run.sh)
 def test_two_hundred_concurrent_processes(env: dict[str, str]) -> None:
     """Own keys are all there, erased keys gone, shared keys hold a written value."""
     for index in range(30):

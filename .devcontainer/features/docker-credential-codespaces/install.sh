@@ -32,8 +32,8 @@ else
 fi
 python3 -m venv "$prefix"
 "$prefix/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$requirement"
-# Replace pip's console script with one that starts Python without `site` and isolated from
-# PYTHON* variables: about a quarter of every docker call (see the launcher module).
+# Replace the script pip installed with one that starts Python without `site` and isolated
+# from PYTHON* variables (see the launcher module; docs/install.md has the figures).
 "$prefix/bin/python" -I -m docker_credential_codespaces.launcher "$prefix/bin/docker-credential-codespaces"
 mkdir -p "$bin_dir"
 ln -sf "$prefix/bin/docker-credential-codespaces" "$bin_dir/docker-credential-codespaces"

@@ -96,6 +96,16 @@ def triples_growth(stats: dict[str, dict[str, Any]]) -> tuple[float, float] | No
     return many - one, interpreter - floor["median_ms"]
 
 
+def install_ratios(stats: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Install path -> median of its `get` over the median of its own venv's `python -c pass`."""
+    ratios = {}
+    for path, (get_name, base_name) in INSTALL_PATHS.items():
+        get, base = stats.get(get_name), stats.get(base_name)
+        if get and base:
+            ratios[path] = get["median_ms"] / base["median_ms"]
+    return ratios
+
+
 def print_table(
     scenarios: list[Scenario],
     stats: dict[str, dict[str, Any]],
@@ -185,6 +195,10 @@ def print_table(
             f"(python -I -S -c pass with and without them) {interpreter:+.1f} ms, the rest "
             f"(the helper's own scan, and noise) {total - interpreter:+.1f} ms"
         )
+    ratios = install_ratios(stats)
+    if ratios:
+        each = ", ".join(f"{path} {ratio:.2f}x" for path, ratio in ratios.items())
+        print(f"\nhot get by install path, against its own venv's python -c pass: {each}")
     misses = [name for name, (_, verdict) in judged.items() if verdict != "PASS"]
     print()
     print(f"targets missed: {', '.join(misses)}" if misses else "every target met")
@@ -208,6 +222,7 @@ def print_json(
             zip(("total", "interpreter"), triples_growth(stats) or (None, None))
         ),
         "rtt_samples_ms": [t * 1000 for t in trips],
+        "install_path_ratios": install_ratios(stats),
         "scenarios": [
             {
                 "name": s.name,

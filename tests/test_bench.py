@@ -83,6 +83,8 @@ def test_every_scenario_runs_and_answers_rightly(tmp_path: Path) -> None:
     assert rows["baseline: python -c pass"]["ratio_to_baseline"] == 1.0
     assert document["meta"]["rounds"] == 2 and document["meta"]["seed"] == 7
     assert set(document["triples_growth_ms"]) == {"total", "interpreter"}
+    if WHEELHOUSE.is_dir():
+        assert set(document["install_path_ratios"]) == {"install.sh", "Feature", "pip", "pipx"}
 
 
 def test_the_table_names_every_scenario_and_its_ratio(tmp_path: Path) -> None:

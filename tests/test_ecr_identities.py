@@ -104,6 +104,10 @@ def test_a_wrong_session_token_is_not_blamed_on_the_key_id(
     companion(aws_env, "ECR", "SESSION_TOKEN", "CANARY-not-the-token")
     result = get(aws_env)
     assert result.returncode == 1 and result.stdout.count(b"\n") == 1
+    assert result.stdout.endswith(
+        b": AWS does not accept the key in ECR_CONTAINER_REGISTRY_USER with the session token in "
+        b"ECR_CONTAINER_REGISTRY_AWS_SESSION_TOKEN; check that both come from the same session\n"
+    )
     assert_no_canary(aws_env, result.stdout, result.stderr)
 
 

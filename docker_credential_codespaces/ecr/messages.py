@@ -87,11 +87,18 @@ def missing_session_token(secret: Secret) -> str:
     )
 
 
-def _key_refused(head: str, secret: Secret, code: str) -> str | None:
+def _key_refused(head: str, secret: Secret, identity: AwsIdentity, code: str) -> str | None:
     """The sentence for AWS refusing the key in the secrets themselves, or None."""
     if code in ("ExpiredToken", "ExpiredTokenException"):
         return f"{head}: {secret.variable(SECRET_AWS_SESSION_TOKEN)} has expired"
-    if code in ("UnrecognizedClientException", "InvalidClientTokenId"):
+    unknown = code in ("UnrecognizedClientException", "InvalidClientTokenId")
+    if unknown and identity.session_token:  # AWS says the same of a key and of its token
+        return (
+            f"{head}: AWS does not accept the key in {secret.variable(SECRET_USER)} with the "
+            f"session token in {secret.variable(SECRET_AWS_SESSION_TOKEN)}; check that both "
+            "come from the same session"
+        )
+    if unknown:
         return f"{head}: AWS does not know the access key id in {secret.variable(SECRET_USER)}"
     if code in ("InvalidSignatureException", "SignatureDoesNotMatch"):
         return (
@@ -111,7 +118,7 @@ def refused(
     """
     head = who(secret, registry)
     if identity.kind in (ACCESS_KEY, TEMPORARY_KEY):
-        own = _key_refused(head, secret, code)
+        own = _key_refused(head, secret, identity, code)
         if own is not None:
             return own
     if code in ("AccessDeniedException", "AccessDenied"):
@@ -136,7 +143,7 @@ def role_refused(
                 "its sts:ExternalId condition"
             )
         return f"{head}: the key in {user} may not assume {arn}; check the role's trust policy"
-    own = _key_refused(head, secret, code)
+    own = _key_refused(head, secret, identity, code)
     if own is not None:
         return own
     if code in ("MalformedPolicyDocument", "ValidationError"):

@@ -168,7 +168,7 @@ def _judge(
     def companion(suffix: str) -> str:
         return value(prefix + suffix) or ""
 
-    if registry is not None and companion(SECRET_AWS_PROFILE).strip():
+    if registry is not None and ecr.aws_value(companion(SECRET_AWS_PROFILE)):
         assert server is not None and key is not None  # a registry comes from a SERVER
         if user or password:
             message = (

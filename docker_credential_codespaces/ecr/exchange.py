@@ -165,7 +165,7 @@ def _profile_keys(
 ) -> Keys:
     """A named profile's keys, by botocore's own resolution (SSO, credential_process, a role
     with a source profile, static keys), never from the environment or a metadata endpoint."""
-    from botocore.exceptions import BotoCoreError, ProfileNotFound
+    from botocore.exceptions import ProfileNotFound
 
     os.environ[AWS_METADATA_DISABLED] = "true"  # for the providers a profile's role uses
     for name in AWS_CONTAINER_CREDENTIAL_VARIABLES:
@@ -178,9 +178,7 @@ def _profile_keys(
         frozen = credentials.get_frozen_credentials() if credentials is not None else None
     except ProfileNotFound:
         raise HelperError(messages.profile_missing(secret, identity)) from None
-    except BotoCoreError as error:
-        raise HelperError(messages.profile_failed(secret, identity, error)) from None
-    except Exception as error:  # botocore's providers raise others, e.g. ClientError of SSO
+    except Exception as error:  # BotoCoreError, and others: e.g. a ClientError of the SSO portal
         raise HelperError(messages.profile_failed(secret, identity, error)) from None
     if frozen is None or not frozen.access_key:
         raise HelperError(messages.profile_empty(secret, identity))

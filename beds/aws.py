@@ -429,8 +429,12 @@ class FakeECR:
         session_tokens: Optional[Mapping[str, str]] = None,
         lifetime: float = 12 * 3600,
         account: str = "123456789012",
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """*keys* maps access key id -> secret; *session_tokens* pins temporary keys' tokens."""
+        """*keys* maps access key id -> secret; *session_tokens* pins temporary keys' tokens;
+        *clock* is the server's time (a :class:`beds.clock.FakeClock`'s ``now`` to share the
+        helper's fake clock)."""
+        self.clock = clock
         self.keys: dict[str, str] = dict(keys or {})
         self.session_tokens: dict[str, str] = dict(session_tokens or {})
         #: Temporary key id -> epoch time it stops working (``ExpiredToken(Exception)``).
@@ -692,7 +696,7 @@ class FakeECR:
                 )
             with self._lock:
                 grant = self._sso_tokens.get(bearer or "")
-            if grant is None or (grant.expires_at is not None and time.time() >= grant.expires_at):
+            if grant is None or (grant.expires_at is not None and self.clock() >= grant.expires_at):
                 raise _AwsError(401, "UnauthorizedException", SSO_UNAUTHORIZED_MESSAGE)
             if (call.account_id, call.role_name) not in grant.roles:
                 raise _AwsError(403, "ForbiddenException", "No access")
@@ -813,7 +817,7 @@ class FakeECR:
                 session_token=session_token,
                 user_agent=handler.headers.get("User-Agent", ""),
                 body=body,
-                received_at=time.time(),
+                received_at=self.clock(),
             )
             self._calls.append(call)
             self._arrived.notify_all()
@@ -849,7 +853,7 @@ class FakeECR:
                 call.error = exc.code
         with self._lock:
             call.status = status
-            call.answered_at = time.time()
+            call.answered_at = self.clock()
         if protocol == "query":
             handler._send_raw(
                 status,
@@ -928,7 +932,7 @@ class FakeECR:
         if expected_token is not None and call.session_token != expected_token:
             raise fail("unknown_key", INVALID_TOKEN_MESSAGE)
         expires_at = self.key_expires_at.get(scope.key_id)
-        if expires_at is not None and time.time() >= expires_at:
+        if expires_at is not None and self.clock() >= expires_at:
             raise fail("expired", EXPIRED_TOKEN_MESSAGE)
         if scope.service != service:
             raise fail(
@@ -946,7 +950,7 @@ class FakeECR:
                 f"date from HTTP: '{scope.date}' != '{amz_date[:8]}', from '{amz_date}'.",
             )
         if self.max_skew is not None:
-            now = datetime.now(timezone.utc)
+            now = datetime.fromtimestamp(self.clock(), timezone.utc)
             skew = timedelta(seconds=self.max_skew)
             minutes = f"{self.max_skew / 60:g} min."
             if signed_at < now - skew:
@@ -1052,7 +1056,7 @@ class FakeECR:
         key_id = "ASIA" + _random_id(16)
         secret = secrets.token_urlsafe(30)[:40]
         token = "FwoGZXIvYXdzE" + secrets.token_urlsafe(96)
-        expires_at = round(time.time() + lifetime, 3)
+        expires_at = round(self.clock() + lifetime, 3)
         self.add_temporary_key(key_id, secret, token, expires_at)
         with self._lock:
             self._principals[key_id] = principal
@@ -1064,7 +1068,7 @@ class FakeECR:
         token = base64.b64encode(f"AWS:{password}".encode()).decode("ascii")
         expires_at = self.expires_at
         if expires_at is None:
-            expires_at = time.time() + self.lifetime
+            expires_at = self.clock() + self.lifetime
             # As AWS does, a token bought with temporary keys ends when they do.
             key_expires_at = self.key_expires_at.get(call.key_id or "")
             if key_expires_at is not None:
@@ -1153,6 +1157,11 @@ def _answers(port: int) -> bool:
         return False
     finally:
         conn.close()
+
+
+#: moto's ECR answers every GetAuthorizationToken with a token that expired then
+#: (2015-01-01T00:00Z); a helper that talks to it runs on a FakeClock set before it.
+MOTO_TOKEN_EXPIRY = 1420070400.0
 
 
 @contextlib.contextmanager

@@ -8,9 +8,12 @@ venv of the interpreter running this code (tests/run.sh writes it as install.sh 
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PROGRAM = "docker-credential-codespaces"
@@ -44,6 +47,30 @@ def run_command(
         timeout=timeout,
         check=False,
     )
+
+
+def wait_for_refreshers(env: dict[str, str], timeout: float = RUN_TIMEOUT) -> None:
+    """Wait until no ECR refresher that a `get` started behind its answer is still at work.
+
+    A refresher holds its cache key's lock, taken before the `get` answered, so once every
+    lock in the cache directory can be had, none is left. Tests call this before they look at
+    the cache, count AWS calls or move the clock; past `timeout` it fails the test.
+    """
+    directory = Path(env["XDG_CACHE_HOME"]) / PROGRAM
+    deadline = time.monotonic() + timeout
+    for lock in sorted(directory.glob("*.lock")) if directory.is_dir() else []:
+        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"a refresher still holds {lock}") from None
+                    time.sleep(0.01)
+        finally:
+            os.close(fd)
 
 
 def spawn(

@@ -12,6 +12,7 @@ of its files and no `docker-credential-*` it has installed can answer in the hel
 from __future__ import annotations
 
 import atexit
+import base64
 import os
 import shutil
 import tempfile
@@ -103,3 +104,14 @@ def add_secret(env: dict[str, str], prefix: str, server: str, user: str, passwor
     env[f"{prefix}_CONTAINER_REGISTRY_SERVER"] = server
     env[f"{prefix}_CONTAINER_REGISTRY_USER"] = user
     env[f"{prefix}_CONTAINER_REGISTRY_PASSWORD"] = password
+
+
+def write_secrets_file(path: Path, values: dict[str, str], extra: bytes = b"") -> None:
+    """Write a Codespaces secrets file: one `NAME=<base64 of value>` line each, then `extra`.
+
+    Point the helper at it with DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE.
+    """
+    lines = [
+        f"{name}={base64.b64encode(value.encode()).decode()}" for name, value in values.items()
+    ]
+    path.write_bytes("\n".join(lines).encode() + b"\n" + extra)

@@ -1,8 +1,9 @@
 """GitHub Container Registry from the codespace's own token.
 
 In a codespace, GITHUB_TOKEN may pull the repository's own packages from ghcr.io, so a user
-needs no secret for them. It answers only ghcr.io, only with CODESPACES=true, and comes last
-in the chain: a secret or a stored login (a personal access token stored for pushing) wins.
+needs no secret for them. Codespaces renews it in the secrets file, so that copy wins. It
+answers only ghcr.io, only with CODESPACES=true, and comes last in the chain: a secret or a
+stored login (a personal access token stored for pushing) wins.
 """
 
 from __future__ import annotations
@@ -24,17 +25,27 @@ from .settings import flag
 
 def applies() -> bool:
     """Whether the codespace token is on offer at all (and not turned off)."""
-    return (
-        os.environ.get(ENV_CODESPACES) == "true"
-        and bool(os.environ.get(ENV_GITHUB_TOKEN))
-        and not flag(ENV_NO_GITHUB_TOKEN)
-    )
+    return _login() is not None
+
+
+def _is_token_name(name: str) -> bool:
+    return name == ENV_GITHUB_TOKEN
 
 
 def _login() -> tuple[str, str] | None:
-    if not applies():
+    """The codespace's login: the secrets file's GITHUB_TOKEN, which Codespaces keeps fresh,
+    else the environment's copy, which goes stale in a shell opened hours ago (a stale token
+    is refused by ghcr.io even for public images). Registry triples keep the opposite rule,
+    the environment over the file: there the user sets them on purpose."""
+    if os.environ.get(ENV_CODESPACES) != "true" or flag(ENV_NO_GITHUB_TOKEN):
         return None
-    return os.environ.get(ENV_GITHUB_USER) or CODESPACE_TOKEN_USER, os.environ[ENV_GITHUB_TOKEN]
+    from .secrets import read_file, secrets_file_path
+
+    live = read_file(secrets_file_path(), _is_token_name).get(ENV_GITHUB_TOKEN)
+    token = live or os.environ.get(ENV_GITHUB_TOKEN)
+    if not token:
+        return None
+    return os.environ.get(ENV_GITHUB_USER) or CODESPACE_TOKEN_USER, token
 
 
 class CodespaceToken(Source):

@@ -140,3 +140,16 @@ ECR_REFRESH_AT = 0.5
 ECR_CONNECT_TIMEOUT = 3
 ECR_READ_TIMEOUT = 5
 ECR_MAX_ATTEMPTS = 2
+# The whole exchange (AssumeRole included, every attempt and backoff) ends within this many
+# seconds; a `get`'s whole wait for a token, the lock included, within the second.
+ECR_EXCHANGE_DEADLINE = 12.0
+ECR_GET_DEADLINE = 18.0
+# A failed exchange is remembered this long, keyed like the token: the gets that waited for
+# it, and those that follow, fail at once with the same line instead of calling AWS again.
+ECR_FAILURE_MEMORY = 30.0
+# A fetched token that claims to live longer than this (AWS issues 12 hours), or that was
+# fetched this far in the future, is no token AWS gave: its cache file is rebuilt.
+ECR_MAX_LIFETIME = 7 * 24 * 3600.0
+ECR_CLOCK_SKEW = 300.0
+# `warm` fetches this many registries' tokens at once.
+WARM_CONCURRENCY = 4

@@ -25,6 +25,11 @@ class UnsafeDirectory(HelperError):
     """
 
 
+class LockTimeout(HelperError):
+    """Another process held a lock for longer than this one may wait: never "go on unlocked",
+    which for the token cache would mean one more AWS call per waiting pull."""
+
+
 class PrivateDir:
     """A directory that holds secrets: the local store's or the token cache's.
 
@@ -106,9 +111,9 @@ class PrivateDir:
         remove_stale_temps(path)
         atomic_write(path, data)
 
-    def lock(self, name: str, required: bool = True) -> FileLock:
+    def lock(self, name: str, required: bool = True, timeout: float = LOCK_TIMEOUT) -> FileLock:
         """The exclusive lock of one file here (see FileLock)."""
-        return FileLock(self.file(name), required=required)
+        return FileLock(self.file(name), timeout, required)
 
 
 def read_regular(path: str, cap: int) -> bytes | None:
@@ -238,11 +243,15 @@ def remove_stale_temps(path: str) -> None:
 
 
 class FileLock:
-    """An exclusive advisory lock on `<path>.lock`, waited for at most LOCK_TIMEOUT seconds.
+    """An exclusive advisory lock on `<path>.lock`, waited for at most `timeout` seconds (0:
+    tried once).
 
     flock locks are released by the kernel when a process dies, so a killed docker never
-    leaves the next one locked out. With `required=False` (the token cache) a lock that cannot
-    be had is said under debug and the block runs unlocked: a cache must not block a pull.
+    leaves the next one locked out; and they belong to the open file, not the process, so a
+    child forked while holding one keeps it after the parent closes its copy (the ECR
+    refresher relies on that). With `required=False` (the token cache) a lock file that cannot
+    be opened is said under debug and the block runs unlocked: a cache must not block a pull.
+    A wait that times out is LockTimeout either way.
     """
 
     def __init__(self, path: str, timeout: float = LOCK_TIMEOUT, required: bool = True) -> None:
@@ -255,7 +264,7 @@ class FileLock:
         try:
             self._acquire()
         except HelperError as error:
-            if self.required:
+            if self.required or isinstance(error, LockTimeout):
                 raise
             from .log import debug
 
@@ -278,12 +287,22 @@ class FileLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise HelperError(f"timed out waiting for the lock {self.path}") from None
+                    raise LockTimeout(f"timed out waiting for the lock {self.path}") from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
             else:
                 self._fd = fd
                 return
+
+    @property
+    def held(self) -> bool:
+        """Whether the lock is had (a `required=False` one may run without it)."""
+        return self._fd >= 0
+
+    @property
+    def fd(self) -> int:
+        """The descriptor that holds the lock, for a child that must keep holding it."""
+        return self._fd
 
     def __exit__(self, *exc_info: object) -> None:
         if self._fd >= 0:

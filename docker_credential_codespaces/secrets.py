@@ -271,8 +271,9 @@ def _is_secret_name(name: str) -> bool:
     return SECRET_MARK in name and name.endswith(_SUFFIXES)
 
 
-def read_file(path: str) -> dict[str, str]:
-    """The registry variables in a secrets file of `NAME=<base64 of value>` lines.
+def read_file(path: str, wanted: Callable[[str], bool] = _is_secret_name) -> dict[str, str]:
+    """The variables in a secrets file of `NAME=<base64 of value>` lines whose names are
+    `wanted`: by default the registry variables.
 
     Lines that are not of that form are skipped: a half-written or foreign file must not stop
     the secrets in the environment from working. Neither may a file that cannot be read, or a
@@ -295,7 +296,7 @@ def read_file(path: str) -> dict[str, str]:
             text = name.strip().decode("ascii")
         except UnicodeDecodeError:
             continue
-        if not sep or not _is_secret_name(text):
+        if not sep or not wanted(text):
             continue
         decoded = _strict_base64(value.strip())
         try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from beds.client import run_helper
-from beds.environment import add_secret
+from beds.environment import add_secret, write_secrets_file
 
 NOT_FOUND = b"credentials not found in native keychain\n"
 
@@ -73,7 +74,71 @@ def test_a_stored_login_for_pushing_wins(codespace: dict[str, str]) -> None:
 
 def test_configure_names_ghcr_for_skopeo(codespace: dict[str, str]) -> None:
     assert run_helper(codespace, "configure").returncode == 0
-    from pathlib import Path
-
     config = json.loads((Path(codespace["DOCKER_CONFIG"]) / "config.json").read_text())
     assert config["credHelpers"] == {"ghcr.io": "codespaces"}
+
+
+# --- the live token: Codespaces renews GITHUB_TOKEN in the secrets file ---------------------
+
+
+@pytest.fixture
+def secrets_file(codespace: dict[str, str], tmp_path: Path) -> Path:
+    path = tmp_path / "env-secrets"
+    codespace["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(path)
+    return path
+
+
+def test_the_secrets_files_token_wins_over_a_stale_copy_in_the_environment(
+    codespace: dict[str, str], secrets_file: Path
+) -> None:
+    """A shell opened hours ago holds the token of then; the file holds today's."""
+    write_secrets_file(secrets_file, {"GITHUB_TOKEN": "ghs_CANARYrenewed1"})
+    assert answer(codespace) == ("octocat", "ghs_CANARYrenewed1")
+    write_secrets_file(secrets_file, {"GITHUB_TOKEN": "ghs_CANARYrenewed2"})  # renewed again
+    assert answer(codespace) == ("octocat", "ghs_CANARYrenewed2")
+
+
+def test_the_files_token_answers_a_shell_without_one(
+    codespace: dict[str, str], secrets_file: Path
+) -> None:
+    del codespace["GITHUB_TOKEN"]
+    write_secrets_file(secrets_file, {"GITHUB_TOKEN": "ghs_CANARYfromfile"})
+    assert answer(codespace) == ("octocat", "ghs_CANARYfromfile")
+    listed = run_helper(codespace, "list", stdin=None)
+    assert json.loads(listed.stdout) == {"ghcr.io": "octocat"}
+    assert b"CANARY" not in listed.stdout + listed.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"GITHUB_TOKEN=\n", b"GITHUB_TOKEN=not*base64\n"])
+def test_the_environments_token_serves_when_the_file_has_none(
+    codespace: dict[str, str], secrets_file: Path, content: bytes
+) -> None:
+    secrets_file.write_bytes(content)
+    result = run_helper(codespace, "get", stdin=b"ghcr.io")
+    assert json.loads(result.stdout)["Secret"] == "ghs_CANARYcodespacetoken"
+    assert b"CANARY" not in result.stderr
+
+
+def test_registry_triples_keep_the_environment_over_the_file(
+    codespace: dict[str, str], secrets_file: Path
+) -> None:
+    """The opposite rule for triples: a user who sets one in a shell means it."""
+    write_secrets_file(
+        secrets_file,
+        {
+            "GITHUB_TOKEN": "ghs_CANARYrenewed",
+            "GHCR_CONTAINER_REGISTRY_SERVER": "ghcr.io",
+            "GHCR_CONTAINER_REGISTRY_USER": "from-file",
+            "GHCR_CONTAINER_REGISTRY_PASSWORD": "ghp_CANARYfile",
+        },
+    )
+    add_secret(codespace, "GHCR", "ghcr.io", "from-env", "ghp_CANARYenv")
+    assert answer(codespace) == ("from-env", "ghp_CANARYenv")
+
+
+def test_outside_a_codespace_the_files_token_is_never_used(
+    codespace: dict[str, str], secrets_file: Path
+) -> None:
+    codespace["CODESPACES"] = "false"
+    write_secrets_file(secrets_file, {"GITHUB_TOKEN": "ghs_CANARYfromfile"})
+    assert answer(codespace) is None

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from beds.aws import FakeECR, endpoint_env, moto_server
-from beds.client import run_command, run_helper, spawn
+from beds.client import run_command, run_helper, spawn, wait_for_refreshers
+from beds.clock import moto_clock
 from beds.environment import add_secret
 from beds.servers import free_port
 
@@ -168,7 +169,7 @@ def write_cached(env: dict[str, str], fetched_ago: float, expires_in: float, sec
         "tokens = cache.open_cache()\n"
         "key = cache.cache_key(secret.aws, secret.registry)\n"
         "now = time.time()\n"
-        "tokens.lock(key).__enter__()\n"
+        "tokens.lock(key, 15).__enter__()\n"
         "tokens.write(key, token.Token(sys.argv[4], now + float(sys.argv[3]),"
         " now - float(sys.argv[2])))\n"
         "print(tokens.directory.file(tokens.name(key)))\n"
@@ -183,10 +184,35 @@ def write_cached(env: dict[str, str], fetched_ago: float, expires_in: float, sec
     return Path(result.stdout.decode().strip())
 
 
-def test_token_past_half_its_life_is_refreshed(ecr_env: dict[str, str], fake: FakeECR) -> None:
+def test_token_past_half_its_life_is_served_and_refreshed_behind(
+    ecr_env: dict[str, str], fake: FakeECR
+) -> None:
     write_cached(ecr_env, fetched_ago=7 * 3600, expires_in=5 * 3600, secret="old-token")
-    assert password(get(ecr_env)) != "old-token"
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    first = get(ecr_env)
+    assert password(first) == "old-token"  # still good for hours: the pull does not wait
+    assert b"refreshing it behind" in first.stderr
+    wait_for_refreshers(ecr_env)
     assert fake.count() == 1
+    assert password(get(ecr_env)) not in ("old-token", "")
+    wait_for_refreshers(ecr_env)
+    assert fake.count() == 1  # the new token is young: nothing more to refresh
+
+
+@pytest.mark.parametrize("expires", ["inf", "1e300", "nan", "2115000000.0"])
+def test_a_cache_file_with_no_plausible_expiry_is_rebuilt(
+    ecr_env: dict[str, str], fake: FakeECR, expires: str
+) -> None:
+    """Whatever the file claims, a token "good for years" is no token AWS gave."""
+    path = write_cached(ecr_env, fetched_ago=60, expires_in=3600, secret="forged-token")
+    now = time.time()
+    path.write_bytes(f"dcc-ecr-token-v1\n{expires}\n{now!r}\nforged-token\n".encode())
+    doctor = run_helper(ecr_env, "doctor")
+    assert b"Traceback" not in doctor.stdout + doctor.stderr
+    assert b"no cached token" in doctor.stdout
+    assert password(get(ecr_env)) != "forged-token"
+    assert fake.count() == 1
+    assert b"forged-token" not in path.read_bytes()
 
 
 def test_young_cached_token_is_served(ecr_env: dict[str, str], fake: FakeECR) -> None:
@@ -201,8 +227,15 @@ def test_failed_refresh_serves_a_still_valid_token(ecr_env: dict[str, str], fake
     ecr_env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
     result = get(ecr_env)
     assert password(result) == "still-good"
-    assert b"refresh failed, serving the cached token" in result.stderr
-    assert_no_canary(result.stderr)
+    wait_for_refreshers(ecr_env)
+    calls = fake.count()
+    assert calls >= 1
+    again = get(ecr_env)  # the failure is remembered: served, and no refresher started
+    assert password(again) == "still-good"
+    assert b"refreshing it behind" not in again.stderr
+    wait_for_refreshers(ecr_env)
+    assert fake.count() == calls
+    assert_no_canary(result.stderr + again.stderr)
 
 
 @pytest.mark.parametrize("expires_in", [-60, 120])
@@ -215,17 +248,28 @@ def test_expired_or_expiring_token_is_never_returned(
     assert result.returncode == 1
     assert b"dying-token" not in result.stdout
     assert b"ECR_CONTAINER_REGISTRY_SERVER" in result.stdout
+    calls = fake.count()
     fake.error500 = False
+    remembered = get(ecr_env)  # within ECR_FAILURE_MEMORY: the same line, no call
+    assert (remembered.returncode, remembered.stdout) == (1, result.stdout)
+    assert fake.count() == calls
+    assert run_helper(ecr_env, "erase", stdin=HOST.encode()).returncode == 0  # starts afresh
     assert password(get(ecr_env)) != "dying-token"
 
 
-def test_short_lived_tokens_are_refreshed_before_their_last_minutes(
-    ecr_env: dict[str, str], fake: FakeECR
+@pytest.mark.parametrize("lifetime", [240, 0, -1])
+def test_a_token_aws_returns_about_to_expire_is_never_served(
+    ecr_env: dict[str, str], fake: FakeECR, lifetime: float
 ) -> None:
-    fake.lifetime = 240  # expires within the safety margin: never served from the cache
-    first = password(get(ecr_env))
-    assert password(get(ecr_env)) != first
-    assert fake.count() == 2
+    fake.lifetime = lifetime  # under the safety margin already: no pull could finish with it
+    for _ in range(2):  # the second fails at once, from the remembered failure
+        result = get(ecr_env)
+        assert result.returncode == 1
+        assert b"ECR_CONTAINER_REGISTRY_SERVER" in result.stdout
+        assert b"AWS returned a token about to expire" in result.stdout
+        assert result.stdout.count(b"\n") == 1
+    assert fake.count() == 1
+    assert cache_files(ecr_env) == []
 
 
 def test_near_expiry_refresh_in_real_time(ecr_env: dict[str, str], fake: FakeECR) -> None:
@@ -557,9 +601,11 @@ def test_a_plain_user_that_is_no_access_key_is_returned_as_given(env: dict[str, 
         assert (answer["Username"], answer["Secret"]) == (user, "pw")
 
 
-def test_moto_end_to_end(env: dict[str, str]) -> None:
-    """A plain exchange against moto's server, through the generic AWS_ENDPOINT_URL."""
+def test_moto_end_to_end(env: dict[str, str], tmp_path: Path) -> None:
+    """A plain exchange against moto's server, through the generic AWS_ENDPOINT_URL, on a
+    clock before the expiry moto gives every token."""
     with moto_server() as url:
+        env.update(moto_clock(tmp_path).env())
         env["AWS_ENDPOINT_URL"] = url
         add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
         assert password(get(env)) == "123456789012-auth-token"

@@ -15,6 +15,7 @@ import pytest
 
 from beds.aws import FakeECR, endpoint_env, moto_server
 from beds.client import run_helper, spawn
+from beds.clock import moto_clock
 from beds.environment import add_secret
 
 HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -245,9 +246,10 @@ def test_two_profiles_with_their_own_endpoints_get_their_own_tokens(
 # --- moto, plainly ---------------------------------------------------------------------------
 
 
-def test_role_through_moto(env: dict[str, str]) -> None:
+def test_role_through_moto(env: dict[str, str], tmp_path: Path) -> None:
     """moto's STS and ECR, end to end: a key assumes a role, the role's keys get a token."""
     with moto_server() as url:
+        env.update(moto_clock(tmp_path).env())
         env["AWS_ENDPOINT_URL"] = url
         add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
         companion(env, "ECR", "ROLE_ARN", "arn:aws:iam::123456789012:role/puller")

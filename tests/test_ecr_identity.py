@@ -106,6 +106,11 @@ def test_cache_round_trip() -> None:
         b"",
         b"dcc-ecr-token-v1\n1.0\n2.0\npw\n",  # fetched after it expires
         b"dcc-ecr-token-v1\nnan\n2.0\npw\n",
+        b"dcc-ecr-token-v1\ninf\n1800000000.0\npw\n",  # never expires: no token AWS gave
+        b"dcc-ecr-token-v1\n1e300\n1800000000.0\npw\n",
+        b"dcc-ecr-token-v1\n2115000000.0\n1800000000.0\npw\n",  # ten years of life
+        b"dcc-ecr-token-v1\n1800003600.0\n-inf\npw\n",
+        b"dcc-ecr-token-v1\ninf\ninf\npw\n",
         b"dcc-ecr-token-v1\n3.0\nnan\npw\n",
         b"dcc-ecr-token-v0\n3.0\n2.0\npw\n",
         b"dcc-ecr-token-v1\n3.0\n2.0\n\n",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from beds.client import run_helper
-from beds.environment import add_secret
+from beds.environment import add_secret, write_secrets_file
 from docker_credential_codespaces import secrets
 from docker_credential_codespaces.secrets import (
     INCOMPLETE,
@@ -174,13 +174,6 @@ def test_base64_is_read_strictly_on_every_python(value: bytes, decoded: bytes | 
 
 
 # --- through the executable ---------------------------------------------------------------
-
-
-def write_secrets_file(path: Path, values: dict[str, str], extra: bytes = b"") -> None:
-    lines = [
-        f"{name}={base64.b64encode(value.encode()).decode()}" for name, value in values.items()
-    ]
-    path.write_bytes("\n".join(lines).encode() + b"\n" + extra)
 
 
 def get(env: dict[str, str], server: str) -> dict[str, str] | None:

@@ -15,13 +15,14 @@ from .. import files
 from ..constants import (
     DEFAULT_AWS_CONFIG_FILE,
     DEFAULT_AWS_CREDENTIALS_FILE,
+    ECR_FAILURE_MEMORY,
     ENV_AWS_CONFIG_FILE,
     ENV_AWS_CREDENTIALS_FILE,
     ENV_AWS_STS_ENDPOINT,
 )
 from ..log import debug, warn
 from ..wire import HelperError
-from .token import Token
+from .token import LATEST_EXPIRATION, Token
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 # A cache file is a few KB; anything larger is not ours.
 FILE_CAP = 256 * 1024
 _MAGIC = "dcc-ecr-token-v1"
+_OUTCOME_MAGIC = "dcc-ecr-outcome-v1"
 
 
 def _sha256_hex(data: bytes) -> str:
@@ -89,9 +91,44 @@ def decode(data: bytes) -> Token | None:
         expires_at, fetched_at = float(expires), float(fetched)
     except ValueError:
         return None
-    if magic != _MAGIC or tail or not password or not fetched_at <= expires_at:
+    token = Token(password, expires_at, fetched_at)
+    if magic != _MAGIC or tail or not password or not token.plausible() or expires_at < fetched_at:
         return None
-    return Token(password, expires_at, fetched_at)
+    return token
+
+
+class Outcome:
+    """How the last exchange for a key ended, and when: `failure` is its one line, or "" for
+    a new token. The line names variables, never values, like every ECR message."""
+
+    __slots__ = ("at", "failure")
+
+    def __init__(self, at: float, failure: str) -> None:
+        self.at = at
+        self.failure = failure
+
+    def remembered(self, now: float) -> str | None:
+        """The failure's line while it is still remembered (ECR_FAILURE_MEMORY), else None."""
+        if self.failure and 0 <= now - self.at < ECR_FAILURE_MEMORY:
+            return self.failure
+        return None
+
+
+def encode_outcome(outcome: Outcome) -> bytes:
+    line = outcome.failure.replace("\n", " ")  # one line, whatever a message held
+    return f"{_OUTCOME_MAGIC}\n{outcome.at!r}\n{line}\n".encode()
+
+
+def decode_outcome(data: bytes) -> Outcome | None:
+    """The outcome in its file, or None for anything malformed (then nothing is remembered)."""
+    try:
+        magic, at, failure, tail = data.decode("utf-8").split("\n")
+        moment = float(at)
+    except ValueError:
+        return None
+    if magic != _OUTCOME_MAGIC or tail or not 0 < moment < LATEST_EXPIRATION:
+        return None
+    return Outcome(moment, failure)
 
 
 class TokenCache:
@@ -125,14 +162,37 @@ class TokenCache:
             return None
         return decode(data) if data is not None else None
 
-    def lock(self, key: str) -> files.FileLock | NoLock:
-        """The lock that makes one process fetch while the others wait and re-read."""
+    def lock(self, key: str, timeout: float) -> files.FileLock | NoLock:
+        """The lock that makes one process fetch while the others wait and re-read.
+
+        A wait past `timeout` raises files.LockTimeout; timeout 0 tries once.
+        """
         try:
             self.directory.ensure()
         except HelperError as error:
             self._degrade("token cache unavailable, fetching uncached", error)
             return NoLock()
-        return self.directory.lock(self.name(key), required=False)
+        return self.directory.lock(self.name(key), required=False, timeout=timeout)
+
+    def outcome(self, key: str) -> Outcome | None:
+        """How the last exchange for this key ended, if one is on record."""
+        try:
+            data = self.directory.read(self.outcome_name(key), FILE_CAP)
+        except HelperError as error:
+            self._degrade("exchange outcome unreadable, ignoring it", error)
+            return None
+        return decode_outcome(data) if data is not None else None
+
+    def record(self, key: str, outcome: Outcome) -> None:
+        """Put an exchange's outcome on record, for the gets that follow and for doctor."""
+        try:
+            self.directory.write(self.outcome_name(key), encode_outcome(outcome))
+        except HelperError as error:
+            self._degrade("exchange outcome not recorded", error)
+
+    @staticmethod
+    def outcome_name(key: str) -> str:
+        return f"ecr-{key}.outcome"
 
     def write(self, key: str, token: Token) -> None:
         try:
@@ -141,17 +201,22 @@ class TokenCache:
             self._degrade("token not cached", error)
 
     def forget(self, key: str) -> None:
-        path = self.directory.file(self.name(key))
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            debug(f"cannot drop cached token {path}: {error.strerror}")
+        """Drop the token and the outcome on record: `erase` starts the key afresh."""
+        for name in (self.name(key), self.outcome_name(key)):
+            path = self.directory.file(name)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                debug(f"cannot drop cached token {path}: {error.strerror}")
 
 
 class NoLock:
     """Stands in for a lock where the cache directory cannot be used: nothing to share."""
+
+    held = False
+    fd = -1
 
     def __enter__(self) -> NoLock:
         return self
@@ -169,10 +234,16 @@ class NullCache(TokenCache):
     def read(self, key: str) -> Token | None:
         return None
 
-    def lock(self, key: str) -> NoLock:
+    def lock(self, key: str, timeout: float) -> NoLock:
         return NoLock()
 
     def write(self, key: str, token: Token) -> None:
+        return None
+
+    def outcome(self, key: str) -> Outcome | None:
+        return None
+
+    def record(self, key: str, outcome: Outcome) -> None:
         return None
 
     def forget(self, key: str) -> None:

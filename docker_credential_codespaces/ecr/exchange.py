@@ -89,11 +89,41 @@ def client_config(registry: EcrRegistry) -> Config:
     )
 
 
-def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> Token:
-    """Resolve the identity's keys and call GetAuthorizationToken with them.
+class _Deadline(BaseException):
+    """Raised by the timer in the middle of botocore's work: a BaseException, so that none of
+    botocore's `except Exception` (its retries among them) can take it for a failed try."""
 
+
+def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity, budget: float) -> Token:
+    """Resolve the identity's keys and call GetAuthorizationToken with them, within `budget`
+    seconds in all.
+
+    botocore bounds each try (connect and read timeouts) but not their sum, nor an AssumeRole
+    before them, nor a server that answers a byte at a time; a real-time timer bounds the
+    whole. Signals reach the main thread only, so elsewhere (doctor's checks run in a thread
+    pool, each with a limit of its own) only botocore's bounds apply.
     Errors name the secret's variables, never their values.
     """
+    import signal
+    import threading
+
+    def expire(signum: int, frame: object) -> None:
+        raise _Deadline
+
+    if threading.current_thread() is not threading.main_thread():
+        return _exchange(secret, registry, identity)
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(budget, 0.001))
+    try:
+        return _exchange(secret, registry, identity)
+    except _Deadline:
+        raise HelperError(messages.unanswered(secret, registry, messages.DEADLINE)) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> Token:
     try:
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:
@@ -120,7 +150,10 @@ def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> To
         # An answer of the wrong shape; botocore raises ValueError or RuntimeError for an
         # expiresAt that is no date.
         raise HelperError(messages.no_usable_token(secret, registry)) from None
-    return Token(_decode(secret, registry, token), expires_at, fetched_at)
+    answer = Token(_decode(secret, registry, token), expires_at, fetched_at)
+    if not answer.plausible():  # an expiry no clock can show, or years away
+        raise HelperError(messages.no_usable_token(secret, registry))
+    return answer
 
 
 Keys = tuple[str, str, str]  # access key id, secret key, session token ("" for none)

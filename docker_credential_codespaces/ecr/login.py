@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from ..constants import ECR_TOKEN_USERNAME
-from ..log import debug
 from ..wire import HelperError
 from . import PROFILE, ROLE, TOKEN, messages
 from .cache import cache_key, open_cache
@@ -47,30 +46,21 @@ def answer(secret: Secret) -> tuple[str, str]:
 
 
 def _registry_password(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> str:
-    """A registry password for an access key, from the cache or from AWS.
-
-    A failed refresh still serves a cached token that is still good.
-    """
-    from .exchange import exchange
-
+    """A registry password for an access key: the cached token while it is good (refreshed
+    behind the pull once it is due), else one fetched now (ecr.refresh has the rules)."""
     cache = open_cache()
     key = cache_key(identity, registry)
+    now = time.time()
     cached = cache.read(key)
-    if cached is not None and not cached.due(time.time()):
+    if cached is not None and cached.good(now):
+        if cached.due(now):
+            from .refresh import refresh_behind
+
+            refresh_behind(cache, key, secret, registry, identity)
         return cached.password
-    with cache.lock(key):
-        cached = cache.read(key)
-        if cached is not None and not cached.due(time.time()):
-            return cached.password
-        try:
-            token = exchange(secret, registry, identity)
-        except HelperError as error:
-            if cached is not None and cached.good(time.time()):
-                debug(f"refresh failed, serving the cached token: {error}")
-                return cached.password
-            raise
-        cache.write(key, token)
-    return token.password
+    from .refresh import wait_for_token
+
+    return wait_for_token(cache, key, secret, registry, identity).password
 
 
 def forget(secret: Secret) -> None:

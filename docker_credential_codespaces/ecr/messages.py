@@ -10,7 +10,9 @@ import os
 import time
 
 from ..constants import (
+    ECR_EXCHANGE_DEADLINE,
     ENV_AWS_STS_ENDPOINT,
+    PROGRAM,
     SECRET_AWS_EXTERNAL_ID,
     SECRET_AWS_PROFILE,
     SECRET_AWS_ROLE_ARN,
@@ -202,6 +204,10 @@ def profile_empty(secret: Secret, identity: AwsIdentity) -> str:
     )
 
 
+# The name `unanswered` is given for an exchange stopped at ECR_EXCHANGE_DEADLINE.
+DEADLINE = "deadline"
+
+
 def unanswered(secret: Secret, registry: EcrRegistry, error_name: str, service: str = "ecr") -> str:
     """One sentence for a request that got no answer: where it went and what to check."""
     where = registry.endpoint() or f"AWS in {registry.region}"
@@ -209,7 +215,12 @@ def unanswered(secret: Secret, registry: EcrRegistry, error_name: str, service: 
         where = os.environ.get(ENV_AWS_STS_ENDPOINT) or f"AWS STS in {registry.region}"
     if "@" in where:  # userinfo in an endpoint URL is a password, whoever put it there
         where = shown(where)
-    if "SSL" in error_name:
+    if error_name == DEADLINE:
+        reason = (
+            f"the exchange timed out (no answer within {ECR_EXCHANGE_DEADLINE:g} s); check the "
+            "network and proxies"
+        )
+    elif "SSL" in error_name:
         reason = "TLS failed; check AWS_CA_BUNDLE and proxies"
     elif "Timeout" in error_name:
         reason = "the request timed out; check the network and proxies"
@@ -239,3 +250,23 @@ def malformed_token(secret: Secret, registry: EcrRegistry) -> str:
 
 
 BOTO_MISSING = "boto3 is missing; reinstall docker-credential-codespaces"
+
+
+def short_lived(secret: Secret, registry: EcrRegistry, expires_at: float) -> str:
+    """AWS handed out a token with less life left than a pull needs (Token.good says no)."""
+    return (
+        f"{who(secret, registry)}: AWS returned a token about to expire (at "
+        f"{when(expires_at)}); check this machine's clock, or renew the temporary key, whose "
+        "end ends its tokens"
+    )
+
+
+def busy(secret: Secret, registry: EcrRegistry) -> str:
+    return (
+        f"{who(secret, registry)}: another {PROGRAM} process is still fetching its token; try again"
+    )
+
+
+def refresh_failed(at: float, failure: str) -> str:
+    """doctor's line for the last exchange, when it failed (the cached token may still serve)."""
+    return f"the last token refresh, at {when(at)}, failed: {failure}"

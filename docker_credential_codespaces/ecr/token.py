@@ -6,7 +6,7 @@ secret, and `doctor` before saying it is fresh.
 
 from __future__ import annotations
 
-from ..constants import ECR_MIN_VALIDITY, ECR_REFRESH_AT
+from ..constants import ECR_CLOCK_SKEW, ECR_MAX_LIFETIME, ECR_MIN_VALIDITY, ECR_REFRESH_AT
 
 # An expiration past 9999-12-31 is no date at all (and time.gmtime cannot show it).
 LATEST_EXPIRATION = 253402300800
@@ -34,8 +34,23 @@ class Token:
         """
         return ECR_MIN_VALIDITY if self.fetched_at is not None else 0.0
 
+    def plausible(self) -> bool:
+        """Whether its times can be those of a token AWS issued: finite dates a clock can show,
+        and a life no longer than ECR_MAX_LIFETIME. A cache file that fails this is corrupt,
+        and so is an answer: `inf`, NaN or a date years away must never read as "good for
+        years". (One that expired before it was fetched is plausible, and not good.)"""
+        fetched_at = self.expires_at if self.fetched_at is None else self.fetched_at
+        dates = 0 < self.expires_at < LATEST_EXPIRATION and 0 < fetched_at < LATEST_EXPIRATION
+        return dates and self.expires_at - fetched_at <= ECR_MAX_LIFETIME
+
     def good(self, now: float) -> bool:
-        """Whether the token may be handed out now."""
+        """Whether the token may be handed out now.
+
+        A fetched token dated after now (beyond clock skew) is not: the clock went back, or
+        the file was not written by this helper, and only a new token is sure to be good.
+        """
+        if self.fetched_at is not None and self.fetched_at > now + ECR_CLOCK_SKEW:
+            return False
         return self.expires_at - now > self.margin()
 
     def refresh_at(self) -> float:

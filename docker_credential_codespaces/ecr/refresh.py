@@ -1,0 +1,162 @@
+"""Getting a new ECR token: in the background while the cached one is still good, and bounded
+in time when a `get` has to wait for one.
+
+A `get` whose token is past its refresh point answers at once with it and starts one
+detached refresher, so docker waits on AWS only when no good token is left: the first pull,
+or one after the token ran out. The refresher is a grandchild in a session of its own, its
+stdin, stdout and stderr on /dev/null, so no pipe of docker's stays open for it. It holds
+the cache key's lock, taken before the fork: at most one is alive per key, a `get` that needs
+a token meanwhile waits for it, and a test or `doctor` sees it at work by the lock alone.
+
+Every exchange's failure is put on record, keyed like the token, and remembered for
+ECR_FAILURE_MEMORY seconds: the gets that waited for it, and those that follow, fail at once
+with the same line instead of calling AWS again (ten pulls against a throttling endpoint cost
+one exchange, not ten). A good token is still served meanwhile. A `get`'s whole wait, the
+lock included, ends within ECR_GET_DEADLINE seconds however many run at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ..constants import ECR_EXCHANGE_DEADLINE, ECR_GET_DEADLINE
+from ..files import LockTimeout
+from ..log import debug
+from ..wire import HelperError
+from . import messages
+from .cache import Outcome
+
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..secrets import Secret
+    from . import AwsIdentity, EcrRegistry
+    from .cache import TokenCache
+    from .token import Token
+
+# The least time worth starting an exchange with: below it, the get says the registry is busy.
+_LEAST_BUDGET = 1.0
+
+
+def fetch(
+    cache: TokenCache,
+    key: str,
+    secret: Secret,
+    registry: EcrRegistry,
+    identity: AwsIdentity,
+    budget: float = ECR_EXCHANGE_DEADLINE,
+) -> Token:
+    """Exchange the identity for a new token, cache it, and put the outcome on record.
+
+    The caller holds the key's lock. A token AWS returns with less life left than a pull
+    needs is never cached or served (Token.good decides, as for every token).
+    """
+    from .exchange import exchange
+
+    try:
+        token = exchange(secret, registry, identity, budget)
+        if not token.good(time.time()):
+            raise HelperError(messages.short_lived(secret, registry, token.expires_at))
+    except HelperError as error:
+        cache.record(key, Outcome(time.time(), str(error)))
+        raise
+    cache.write(key, token)
+    cache.record(key, Outcome(time.time(), ""))
+    return token
+
+
+def remembered_failure(cache: TokenCache, key: str) -> str | None:
+    """The line of an exchange for this key that failed moments ago, or None."""
+    outcome = cache.outcome(key)
+    return outcome.remembered(time.time()) if outcome is not None else None
+
+
+def wait_for_token(
+    cache: TokenCache, key: str, secret: Secret, registry: EcrRegistry, identity: AwsIdentity
+) -> Token:
+    """A good token for a `get` that has none: another process's, or one fetched now.
+
+    Bounded: the lock is waited for until ECR_GET_DEADLINE, less the least budget an exchange
+    needs, and an exchange gets what is left of it (ECR_EXCHANGE_DEADLINE at most).
+    """
+    started = time.monotonic()
+    failure = remembered_failure(cache, key)
+    if failure is not None:
+        raise HelperError(failure)
+    debug(f"no good token for {registry.host} is cached: fetching one, the pull waits")
+    try:
+        with cache.lock(key, ECR_GET_DEADLINE - _LEAST_BUDGET):
+            cached = cache.read(key)
+            if cached is not None and cached.good(time.time()):
+                return cached  # the process that held the lock fetched it
+            failure = remembered_failure(cache, key)
+            if failure is not None:
+                raise HelperError(failure)  # the process that held the lock failed
+            budget = min(ECR_EXCHANGE_DEADLINE, ECR_GET_DEADLINE - (time.monotonic() - started))
+            if budget < _LEAST_BUDGET:
+                raise HelperError(messages.busy(secret, registry))
+            return fetch(cache, key, secret, registry, identity, budget)
+    except LockTimeout:
+        raise HelperError(
+            remembered_failure(cache, key) or messages.busy(secret, registry)
+        ) from None
+    # (a NoLock, where the cache directory cannot be used, never raises LockTimeout)
+
+
+def refresh_behind(
+    cache: TokenCache, key: str, secret: Secret, registry: EcrRegistry, identity: AwsIdentity
+) -> None:
+    """Start one detached refresher for a token past its refresh point, and return at once.
+
+    Nothing is started while a failure is remembered (the cached token serves meanwhile),
+    while another refresher holds the lock, where no lock can be had (no cache directory:
+    there is nowhere to put the token), or in a process running threads (`doctor --check`
+    asks from a thread pool, and a fork there may inherit a lock some thread holds).
+    """
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return
+    if remembered_failure(cache, key) is not None:
+        return
+    try:
+        with cache.lock(key, 0) as lock:
+            if not lock.held:
+                return
+            debug(f"the token for {registry.host} is past its refresh point: refreshing it behind")
+            _detached(lambda: fetch(cache, key, secret, registry, identity), lock.fd)
+    except LockTimeout:
+        debug(f"the token for {registry.host} is being refreshed already")
+
+
+def _detached(work: Callable[[], object], keep_fd: int) -> None:
+    """Run `work` in a grandchild in a session of its own, and wait only for the child.
+
+    The grandchild closes every descriptor but the lock's (`keep_fd`), with /dev/null as its
+    stdin, stdout and stderr, and leaves by os._exit: it never flushes buffers it shares with
+    its parent, and never runs the parent's teardown. A fork that fails leaves the token to
+    the next `get`.
+    """
+    try:
+        pid = os.fork()
+    except OSError as error:
+        debug(f"cannot start a refresher: {error.strerror}")
+        return
+    if pid:
+        os.waitpid(pid, 0)  # the child only forks and leaves
+        return
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, keep_fd)
+            os.closerange(keep_fd + 1, os.sysconf("SC_OPEN_MAX"))
+            work()
+    except BaseException:  # noqa: S110 - the outcome is on record; nobody is left to tell
+        pass
+    finally:
+        os._exit(0)

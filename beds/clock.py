@@ -3,9 +3,11 @@
 The helper's clock is faked from outside, as any program's would be: Debian's libfaketime,
 preloaded, reads an offset such as `+3600` from FAKETIME_TIMESTAMP_FILE on every call
 (FAKETIME_NO_CACHE), so the clock moves when the file changes, between helper calls. The
-monotonic clock is left real: lock waits and timeouts keep their length. A bed that serves
-the helper (FakeECR) reads the same offset through `now`, so tokens and signatures agree with
-the helper's idea of the time. Nothing inside the helper is patched.
+monotonic clock moves by the same offset, which is constant during a call, so lock waits and
+timeouts keep their length. (FAKETIME_DONT_FAKE_MONOTONIC would keep it real, but then
+libfaketime 0.9.10 fails Python's time.sleep with EINVAL; an absolute date would freeze it.)
+A bed that serves the helper (FakeECR) reads the same offset through `now`, so tokens and
+signatures agree with the helper's idea of the time. Nothing inside the helper is patched.
 """
 
 from __future__ import annotations
@@ -59,7 +61,6 @@ class FakeClock:
             "LD_PRELOAD": self.library,
             "FAKETIME_TIMESTAMP_FILE": str(self.file),
             "FAKETIME_NO_CACHE": "1",
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         }
 
 

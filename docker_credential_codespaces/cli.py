@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import configure
 
         return configure.main(argv[2:], undo=command == "unconfigure")
+    if command == "warm":
+        from . import warm
+
+        return warm.main(argv[2:])
     if sys.stdout is None:  # started with stdout closed: nobody can hear an answer
         return 1
     from .resolve import CodespacesHelper

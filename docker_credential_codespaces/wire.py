@@ -76,6 +76,7 @@ Commands for people (each has --help):
   {PROGRAM} configure     make this helper docker's credsStore and credHelpers
   {PROGRAM} unconfigure   put config.json back as it was
   {PROGRAM} doctor        what the helper knows and what is wrong; --check logs in
+  {PROGRAM} warm          fetch fresh ECR tokens now, so that no pull waits for AWS
 """
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shlex
 import subprocess
 from pathlib import Path
 
@@ -35,8 +34,11 @@ def test_manifest_follows_the_feature_spec() -> None:
         assert name.isidentifier()
         assert option["type"] == "string" and isinstance(option["default"], str)
         assert option["description"]
-    for hook in ("postCreateCommand", "postStartCommand"):
-        assert feature[hook] == "docker-credential-codespaces configure"
+    assert feature["postCreateCommand"] == "docker-credential-codespaces configure"
+    # At every start: the wiring again, then tokens fetched behind, so the start never waits.
+    assert feature["postStartCommand"] == (
+        "docker-credential-codespaces configure && docker-credential-codespaces warm --background"
+    )
     assert (FEATURE / "install.sh").stat().st_mode & 0o111
 
 
@@ -77,8 +79,8 @@ def test_feature_installs_and_survives_the_codespaces_rewrite(tmp_path: Path) ->
         GH_CONTAINER_REGISTRY_PASSWORD="ghp_x",
     )
     for hook in ("postCreateCommand", "postStartCommand"):
-        ran = subprocess.run(
-            shlex.split(manifest()[hook]), env=env, capture_output=True, text=True, timeout=60
+        ran = subprocess.run(  # as the dev container CLI runs a string command: in a shell
+            ["/bin/sh", "-c", manifest()[hook]], env=env, capture_output=True, text=True, timeout=60
         )
         assert ran.returncode == 0, ran.stderr
     assert json.loads(config_file.read_text()) == {

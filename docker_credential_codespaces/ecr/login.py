@@ -1,9 +1,10 @@
 """What an ECR secret answers: a ready token that is still good, or an access key's token.
 
-An access key's token comes from the cache while it is fresh; otherwise one process at a time
-fetches a new one while the others wait on the cache key's lock and then re-read, so thirty
-parallel pulls cost one AWS call. `doctor` reads the same tokens through `status`, with the
-same rule for whether they are still good (Token.good).
+An access key's token comes from the cache while it is good, and is refreshed behind the pull
+once it is due; only a pull with no good token waits, while one process at a time fetches and
+the others wait on the cache key's lock and then re-read, so thirty parallel pulls cost one
+AWS call (ecr.refresh has those rules). `doctor` reads the same tokens through `status`, and
+`warm` through `fresh_until`, with the same rule for whether they are still good (Token.good).
 """
 
 from __future__ import annotations
@@ -63,6 +64,29 @@ def _registry_password(secret: Secret, registry: EcrRegistry, identity: AwsIdent
     return wait_for_token(cache, key, secret, registry, identity).password
 
 
+def fresh_until(secret: Secret) -> float | None:
+    """For `warm`: make the secret's token young, fetching one unless the cached one is, and
+    return its expiry (None for a USER=AWS token whose expiry cannot be read); HelperError
+    with get's line when it cannot."""
+    registry, identity = _parts(secret)
+    if identity.kind == TOKEN:
+        token = ready_token(identity.secret)
+        if token is not None and not token.good(time.time()):
+            raise HelperError(messages.expired_token(secret, token.expires_at))
+        return token.expires_at if token is not None else None
+    if identity.lacks_session_token():
+        raise HelperError(messages.missing_session_token(secret))
+    cache = open_cache()
+    key = cache_key(identity, registry)
+    now = time.time()
+    cached = cache.read(key)
+    if cached is not None and cached.good(now) and not cached.due(now):
+        return cached.expires_at
+    from .refresh import wait_for_token
+
+    return wait_for_token(cache, key, secret, registry, identity, young=True).expires_at
+
+
 def forget(secret: Secret) -> None:
     """Drop the cached token of an access key's registry (`erase`); a ready token has none."""
     registry, identity = _parts(secret)
@@ -98,12 +122,17 @@ def status(secret: Secret, now: float) -> tuple[str, list[str]]:
     problems: list[str] = []
     if identity.kind == PROFILE:
         kind, problems = _profile_state(secret, identity, now)
-    cached = open_cache().read(cache_key(identity, registry))
+    cache = open_cache()
+    key = cache_key(identity, registry)
+    outcome = cache.outcome(key)
+    if outcome is not None and outcome.failure:
+        problems.append(messages.refresh_failed(outcome.at, outcome.failure))
+    cached = cache.read(key)
     if cached is None or not cached.good(now):
         return f"{kind}; no cached token (one is fetched at the next pull)", problems
     state = f"{kind}; cached token expires at {messages.when(cached.expires_at)}"
     if cached.due(now):
-        state += ", refreshed at the next pull"
+        state += ", refreshed behind the next pull"
     return state, problems
 
 

@@ -75,10 +75,16 @@ def remembered_failure(cache: TokenCache, key: str) -> str | None:
 
 
 def wait_for_token(
-    cache: TokenCache, key: str, secret: Secret, registry: EcrRegistry, identity: AwsIdentity
+    cache: TokenCache,
+    key: str,
+    secret: Secret,
+    registry: EcrRegistry,
+    identity: AwsIdentity,
+    young: bool = False,
 ) -> Token:
     """A good token for a `get` that has none: another process's, or one fetched now.
 
+    With `young` (for `warm`), a good token past its refresh point does not count either.
     Bounded: the lock is waited for until ECR_GET_DEADLINE, less the least budget an exchange
     needs, and an exchange gets what is left of it (ECR_EXCHANGE_DEADLINE at most).
     """
@@ -89,8 +95,8 @@ def wait_for_token(
     debug(f"no good token for {registry.host} is cached: fetching one, the pull waits")
     try:
         with cache.lock(key, ECR_GET_DEADLINE - _LEAST_BUDGET):
-            cached = cache.read(key)
-            if cached is not None and cached.good(time.time()):
+            cached, now = cache.read(key), time.time()
+            if cached is not None and cached.good(now) and not (young and cached.due(now)):
                 return cached  # the process that held the lock fetched it
             failure = remembered_failure(cache, key)
             if failure is not None:

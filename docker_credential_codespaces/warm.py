@@ -1,0 +1,115 @@
+"""`warm`: a young token for every ECR registry the secrets name, before any pull asks.
+
+Run at container start (the dev container Feature runs `warm --background` at postStart), it
+makes the first pull of the day hot: the exchange a cold `get` would wait for happens while
+nobody waits. The registries are fetched at once, WARM_CONCURRENCY at a time, each in a
+forked child: the exchange's deadline is a timer signal, and signals reach a main thread
+only. Each child goes through the same cache, lock, failure record and deadlines as `get`
+(ecr.login.fresh_until), so a warm racing a pull still costs one AWS call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .commands import Parser
+from .constants import PROGRAM, WARM_CONCURRENCY
+from .wire import HelperError
+
+TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
+if TYPE_CHECKING:
+    from .secrets import Secret
+
+# How a child tells its parent the outcome: this mark, then the line.
+_FRESH = "+"
+
+
+def _warm_one(key: str, secret: Secret) -> tuple[bool, str]:
+    """The line `warm` prints for one registry, and whether its token is fresh."""
+    from .ecr import login, messages
+
+    try:
+        expires_at = login.fresh_until(secret)
+    except HelperError as error:
+        return False, f"{key}: {error}"
+    if expires_at is None:
+        return True, f"{key}: a token whose expiry cannot be read, passed through as given"
+    return True, f"{key}: fresh until {messages.when(expires_at)}"
+
+
+def _in_children(jobs: list[tuple[str, Secret]]) -> list[tuple[bool, str]]:
+    """Run `_warm_one` for each job in a forked child, at most WARM_CONCURRENCY at a time;
+    the outcomes in the jobs' order. A child that dies without a word failed."""
+    outcomes: list[tuple[bool, str]] = [(False, "")] * len(jobs)
+    running: dict[int, tuple[int, int]] = {}  # pid -> (job index, read end of its pipe)
+    started = 0
+    while started < len(jobs) or running:
+        while started < len(jobs) and len(running) < WARM_CONCURRENCY:
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: one registry, one line, and out without teardown
+                code = 1
+                try:
+                    os.close(read_end)
+                    fresh, line = _warm_one(*jobs[started])
+                    os.write(write_end, ((_FRESH if fresh else "-") + line).encode())
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(write_end)
+            running[pid] = (started, read_end)
+            started += 1
+        pid, _ = os.wait()
+        index, read_end = running.pop(pid)
+        with open(read_end, "rb") as pipe:
+            said = pipe.read().decode("utf-8", "replace")
+        key = jobs[index][0]
+        outcomes[index] = (said[:1] == _FRESH, said[1:] or f"{key}: the fetch died unexpectedly")
+    return outcomes
+
+
+def _detach() -> bool:
+    """For --background: True in a grandchild in a session of its own, its output on
+    /dev/null (the outcomes are on record for doctor); False in the caller, at once."""
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)  # the child only forks and leaves
+        return False
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    return True
+
+
+def main(argv: list[str]) -> int:
+    """`warm`: exit 0 when every ECR registry's token is fresh (or none is named)."""
+    parser = Parser(
+        prog=f"{PROGRAM} warm",
+        description="Fetch a fresh token now for every ECR registry the secrets name, so "
+        "that no pull waits for AWS; one line per registry.",
+    )
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="return at once and fetch in a detached process (for container start); "
+        "`doctor` shows what failed",
+    )
+    args = parser.parse_args(argv)
+    from .secrets import scan
+
+    jobs = [(key, s) for key, s in scan().answers.items() if s.aws is not None]
+    if args.background:
+        if not jobs or not _detach():
+            return 0
+        _in_children(jobs)
+        os._exit(0)
+    if not jobs:
+        sys.stdout.write("nothing to warm: no secret names an ECR registry\n")
+        return 0
+    outcomes = _in_children(jobs)
+    sys.stdout.write("".join(line + "\n" for _, line in outcomes))
+    return 0 if all(fresh for fresh, _ in outcomes) else 1

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ MOUNT = "mount"
 TOOLS = (PODMAN, BUILDAH, UNSHARE, MOUNT)
 #: podman refuses a runroot longer than about this; the bed's paths stay well under it.
 RUNROOT_LIMIT = 50
+PROBE_TIMEOUT_S = 30
 #: The machine's directories that a root podman or buildah writes despite `--root`.
 MACHINE_STATE = Path("/var/lib/containers")
 MACHINE_SHM = Path("/dev/shm")
@@ -72,6 +74,19 @@ def cannot_run() -> Optional[str]:
         return f"needs {', '.join(missing)} on PATH; not found"
     if os.geteuid() != 0:
         return "needs root: podman and buildah run as root, in a private mount namespace"
+    probe = Containers.create()
+    try:
+        done = subprocess.run(
+            probe.namespaced(["true"]),
+            capture_output=True,
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+        )
+    finally:
+        probe.remove()
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip()
+        return f"cannot make the private mount namespace (tmpfs, overlay on /var/lib): {said}"
     return None
 
 
@@ -163,6 +178,10 @@ class Containers:
         ]
         if tool == PODMAN:
             flags += ["--tmpdir", str(self.tmpdir), "--events-backend", "file"]
+        return self.namespaced([tool, *flags, *args])
+
+    def namespaced(self, argv: list[str]) -> list[str]:
+        """`argv` run in a private mount namespace (see NAMESPACE_SCRIPT)."""
         return [
             UNSHARE,
             "--mount",
@@ -174,9 +193,7 @@ class Containers:
             NAMESPACE_SCRIPT,
             "sh",
             str(self.namespace_tmpfs),
-            tool,
-            *flags,
-            *args,
+            *argv,
         ]
 
     def remove(self) -> None:

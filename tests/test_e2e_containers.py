@@ -349,6 +349,7 @@ def test_not_found_lets_an_anonymous_pull_from_an_open_registry_succeed(
         pulled = sandbox.pull(tool, registry.host, registries.ref)
         assert pulled.returncode == 0, pulled.stderr
         assert HELPER_ERROR not in pulled.stderr
+        assert PROGRAM in pulled.stderr, "the helper's debug hints reach the client's stderr"
         assert sandbox.verbs() == ["get", "get"], "asked, found nothing, went on anonymously"
     assert sandbox.digest(registry.host, registries.ref) == bed.manifest_digest(
         registry, registries.ref

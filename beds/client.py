@@ -121,3 +121,20 @@ def imported_modules(
             modules.add(line.rsplit("|", 1)[1].strip())
     assert modules, result.stderr
     return modules
+
+
+def verb_recorder(directory: Path, log: Path, helper: Path = HELPER) -> Path:
+    """A stand-in of the helper, by its name, that writes each run's verb to `log`, then runs it.
+
+    Put `directory` first on a client's PATH to learn which verbs the client ran, in order
+    (podman's login: `get`, `get`, `store`). Only argv[1] is written: never stdin, which
+    carries the secret of a `store`.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    recorder = directory / PROGRAM
+    recorder.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$1" >>{shlex.quote(str(log))}\n'
+        f'exec {shlex.quote(str(helper))} "$@"\n'
+    )
+    recorder.chmod(0o755)
+    return recorder

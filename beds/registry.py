@@ -146,8 +146,11 @@ def self_signed_cert(
     return cert, key
 
 
-def _registry_config(root: Path, port: int, tls: Optional[tuple[Path, Path]]) -> str:
-    """The registry's YAML (JSON is valid YAML), with auth, a private storage dir and quiet logs."""
+def _registry_config(
+    root: Path, port: int, tls: Optional[tuple[Path, Path]], anonymous: bool = False
+) -> str:
+    """The registry's YAML (JSON is valid YAML), with auth unless `anonymous`, a private storage
+    dir and quiet logs."""
     http: dict[str, object] = {
         "addr": f"127.0.0.1:{port}",
         "secret": secrets.token_hex(16),
@@ -163,9 +166,10 @@ def _registry_config(root: Path, port: int, tls: Optional[tuple[Path, Path]]) ->
             "delete": {"enabled": True},
         },
         "http": http,
-        "auth": {"htpasswd": {"realm": "basic-realm", "path": str(root / "htpasswd")}},
         "health": {"storagedriver": {"enabled": False}},
     }
+    if not anonymous:
+        config["auth"] = {"htpasswd": {"realm": "basic-realm", "path": str(root / "htpasswd")}}
     return json.dumps(config, indent=2)
 
 
@@ -197,9 +201,13 @@ def start_registry(
     password: Optional[str] = None,
     *,
     tls: bool = False,
+    anonymous: bool = False,
     attempts: int = 3,
 ) -> Iterator[RunningRegistry]:
     """Run an authenticating registry on 127.0.0.1 for the duration of the `with` block.
+
+    `anonymous` runs an open one instead, that challenges nobody: what a client does after the
+    helper answers not found (go on without credentials) then succeeds, as on a public registry.
 
     It answers before the block starts (bounded wait) and is always stopped after it. Plain
     HTTP by default: skopeo (`--tls-verify=false`) and the docker CLI (127.0.0.0/8 is insecure by
@@ -215,7 +223,7 @@ def start_registry(
         (root / "htpasswd").write_text(htpasswd_line(user, password))
         cert_key = self_signed_cert(root) if tls else None
         ca_cert = cert_key[0] if cert_key else None
-        registry = _launch(root, user, password, cert_key, ca_cert, attempts)
+        registry = _launch(root, user, password, cert_key, ca_cert, attempts, anonymous)
         try:
             yield registry
         finally:
@@ -229,13 +237,14 @@ def _launch(
     cert_key: Optional[tuple[Path, Path]],
     ca_cert: Optional[Path],
     attempts: int,
+    anonymous: bool = False,
 ) -> RunningRegistry:
     """Start the process and wait for it; retry on a new port if it died (the port was taken)."""
     last_log = ""
     for attempt in range(attempts):
         port = free_port()
         config_path = root / "config.yml"
-        config_path.write_text(_registry_config(root, port, cert_key))
+        config_path.write_text(_registry_config(root, port, cert_key, anonymous))
         log_path = root / f"registry-{attempt}.log"
         # A clean environment: REGISTRY_* variables would override the config file.
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root)}

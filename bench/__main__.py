@@ -15,19 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from beds.aws import FakeECR
-from beds.client import HELPER, interpreter_command
+from beds.client import HELPER, interpreter_command, wait_for_refreshers
 from bench.measurement import RUN_TIMEOUT, Spawner, round_trip, rss_floor, run_rounds, warm_up
 from bench.report import MIB, print_json, print_table, summarise, verdicts
 from bench.scenarios import (
     KEY_CACHED,
     KEY_COLD,
+    KEY_DUE,
     KEY_RTT,
     WHEELHOUSE,
     build_scenarios,
     install_scenarios,
     peer_scenario,
 )
-from bench.targets import GET_ECR_CACHED, GET_ECR_COLD
+from bench.targets import GET_ECR_CACHED, GET_ECR_COLD, GET_ECR_DUE
 from docker_credential_codespaces.constants import PROGRAM
 
 COMMAND = ".venv/bin/python -B -m bench"
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     helper = os.path.realpath(helper)
     python, wrapper = helper_interpreter(helper)
-    keys = dict([KEY_COLD, KEY_CACHED, KEY_RTT])
+    keys = dict([KEY_COLD, KEY_CACHED, KEY_RTT, KEY_DUE])
     loadavg = " ".join(f"{x:.2f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="dcc-bench-") as temp, FakeECR(keys) as fake:
         root = Path(temp)
@@ -113,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             if fake.count(key_id=KEY_CACHED[0]) != cached_calls:
                 extra = fake.count(key_id=KEY_CACHED[0]) - cached_calls
                 by_name[GET_ECR_CACHED].failures.append(f"{extra} runs missed the cache")
+            due = by_name[GET_ECR_DUE]
+            wait_for_refreshers(due.env)
+            if fake.count(key_id=KEY_DUE[0]) < len(due.walls):
+                due.failures.append("some runs started no refresher behind their answer")
             cold = by_name[GET_ECR_COLD]
             if fake.count(key_id=KEY_COLD[0]) - cold_calls != len(cold.walls) + len(cold.failures):
                 cold.failures.append("FakeECR saw a different number of exchanges than runs")

@@ -16,8 +16,10 @@ from bench.targets import (
     BASELINE_BOTO3,
     BASELINE_ISOLATED,
     COLD_FACTOR,
+    DUE_EXTRA_MS,
     GET_ECR_CACHED,
     GET_ECR_COLD,
+    GET_ECR_DUE,
     GET_NOT_FOUND,
     GET_PLAIN,
     GET_TRIPLES,
@@ -69,6 +71,10 @@ def verdicts(stats: dict[str, dict[str, Any]], rtt_ms: float) -> dict[str, tuple
     rss_target = f" & RSS <= base+{RSS_SLACK_MIB:g}"
     for name in (GET_PLAIN, GET_NOT_FOUND, GET_ECR_CACHED):
         judge(name, f"<= {HOT_FACTOR}x{rss_target}", HOT_FACTOR * base["median_ms"], True)
+    cached = stats.get(GET_ECR_CACHED)
+    if cached:
+        limit = cached["median_ms"] + DUE_EXTRA_MS
+        judge(GET_ECR_DUE, f"<= cached +{DUE_EXTRA_MS:g} ms{rss_target}", limit, True)
     judge(LIST_50, f"<= {LIST_FACTOR}x{rss_target}", LIST_FACTOR * base["median_ms"], True)
     one = stats.get(GET_TRIPLES[1])
     if one:

@@ -14,12 +14,14 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from beds.aws import FakeECR, endpoint_env
+from beds.client import run_helper, wait_for_refreshers
 from beds.environment import add_secret, isolated_environ
 from bench.targets import (
     BASELINE,
@@ -29,6 +31,7 @@ from bench.targets import (
     BASELINE_ISOLATED,
     GET_ECR_CACHED,
     GET_ECR_COLD,
+    GET_ECR_DUE,
     GET_NOT_FOUND,
     GET_PLAIN,
     GET_TRIPLES,
@@ -37,6 +40,8 @@ from bench.targets import (
     PEER_CACHED,
 )
 from docker_credential_codespaces.constants import PACKAGE, PROGRAM
+from docker_credential_codespaces.ecr.cache import decode, encode
+from docker_credential_codespaces.ecr.token import Token
 
 PEER = "docker-credential-ecr-login"
 PEER_INSTALL = "apt-get install --no-install-recommends amazon-ecr-credential-helper"
@@ -47,6 +52,7 @@ NOT_FOUND = b"credentials not found in native keychain\n"
 KEY_COLD = ("AKIAIOSFODNN7BENCH01", "bench-secret-0001-wJalrXUtnFEMIK7MDENG")
 KEY_CACHED = ("AKIAIOSFODNN7BENCH02", "bench-secret-0002-je7MtGbClwBF/2Zp9Utk")
 KEY_RTT = ("AKIAIOSFODNN7BENCH03", "bench-secret-0003-bPxRfiCYEXAMPLEKEY00")
+KEY_DUE = ("AKIAIOSFODNN7BENCH04", "bench-secret-0004-Zp9UtkJalrXUtnFEMIK7")
 ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 ECR_REGION = "eu-west-1"
 PLAIN_HOST = "ghcr.io"
@@ -157,6 +163,25 @@ def with_triples(env: dict[str, str], count: int) -> dict[str, str]:
     return result
 
 
+def past_refresh_point(env: dict[str, str], helper: Path) -> Callable[[], None]:
+    """A `prepare` that leaves the scenario's cached token due but good (fetched 7 hours ago,
+    5 hours left), once the refresher the last run started has finished: each timed `get`
+    answers with it and starts one refresher, whose work is not timed."""
+    cache_glob = os.path.join(env["XDG_CACHE_HOME"], PROGRAM, "ecr-*.token")
+
+    def prepare() -> None:
+        wait_for_refreshers(env)
+        if not glob.glob(cache_glob):
+            run_helper(env, "get", stdin=ECR_HOST.encode(), helper=helper)
+        (path,) = glob.glob(cache_glob)
+        token = decode(Path(path).read_bytes())
+        assert token is not None, "the helper wrote a cache file the bench cannot read"
+        now = time.time()
+        Path(path).write_bytes(encode(Token(token.password, now + 5 * 3600, now - 7 * 3600)))
+
+    return prepare
+
+
 def build_scenarios(root: Path, python: str, helper: str, fake: FakeECR) -> list[Scenario]:
     """Every scenario with its own prepared environment (the peer's is added separately)."""
     get = [helper, "get"]
@@ -187,6 +212,20 @@ def build_scenarios(root: Path, python: str, helper: str, fake: FakeECR) -> list
     add_secret(env, "ECR", ECR_HOST, *KEY_CACHED)
     scenarios.append(
         Scenario(GET_ECR_CACHED, get, env, ECR_HOST.encode(), expect_credentials("AWS"))
+    )
+
+    env = base_env(root, GET_ECR_DUE, helper)
+    env.update(endpoint_env(fake.endpoint_url))
+    add_secret(env, "ECR", ECR_HOST, *KEY_DUE)
+    scenarios.append(
+        Scenario(
+            GET_ECR_DUE,
+            get,
+            env,
+            ECR_HOST.encode(),
+            expect_credentials("AWS"),
+            past_refresh_point(env, Path(helper)),
+        )
     )
 
     env = with_triples(base_env(root, LIST_50, helper), 50)

@@ -11,9 +11,9 @@
 # own .venv-3.X, with the executable the launcher writes, as in .venv. A version not on the
 # machine is skipped with a line saying so. With ARGS, only the main Python runs.
 #
-# Installs Debian's docker-registry, skopeo, apache2-utils, podman and buildah through apt-get
-# when run as root (as CI is); otherwise their end-to-end tests are skipped with the reason
-# printed. It installs
+# Installs Debian's docker-registry, skopeo, apache2-utils, podman, buildah and faketime (the
+# fake clock of the multi-day ECR tests) through apt-get when run as root (as CI is);
+# otherwise their end-to-end tests are skipped with the reason printed. It installs
 # golang-docker-credential-helpers too: no test may reach its docker-credential-pass and
 # -secretservice in /usr/bin, so the suite proves it is hermetic on a machine that has them.
 # The Python side goes into .venv: the package (editable) with its test extras, and a
@@ -28,6 +28,8 @@ command -v skopeo >/dev/null || missing+=(skopeo)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
 command -v podman >/dev/null || missing+=(podman)
 command -v buildah >/dev/null || missing+=(buildah)
+# libfaketime: the fake clock the helper and the AWS bed share (beds/clock.py).
+command -v faketime >/dev/null || missing+=(faketime)
 command -v docker-credential-pass >/dev/null || missing+=(golang-docker-credential-helpers)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -25,6 +25,7 @@ SCENARIOS = {
     "get: plain secret",
     "get: not found",
     "get: ECR, token cached",
+    "get: ECR, past refresh point",
     "list: 50 triples",
     "get: 1 triple",
     "get: 100 triples",

@@ -35,7 +35,10 @@ WAITED = b"the pull waits"
 BEHIND = b"refreshing it behind"
 HOUR = 3600
 
-pytestmark = pytest.mark.skipif(library() is None, reason="libfaketime missing (faketime)")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(library() is None, reason="libfaketime missing (Debian's faketime)"),
+]
 
 
 @pytest.fixture

@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from beds.aws import FakeECR, endpoint_env
-from beds.client import HELPER, imported_modules, interpreter_command, run_helper
+from beds.client import (
+    HELPER,
+    imported_modules,
+    interpreter_command,
+    run_helper,
+    wait_for_refreshers,
+)
+from beds.clock import FakeClock
 from beds.environment import add_secret
 
 ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -99,6 +106,29 @@ def test_cached_ecr_get_imports_nothing_heavy(env: dict[str, str]) -> None:
         assert run_helper(env, "get", stdin=ECR_HOST.encode()).returncode == 0
         assert heavy(imported(env, "get", stdin=ECR_HOST.encode())) == set()
         assert fake.count() == 1
+
+
+def test_a_due_ecr_get_starts_its_refresher_without_heavy_imports(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A token past its refresh point is answered at once; starting the refresher behind it
+    costs the pull one small module (ecr.refresh) and a fork, never botocore or subprocess:
+    the refresher, forked, imports what the exchange needs after the answer is out."""
+    clock = FakeClock(tmp_path)
+    with FakeECR({"AKIAIOSFODNN7EXAMPLE": "secret-key"}, clock=clock.now) as fake:
+        env.update(endpoint_env(fake.endpoint_url))
+        env.update(clock.env())
+        add_secret(env, "ECR", ECR_HOST, "AKIAIOSFODNN7EXAMPLE", "secret-key")
+        assert run_helper(env, "get", stdin=ECR_HOST.encode()).returncode == 0
+        cached = imported(env, "get", stdin=ECR_HOST.encode())
+        clock.advance(7 * 3600)  # past half the token's life
+        due = imported(env, "get", stdin=ECR_HOST.encode())
+        wait_for_refreshers(env)
+        assert fake.count() == 2  # the refresher did fetch
+    assert heavy(due) == set()
+    ours = "docker_credential_codespaces."
+    extra = {m for m in due - cached if m.startswith(ours)}
+    assert extra == {ours + "ecr.refresh"}
 
 
 # Beyond what the interpreter itself loads, the hot paths may import these and nothing else:

@@ -3,7 +3,7 @@ in time when a `get` has to wait for one.
 
 A `get` whose token is past its refresh point answers at once with it and starts one
 detached refresher, so docker waits on AWS only when no good token is left: the first pull,
-or one after the token ran out. The refresher is a grandchild in a session of its own, its
+or one after the token ran out. The refresher is a child in a session of its own, its
 stdin, stdout and stderr on /dev/null, so no pipe of docker's stays open for it. It holds
 the cache key's lock, taken before the fork: at most one is alive per key, a `get` that needs
 a token meanwhile waits for it, and a test or `doctor` sees it at work by the lock alone.
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from .cache import TokenCache
     from .token import Token
 
+# The refresher's scheduling priority, lowered: importing botocore takes a quarter second of
+# processor time, which must not slow the `get` that started it, nor docker's pull.
+_NICENESS = 10
 # The least time worth starting an exchange with: below it, the get says the registry is busy.
 _LEAST_BUDGET = 1.0
 
@@ -138,9 +141,11 @@ def refresh_behind(
 
 
 def _detached(work: Callable[[], object], keep_fd: int) -> None:
-    """Run `work` in a grandchild in a session of its own, and wait only for the child.
+    """Run `work` in a child in a session of its own, and return at once.
 
-    The grandchild closes every descriptor but the lock's (`keep_fd`), with /dev/null as its
+    One fork, not the classic two: the child leads its new session, has no terminal and
+    opens none, and docker's helper process exits moments later, so init adopts and reaps
+    it. The child closes every descriptor but the lock's (`keep_fd`), with /dev/null as its
     stdin, stdout and stderr, and leaves by os._exit: it never flushes buffers it shares with
     its parent, and never runs the parent's teardown. A fork that fails leaves the token to
     the next `get`.
@@ -151,17 +156,16 @@ def _detached(work: Callable[[], object], keep_fd: int) -> None:
         debug(f"cannot start a refresher: {error.strerror}")
         return
     if pid:
-        os.waitpid(pid, 0)  # the child only forks and leaves
         return
     try:
         os.setsid()
-        if os.fork() == 0:
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            os.closerange(3, keep_fd)
-            os.closerange(keep_fd + 1, os.sysconf("SC_OPEN_MAX"))
-            work()
+        os.nice(_NICENESS)  # the pull it refreshes for comes first for the processor
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, keep_fd)
+        os.closerange(keep_fd + 1, os.sysconf("SC_OPEN_MAX"))
+        work()
     except BaseException:  # noqa: S110 - the outcome is on record; nobody is left to tell
         pass
     finally:

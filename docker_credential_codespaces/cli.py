@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import warm
 
         return warm.main(argv[2:])
+    if command == "export":
+        from . import export
+
+        return export.main(argv[2:])
     if sys.stdout is None:  # started with stdout closed: nobody can hear an answer
         return 1
     from .resolve import CodespacesHelper

@@ -1,4 +1,4 @@
-"""What the commands for people (configure, unconfigure, doctor) share: how they parse argv.
+"""What the commands for people (configure, unconfigure, doctor, export) share: how they parse argv.
 
 argparse answers a bad argument with the usage text and exit 2; every other error of this
 helper is one line and exit 1, and scripts that run `doctor` or `configure` should not need

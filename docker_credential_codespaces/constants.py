@@ -75,12 +75,24 @@ ENV_DOCKER_CONFIG = "DOCKER_CONFIG"
 ENV_DOCKER_AUTH_CONFIG = "DOCKER_AUTH_CONFIG"
 CONFIG_FILE = "config.json"
 CONFIG_BACKUP_SUFFIX = ".bak"
-# containers/image looks Docker Hub up in credHelpers as "docker.io", docker as its v1 URL.
-DOCKER_HUB_HELPER_KEYS = (DOCKER_HUB_KEY, "docker.io")
+# containers/image keys Docker Hub as "docker.io" (credHelpers, auth.json), docker as its v1 URL.
+CONTAINERS_HUB_KEY = "docker.io"
+DOCKER_HUB_HELPER_KEYS = (DOCKER_HUB_KEY, CONTAINERS_HUB_KEY)
 # Files beside the local store: what `configure` changed, and the credsStore it replaced.
 STORE_FILE = "credentials.json"
 STATE_FILE = "configured.json"
 FALLBACK_FILE = "fallback-store"
+
+# `export`: the documents it writes for tools that read credentials from a file or a variable.
+EXPORT_DOCKER_CONFIG = "docker-config"  # config.json's `auths`, as DOCKER_AUTH_CONFIG takes it
+EXPORT_KUBERNETES = "kubernetes"  # an image pull Secret for `kubectl apply -f -`
+EXPORT_PODMAN_AUTH = "podman-auth"  # containers-auth.json, for `--authfile`
+EXPORT_FORMATS = (EXPORT_DOCKER_CONFIG, EXPORT_KUBERNETES, EXPORT_PODMAN_AUTH)
+KUBERNETES_SECRET_TYPE = "kubernetes.io/dockerconfigjson"
+KUBERNETES_SECRET_DATA_KEY = ".dockerconfigjson"
+KUBERNETES_DEFAULT_SECRET_NAME = "registry-credentials"
+# A Secret's name is a DNS subdomain (RFC 1123): at most this long.
+KUBERNETES_NAME_MAX = 253
 
 # The codespace's own token for ghcr.io (only in a codespace: CODESPACES=true).
 GHCR = "ghcr.io"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from beds.aws import FakeECR, endpoint_env
+from beds.aws import FakeECR, decode_token, endpoint_env
 from beds.environment import add_secret
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -158,6 +158,32 @@ def store_body(server: str, user: str, secret: str) -> bytes:
     return json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
 
 
+def run_audited(
+    env: dict[str, str], report: Path, argv: list[str], stdin: bytes = b""
+) -> tuple[subprocess.CompletedProcess[bytes], int]:
+    """Run the entry point under the hooks; its stderr, exceptions and argv must be clean.
+
+    Returns the run and how many exceptions were inspected; stdout is the caller's to judge.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", BOOTSTRAP, *argv],
+        input=stdin,
+        capture_output=True,
+        env=dict(env, DCC_AUDIT_OUT=str(report)),
+        timeout=60,
+        check=False,
+    )
+    where = (argv, stdin[:60])
+    assert b"Traceback" not in result.stderr, (where, result.stderr)
+    assert leaks(result.stderr) == [], (where, result.stderr)
+    seen = json.loads(report.read_text())
+    for kind, text in seen["exceptions"]:
+        assert leaks(text.encode()) == [], (where, kind, text)
+    for event, spawned in seen["spawned"]:
+        assert leaks(spawned.encode()) == [], (where, event, spawned)
+    return result, len(seen["exceptions"])
+
+
 SCENARIOS: list[tuple[str, bytes, str | None]] = [
     # (verb, stdin, the canary a successful get must answer with)
     ("list", b"", None),
@@ -197,19 +223,9 @@ def test_canaries_go_nowhere_else(audit_env: dict[str, str], tmp_path: Path, fak
     """Every scenario's stdout (bar a get's Secret), stderr, exceptions and argv are clean."""
     seen_exceptions = 0
     for index, (verb, stdin, expected) in enumerate(SCENARIOS):
-        report = tmp_path / f"audit-{index}.json"
-        env = dict(audit_env, DCC_AUDIT_OUT=str(report))
-        result = subprocess.run(
-            [sys.executable, "-c", BOOTSTRAP, verb],
-            input=stdin,
-            capture_output=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
         where = (verb, stdin[:60])
-        assert b"Traceback" not in result.stderr, (where, result.stderr)
-        assert leaks(result.stderr) == [], (where, result.stderr)
+        result, exceptions = run_audited(audit_env, tmp_path / f"audit-{index}.json", [verb], stdin)
+        seen_exceptions += exceptions
         stdout = result.stdout
         if verb == "get" and result.returncode == 0:
             answer = json.loads(stdout)
@@ -218,12 +234,6 @@ def test_canaries_go_nowhere_else(audit_env: dict[str, str], tmp_path: Path, fak
             answer["Secret"] = ""
             stdout = json.dumps(answer).encode()
         assert leaks(stdout) == [], (where, result.stdout)
-        seen = json.loads(report.read_text())
-        seen_exceptions += len(seen["exceptions"])
-        for kind, text in seen["exceptions"]:
-            assert leaks(text.encode()) == [], (where, kind, text)
-        for event, argv in seen["spawned"]:
-            assert leaks(argv.encode()) == [], (where, event, argv)
     assert fake.count() >= 2
     print(f"audit: {len(SCENARIOS)} runs, {seen_exceptions} exceptions inspected")
     check_files(audit_env, tmp_path)
@@ -252,3 +262,39 @@ def check_files(env: dict[str, str], tmp_path: Path) -> None:
         for secret in ("aws", "aws-other", "aws-wrong", "ambient", "ambient-session"):
             assert not any(f in path.read_bytes() for f in forms(CANARIES[secret])), path
     assert any(path.name == "credentials.json" for path in holders)
+
+
+# What `export --registry` is asked for below, by the canary each answer must hold: the
+# ghcr.io secret that wins (not the shadowed one, nor the codespace token), the Hub, the
+# secrets file's, a ready ECR token and a stored login. The fetched ECR token is no canary.
+EXPORTED = {"ghcr", "hub", "file", "aws-token", "stored"}
+EXPORT_NAMES = ["ghcr.io", "docker.io", "file.example", ECR_TOKEN_HOST, "reg.example", ECR_HOST]
+
+
+def test_export_holds_exactly_the_secrets_asked_for(
+    audit_env: dict[str, str], tmp_path: Path, fake: FakeECR
+) -> None:
+    """export's stderr, exceptions and argv hold no canary, in every format; its document
+    holds exactly the canaries of the registries named (the Kubernetes Secret's once its data
+    is decoded); and an --all that meets a rejected AWS key fails with nothing on stdout."""
+    stored = store_body("reg.example", "alice", CANARIES["stored"])
+    run_audited(audit_env, tmp_path / "audit-store.json", ["store"], stored)
+    for form in ("docker-config", "podman-auth", "kubernetes"):
+        argv = ["export", "--format", form, "--registry", *EXPORT_NAMES]
+        result, _ = run_audited(audit_env, tmp_path / f"audit-export-{form}.json", argv)
+        assert result.returncode == 0, result.stderr
+        document = json.loads(result.stdout)
+        if form == "kubernetes":
+            document = json.loads(base64.b64decode(document["data"][".dockerconfigjson"]))
+        secrets = {
+            base64.b64decode(entry["auth"]).decode().partition(":")[2]
+            for entry in document["auths"].values()
+        }
+        fetched = {decode_token(call.token)[1] for call in fake.calls if call.token}
+        assert secrets - {CANARIES[name] for name in EXPORTED} == fetched
+        assert set(leaks(json.dumps(document).encode())) == EXPORTED, form
+        assert set(leaks(result.stdout)) <= EXPORTED, form
+    failed, _ = run_audited(audit_env, tmp_path / "audit-export-all.json", ["export", "--all"])
+    assert failed.returncode == 1 and failed.stdout == b""
+    assert b"AWS rejected the secret key in ECRWRONG_CONTAINER_REGISTRY_PASSWORD" in failed.stderr
+    check_files(audit_env, tmp_path)

@@ -151,3 +151,21 @@ def _profile_state(secret: Secret, identity: AwsIdentity, now: float) -> tuple[s
     if expires_at <= now:
         return kind, [messages.sso_expired(secret, identity, expires_at)]
     return f"{kind} (SSO login until {messages.when(expires_at)})", []
+
+
+def expiry(secret: Secret, password: str) -> float | None:
+    """When the password `answer` gave for an ECR secret stops working, if that can be told.
+
+    `export` says it, since what it writes out cannot be refreshed. A ready token carries its
+    own expiry; an access key's token is the one `answer` just read from the cache or wrote to
+    it. None when that cannot be told: the cache off, a token another process replaced in
+    between, or a ready token with no expiry to read.
+    """
+    registry, identity = _parts(secret)
+    if identity.kind == TOKEN:
+        token = ready_token(password)
+    else:
+        token = open_cache().read(cache_key(identity, registry))
+        if token is not None and token.password != password:
+            token = None
+    return token.expires_at if token is not None else None

@@ -91,6 +91,13 @@ def collect(keys: list[str], helper: CodespacesHelper) -> list[Exported]:
     """Each registry's login through `get`'s own chain; the first that fails fails them all."""
     found = []
     for key in keys:
+        covering = secrets.scan(key).answers.get(key)  # the chain asks the secrets first
+        if covering is not None and covering.aws is not None:
+            from .ecr import login
+
+            # What is written out cannot be refreshed: a young token, not one past its
+            # refresh point that `get` would still serve for a pull.
+            login.fresh_until(covering)
         try:
             username, secret = helper.get(key)
         except CredentialsNotFound:
@@ -98,7 +105,6 @@ def collect(keys: list[str], helper: CodespacesHelper) -> list[Exported]:
                 f"no credentials for {key}: no secret, stored login or codespace token covers it"
             ) from None
         entry = Exported(key, username, secret)
-        covering = secrets.scan(key).answers.get(key)  # the chain asks the secrets first
         if covering is not None and covering.aws is not None:
             from .ecr import login
 

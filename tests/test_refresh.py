@@ -396,3 +396,19 @@ def test_a_changed_password_or_user_never_gets_the_old_token(
     rotated = get(ecr_env)
     assert rotated.returncode == 1  # the bed knows no such secret: refused, not the old token
     assert old.encode() not in rotated.stdout
+
+
+def test_export_writes_out_a_young_token_not_a_due_one(
+    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+) -> None:
+    """A pull may take a due token, which is still good for hours; a document written out
+    cannot be refreshed, so export makes the token young first."""
+    old = password(get(ecr_env))
+    clock.advance(7 * HOUR)
+    done = run_helper(ecr_env, "export", "--registry", HOST)
+    assert done.returncode == 0, done.stderr
+    auth = json.loads(done.stdout)["auths"][HOST]["auth"]
+    assert decode_token(auth)[1] != old
+    assert expiry_of(fake, decode_token(auth)[1]) - clock.now() > 11 * HOUR
+    wait_for_refreshers(ecr_env)
+    assert fake.count() == 2

@@ -26,7 +26,8 @@ import pytest
 from beds.aws import FakeECR, endpoint_env
 from beds.client import run_helper, spawn
 from beds.environment import add_secret
-from docker_credential_codespaces.ecr.cache import decode
+from docker_credential_codespaces.ecr.cache import decode, decode_outcome, encode
+from docker_credential_codespaces.ecr.token import Token
 
 ROUNDS = 200
 LANES = 2  # independent stores worked on in parallel, ROUNDS // LANES rounds each
@@ -43,7 +44,6 @@ ROUND_TIMEOUT = 30.0
 @pytest.fixture
 def fake() -> Iterator[FakeECR]:
     with FakeECR({KEY_ID: SECRET_KEY}) as server:
-        server.lifetime = 240  # inside the 5-minute margin: every get refreshes and rewrites
         yield server
 
 
@@ -76,7 +76,8 @@ def make_lane(env: dict[str, str], root: Path, fake: FakeECR, seed: int) -> Lane
 
 
 def leftovers(lane: Lane) -> list[Path]:
-    """Files that are neither the store, the cache tokens nor their locks: temporaries."""
+    """Files that are neither the store, the cache tokens, their outcomes nor their locks:
+    temporaries."""
     found = []
     for directory in (lane.store_dir, lane.cache_dir):
         if not directory.exists():
@@ -84,7 +85,7 @@ def leftovers(lane: Lane) -> list[Path]:
         for path in directory.iterdir():
             name = path.name
             if name in KNOWN_FILES or (
-                name.startswith("ecr-") and name.endswith((".token", ".token.lock"))
+                name.startswith("ecr-") and name.endswith((".token", ".token.lock", ".outcome"))
             ):
                 continue
             found.append(path)
@@ -115,6 +116,20 @@ def check_files(lane: Lane) -> None:
     if lane.cache_dir.exists():
         for path in lane.cache_dir.glob("ecr-*.token"):
             assert decode(path.read_bytes()) is not None, path
+        for path in lane.cache_dir.glob("ecr-*.outcome"):
+            assert decode_outcome(path.read_bytes()) is not None, path
+
+
+def expire_cached(lane: Lane) -> None:
+    """Make the lane's cached ECR token one that has expired, replaced atomically as the
+    helper would: the next `get` must fetch, and rewrite the file over the old one."""
+    now = time.time()
+    for path in lane.cache_dir.glob("ecr-*.token"):
+        token = decode(path.read_bytes())
+        if token is not None:
+            temporary = path.with_name(path.name + ".test")
+            temporary.write_bytes(encode(Token(token.password, now - 60, now - 3600)))
+            temporary.replace(path)
 
 
 def play_round(lane: Lane, number: int) -> None:
@@ -144,6 +159,7 @@ def play_round(lane: Lane, number: int) -> None:
         else rng.choice(["finish", "kill", "kill", "kill", "none", "none"])
     )
     if ecr_fate != "none":
+        expire_cached(lane)  # so that this get fetches and rewrites the cache file
         env = dict(lane.env)
         if ecr_fate == "pause":
             env["DOCKER_CREDENTIAL_CODESPACES_CRASH_TEST_PAUSE_BEFORE_RENAME"] = PAUSE

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from beds.client import run_helper
+from beds.client import run_command, run_helper
 from beds.environment import add_secret
 
 FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"
@@ -589,3 +591,68 @@ def test_configure_keeps_the_owner_of_config_json(env: dict[str, str]) -> None:
     fresh.unlink()
     assert run_helper(env, "configure").returncode == 0
     assert (fresh.stat().st_uid, fresh.stat().st_gid) == (4321, 4322)
+
+
+# A signing and encryption key for `pass`, of default algorithms, that never expires.
+GPG_KEY = ("--quick-gen-key", "dcc-test <dcc-test@example.invalid>", "default", "default")
+
+
+@pytest.fixture
+def real_pass(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Debian's docker-credential-pass 0.6.4 over `pass`, with a password store and a gpg key
+    (no passphrase) of this test's own; its gpg-agent is stopped afterwards."""
+    tools = [shutil.which(name) for name in ("docker-credential-pass", "pass", "gpg", "gpgconf")]
+    if not all(tools):
+        pytest.skip("docker-credential-pass, pass and gpg are needed; tests/run.sh installs them")
+    bin_dir = tmp_path / "pass-bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker-credential-pass").symlink_to(str(tools[0]))
+    gnupg = tmp_path / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    env.update(
+        GNUPGHOME=str(gnupg),
+        PASSWORD_STORE_DIR=str(tmp_path / "password-store"),
+        PATH=f"{bin_dir}:{env['PATH']}",
+    )
+    try:
+        for argv in (
+            ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", *GPG_KEY],
+            ["pass", "init", "dcc-test@example.invalid"],
+        ):
+            done = run_command(argv, env, stdin=None)
+            assert done.returncode == 0, done.stdout + done.stderr
+        yield env
+    finally:
+        run_command(["gpgconf", "--kill", "gpg-agent"], env, stdin=None)
+
+
+@pytest.mark.e2e
+def test_real_pass_fallback_answers_empty_and_the_token_still_answers(
+    real_pass: dict[str, str],
+) -> None:
+    """docker-credential-pass 0.6.4 answers exit 0 with an empty login for every server it
+    does not hold; the codespace token behind it answers ghcr.io, and configure's carried
+    login goes into pass."""
+    env = real_pass
+    unknown = run_command(["docker-credential-pass", "get"], env, stdin=b"ghcr.io")
+    assert (unknown.returncode, json.loads(unknown.stdout)) == (
+        0,
+        {"ServerURL": "ghcr.io", "Username": "", "Secret": ""},
+    )
+    write_config(
+        env, {"credsStore": "pass", "auths": {"r.example": {"Auth": auth("u", "CANARY-pass")}}}
+    )
+    configured = run_helper(env, "configure")
+    assert configured.returncode == 0, configured.stdout + configured.stderr
+    assert b"copied the login for r.example into the fallback store" in configured.stdout
+    env.update(CODESPACES="true", GITHUB_TOKEN="CANARY-ghtoken")
+    assert get_login(env, "ghcr.io") == ("codespace", "CANARY-ghtoken")
+    assert get_login(env, "r.example") == ("u", "CANARY-pass")  # from pass itself
+    nowhere = run_helper(env, "get", stdin=b"nowhere.example")
+    assert (nowhere.returncode, nowhere.stdout) == (
+        1,
+        b"credentials not found in native keychain\n",
+    )
+    listed = run_helper(env, "list", stdin=None)
+    assert json.loads(listed.stdout) == {"r.example": "u", "ghcr.io": "codespace"}
+    assert b"CANARY" not in configured.stderr + listed.stdout + listed.stderr

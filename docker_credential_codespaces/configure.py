@@ -231,6 +231,7 @@ def _carry(change: Change) -> list[str]:
 
 
 def _carry_failed(change: Change, keys: str, where: str, error: HelperError) -> list[str]:
+    """Stop the run on a copy that must not fail, else note the failure; no line copied."""
     line = f"cannot copy the login for {keys} into {where}: {error}"
     if change.carry_required:
         raise HelperError(f"{line}; {change.path} is left as it is") from None
@@ -299,7 +300,8 @@ def main(argv: list[str], undo: bool = False) -> int:
             diff = change.diff()
             if change.create:
                 print(f"would create {path}")
-            print(diff or f"{path}: nothing to change\n", end="")
+            if diff or not change.create:
+                print(diff or f"{path}: nothing to change\n", end="")
             where = change.target.description if change.target else ""
             for key in change.logins:
                 print(f"would copy the login for {key} into the {where}")

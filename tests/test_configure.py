@@ -553,7 +553,7 @@ def test_docker_config_without_config_json_gets_one(env: dict[str, str]) -> None
     path = config_file(env)
     assert not path.parent.exists()
     dry = run_helper(env, "configure", "--registries", "--dry-run")
-    assert dry.returncode == 0 and dry.stdout.startswith(f"would create {path}\n".encode())
+    assert (dry.returncode, dry.stdout) == (0, f"would create {path}\n".encode())
     assert not path.exists()
     result = run_helper(env, "configure", "--registries")
     assert result.returncode == 0, result.stderr

@@ -2,11 +2,11 @@
 
 docker reads `credsStore`; containers/image (skopeo, podman, buildah) ignores it and reads
 only `credHelpers`, so each registry a secret names, and each stored login, gets an entry
-there too. Once `credsStore` is set, docker stops reading the passwords inline in `auths`, so
-those logins are first copied into the local store; a `credsStore` the user already had
-becomes the fallback store instead, and keeps every login it holds. What `configure` changed
-is recorded, so `unconfigure` undoes exactly that. The file is rewritten atomically, with a
-backup, and only when it changes.
+there too. Once `credsStore` is set, docker stops reading the logins inline in `auths`, so on
+every run those are first copied into the logins store (the local store, or the fallback
+store: a `credsStore` the user already had, which keeps every login it holds). What
+`configure` changed is recorded, so `unconfigure` undoes exactly that. The file is rewritten
+atomically, with a backup, and only when it changes or is missing.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from . import codespace_token, dockerconfig, fallback, secrets, store
 from .commands import Parser
 from .constants import FALLBACK_FILE, GHCR, HELPER_NAME, PROGRAM, STATE_FILE
 from .dockerconfig import Config
+from .log import warn
 from .logins import Logins, logins
-from .servers import docker_key
+from .servers import docker_key, store_key
 from .settings import store_dir
 from .wire import HelperError
 
@@ -36,7 +37,14 @@ class Change:
         self.notes: list[str] = []
         self.fallback: str | None = None  # a fallback store name to record
         self.drop_fallback = False
-        self.logins: dict[str, dict[str, str]] = {}  # logins to copy into the local store
+        self.logins: dict[str, dict[str, str]] = {}  # inline logins to copy into `target`
+        self.target: Logins | None = None
+        # Whether a failed copy must stop the run: it would set the credsStore that makes
+        # docker stop reading those logins inline.
+        self.carry_required = False
+        self.failures: list[str] = []  # logins that could not be copied, one line each
+        self.unreadable: HelperError | None = None  # why the logins store could not be read
+        self.create = not os.path.exists(path)  # configure writes a missing config.json
         self.record: dict[str, Any] | None = None  # the state record for this config.json
 
     def diff(self) -> str:
@@ -78,8 +86,9 @@ def plan_configure(
     record.setdefault("createdCredHelpers", not isinstance(config.get("credHelpers"), dict))
     covered = list(secrets.scan().answers)
     registries = list(covered)
+    previous = config.get("credsStore") or None
+    source: Logins | None = None
     if not registries_only:
-        previous = config.get("credsStore") or None
         if previous != HELPER_NAME:
             record["credsStore"] = previous
             change.new["credsStore"] = HELPER_NAME
@@ -87,18 +96,23 @@ def plan_configure(
         if isinstance(previous, str) and fallback.valid_name(previous):
             change.fallback = previous
             change.notes.append(f"docker-credential-{previous} keeps its logins, as fallback")
-            source: Logins = fallback.FallbackStore(previous)
+            source = fallback.FallbackStore(previous)
         else:
-            if previous is None:
-                change.logins = {
-                    key: login
-                    for key, login in dockerconfig.inline_logins(config).items()
-                    if docker_key(key) not in covered
-                }
             source = logins()  # configured before: the fallback it recorded, or the store
-        registries += sorted(set(source.list()) | set(change.logins))
-        if codespace_token.applies():
-            registries.append(GHCR)
+    elif previous == HELPER_NAME:
+        source = logins()
+    if source is not None:
+        try:
+            held = source.entries()
+        except HelperError as error:  # then the copy would fail too: said by _carry
+            held = {}
+            change.unreadable = error
+        _plan_carry(change, source, set(held), covered)
+        change.carry_required = previous is None
+        if not registries_only:
+            registries += sorted(set(held) | set(change.logins))
+            if codespace_token.applies():
+                registries.append(GHCR)
     helpers = _cred_helpers(change.new)
     for key in dockerconfig.helper_keys(registries):
         current = helpers.get(key)
@@ -116,9 +130,28 @@ def plan_configure(
     return change
 
 
+def _plan_carry(change: Change, source: Logins, held: set[str], covered: list[str]) -> None:
+    """Plan to copy into `source` every inline login docker stops reading under our credsStore.
+
+    That is every run, not only the one that sets credsStore: Codespaces writes its
+    registries into config.json after the codespace is created, next to a credsStore that
+    names this helper already. Logins for registries a secret covers stay out (the secret
+    answers), and so do those the store already holds: a login made through the helper since
+    is newer than the one left inline.
+    """
+    held_keys = {store_key(key) for key in held}
+    change.target = source
+    change.logins = {
+        key: login
+        for key, login in dockerconfig.inline_logins(change.old).items()
+        if docker_key(key) not in covered and key not in held_keys
+    }
+
+
 def plan_unconfigure(path: str, config: Config, state: dict[str, Any]) -> Change:
     """Decide how to put config.json back: the old credsStore, without our credHelpers."""
     change = Change(path, config)
+    change.create = False  # nothing to put back in a file that is not there
     record = state.get(os.path.realpath(path))
     if not isinstance(record, dict):  # never configured here: undo whatever names this helper
         helpers = config.get("credHelpers")
@@ -154,7 +187,7 @@ def _restore_inline_logins(change: Change) -> None:
         auths = {}
     inline = dockerconfig.inline_logins(change.new)
     for key, login in sorted(store.load().items()):
-        if docker_key(key) != key or inline.get(key) == login:
+        if store_key(key) != key or inline.get(key) == login:
             continue
         auths[key] = dockerconfig.inline_entry(login)
         change.notes.append(f"the login for {key} is kept inline in auths again")
@@ -162,11 +195,53 @@ def _restore_inline_logins(change: Change) -> None:
         change.new["auths"] = auths
 
 
+def _carry(change: Change) -> list[str]:
+    """Copy the planned inline logins into their store; returns a line for each one copied.
+
+    A copy that fails stops the run, before config.json changes, when this run would make
+    docker stop reading the login inline; otherwise docker stopped long ago, and the failure
+    is one line in `change.failures` while the rest of the run goes on. Either way the login
+    stays inline in config.json.
+    """
+    target = change.target
+    if target is None:
+        return []
+    if not change.logins:
+        if change.unreadable is not None:
+            warn(str(change.unreadable))  # as `list` says it; nothing depends on it here
+        return []
+    where = f"the {target.description}"
+    if change.unreadable is not None:
+        return _carry_failed(change, ", ".join(change.logins), where, change.unreadable)
+    if isinstance(target, store.LocalStore):
+        try:
+            added = store.put_many(change.logins)
+        except HelperError as error:
+            return _carry_failed(change, ", ".join(change.logins), where, error)
+        return [f"copied the login for {key} into {where}" for key in added]
+    done = []
+    for key, login in change.logins.items():
+        try:
+            target.add(key, login["Username"], login["Secret"])
+        except HelperError as error:
+            _carry_failed(change, key, where, error)
+        else:
+            done.append(f"copied the login for {key} into {where}")
+    return done
+
+
+def _carry_failed(change: Change, keys: str, where: str, error: HelperError) -> list[str]:
+    """Stop the run on a copy that must not fail, else note the failure; no line copied."""
+    line = f"cannot copy the login for {keys} into {where}: {error}"
+    if change.carry_required:
+        raise HelperError(f"{line}; {change.path} is left as it is") from None
+    change.failures.append(f"{line}; it stays inline in {change.path}, which docker ignores")
+    return []
+
+
 def apply(change: Change, state: dict[str, Any]) -> list[str]:
     """Write what the plan says: logins, fallback record, config.json, state. Returns lines."""
-    done = [
-        f"copied the login for {key} into the local store" for key in store.put_many(change.logins)
-    ]
+    done = _carry(change)
     directory = store_dir()
     real = os.path.realpath(change.path)
     if change.fallback or change.drop_fallback or state.get(real) != change.record:
@@ -184,7 +259,7 @@ def apply(change: Change, state: dict[str, Any]) -> list[str]:
             else:
                 state.pop(real, None)
             directory.write(STATE_FILE, json.dumps(state, indent=2).encode())
-    if change.new != change.old:
+    if change.new != change.old or change.create:
         backup = dockerconfig.write(change.path, change.new)
         wrote = f"wrote {change.path}" + (f" (backup in {backup})" if backup else "")
         done += [*change.notes, wrote]
@@ -222,13 +297,20 @@ def main(argv: list[str], undo: bool = False) -> int:
         else:
             change = plan_configure(path, config, state, args.registries)
         if args.dry_run:
-            print(change.diff() or f"{path}: nothing to change\n", end="")
+            diff = change.diff()
+            if change.create:
+                print(f"would create {path}")
+            if diff or not change.create:
+                print(diff or f"{path}: nothing to change\n", end="")
+            where = change.target.description if change.target else ""
             for key in change.logins:
-                print(f"would copy the login for {key} into the local store")
+                print(f"would copy the login for {key} into the {where}")
             return 0
         for line in apply(change, state):
             print(line)
     except HelperError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         return 1
-    return 0
+    for line in change.failures:
+        print(f"{PROGRAM}: {line}", file=sys.stderr)
+    return 1 if change.failures else 0

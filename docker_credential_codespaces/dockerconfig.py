@@ -28,6 +28,15 @@ Config = dict[str, Any]
 CONFIG_CAP = 16 * 1024 * 1024
 # Fields of an `auths` entry that hold a secret; never shown in a diff.
 SECRET_FIELDS = ("auth", "identitytoken", "registrytoken", "password")
+# Top-level keys whose every value may be a secret (an Authorization header, a token).
+HEADERS_FIELD = "httpheaders"
+# Top-level key whose proxy URLs may carry `user:password@`.
+PROXIES_FIELD = "proxies"
+HIDDEN = "<hidden>"
+# Go's encoding/json matches a key to a field name case-insensitively, with Unicode simple
+# folding: for the ASCII names docker uses, the only other runes that match are the long s
+# and the Kelvin sign.
+_GO_FOLD = str.maketrans({"\u017f": "s", "\u212a": "k"})
 
 
 def config_path() -> str:
@@ -60,20 +69,50 @@ def render(config: Config) -> str:
 def write(path: str, new: Config) -> str | None:
     """Keep the old file as `config.json.bak`, then replace config.json atomically.
 
+    Both are written where the path really leads: through a symlinked config.json or a
+    symlinked directory (in a codespace `~/.docker` is a link into the persisted share), so
+    the links stay links. Both keep the old file's owner, or the directory's for a new file:
+    root wiring a user's config.json must not leave the user unable to `docker login`.
     Returns the backup's path, or None when there was no file to back up.
     """
     real = os.path.realpath(path)
-    os.makedirs(os.path.dirname(real), mode=0o700, exist_ok=True)
+    directory = os.path.dirname(real)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        info = os.stat(real if os.path.exists(real) else directory)
+    except OSError as error:
+        raise HelperError(f"cannot write {path}: {error.strerror}") from None
+    owner = (info.st_uid, info.st_gid)
     backup = None
     if os.path.exists(real):
         backup = real + CONFIG_BACKUP_SUFFIX
-        files.atomic_write(backup, files.read_regular(real, CONFIG_CAP) or b"")
-    files.atomic_write(real, render(new).encode("utf-8"))
+        files.atomic_write(backup, files.read_regular(real, CONFIG_CAP) or b"", owner=owner)
+    files.atomic_write(real, render(new).encode("utf-8"), owner=owner)
     return backup
 
 
+def go_fields(document: dict[str, Any], name: str) -> list[str]:
+    """The keys of a JSON object that docker reads as its field `name` (lower case).
+
+    docker decodes config.json with Go's encoding/json, which matches names without regard to
+    case (`Auth` and `AUTH` are `auth`); of several such keys the last one wins.
+    """
+    return [key for key in document if key.translate(_GO_FOLD).lower() == name]
+
+
+def go_field(document: dict[str, Any], name: str) -> object:
+    """The value docker reads for the field `name` of a JSON object, or None."""
+    keys = go_fields(document, name)
+    return document[keys[-1]] if keys else None
+
+
 def inline_logins(config: Config) -> dict[str, dict[str, str]]:
-    """The logins stored inline in `auths`, by store key, as the local store keeps them."""
+    """The logins stored inline in `auths`, by store key, as the local store keeps them.
+
+    Every spelling docker honours counts: `auth` (base64 of `user:password`, which wins over
+    the separate fields, as docker decodes it over them), `username` with `password`, and
+    `identitytoken`, which docker sends before either, each in any case.
+    """
     from binascii import Error, a2b_base64
 
     logins = {}
@@ -82,19 +121,23 @@ def inline_logins(config: Config) -> dict[str, dict[str, str]]:
         key = store_key(server) if isinstance(server, str) else None
         if key is None or not isinstance(entry, dict):
             continue
-        token = entry.get("identitytoken")
+        token = go_field(entry, "identitytoken")
         if isinstance(token, str) and token:
             logins[key] = {"Username": IDENTITY_TOKEN_USERNAME, "Secret": token}
             continue
-        auth = entry.get("auth")
-        if not isinstance(auth, str) or not auth:
+        auth = go_field(entry, "auth")
+        if isinstance(auth, str) and auth:
+            try:
+                pair = a2b_base64(auth.encode("ascii")).decode("utf-8")
+            except (Error, ValueError):
+                continue
+            username, sep, secret = pair.partition(":")
+            if sep and username:
+                logins[key] = {"Username": username, "Secret": secret}
             continue
-        try:
-            username, sep, secret = a2b_base64(auth.encode("ascii")).decode("utf-8").partition(":")
-        except (Error, ValueError):
-            continue
-        if sep and username:
-            logins[key] = {"Username": username, "Secret": secret}
+        user, password = go_field(entry, "username"), go_field(entry, "password")
+        if isinstance(user, str) and user and isinstance(password, str) and password:
+            logins[key] = {"Username": user, "Secret": password}
     return logins
 
 
@@ -109,15 +152,44 @@ def inline_entry(login: dict[str, str]) -> dict[str, str]:
 
 
 def masked(config: Config) -> Config:
-    """A copy of config.json with every secret in `auths` replaced by `<hidden>`."""
+    """A copy of config.json with every secret replaced by `<hidden>`, for `--dry-run`.
+
+    Hidden: the secret fields of `auths` entries, every `HttpHeaders` value, and the
+    `user:password@` of proxy URLs, in whatever case docker would read their names.
+    """
     copy: Config = json.loads(json.dumps(config))
-    auths = copy.get("auths")
-    for entry in (auths if isinstance(auths, dict) else {}).values():
-        if isinstance(entry, dict):
-            for field in SECRET_FIELDS:
-                if field in entry:
-                    entry[field] = "<hidden>"
+    for name in go_fields(copy, "auths"):
+        auths = copy[name]
+        for entry in (auths if isinstance(auths, dict) else {}).values():
+            if isinstance(entry, dict):
+                for field in SECRET_FIELDS:
+                    for key in go_fields(entry, field):
+                        entry[key] = HIDDEN
+    for name in go_fields(copy, HEADERS_FIELD):
+        headers = copy[name]
+        if isinstance(headers, dict):
+            copy[name] = dict.fromkeys(headers, HIDDEN)
+    for name in go_fields(copy, PROXIES_FIELD):
+        copy[name] = _without_userinfo(copy[name])
     return copy
+
+
+def _without_userinfo(value: object) -> object:
+    """`value` with the userinfo of every URL in it hidden, however deep it sits."""
+    if isinstance(value, dict):
+        return {key: _without_userinfo(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_userinfo(item) for item in value]
+    if not isinstance(value, str):
+        return value
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return value
+    host = authority[authority.rindex("@") :]
+    return f"{scheme}{sep}{HIDDEN}{host}{slash}{path}"
 
 
 def helper_keys(registries: list[str]) -> list[str]:

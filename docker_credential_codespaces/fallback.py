@@ -75,6 +75,10 @@ class FallbackStore(Logins):
             ) from None
         if not isinstance(username, str) or not isinstance(secret, str):
             raise HelperError(f"the fallback store {self.program} answered get oddly")
+        if not username and not secret:
+            # docker-credential-pass answers every server it does not hold so, with exit 0;
+            # docker takes it as no login, and the sources after this one must still answer.
+            return None
         return username, secret
 
     def add(self, server_url: str, username: str, secret: str) -> bool:

@@ -165,11 +165,15 @@ def _read(path: str, cap: int, private: bool) -> bytes | None:
         os.close(fd)
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
+def atomic_write(
+    path: str, data: bytes, mode: int = 0o600, owner: tuple[int, int] | None = None
+) -> None:
     """Replace `path` with `data` so that readers see the old file or the new, never a part.
 
     The caller holds the file's lock; the temporary file sits beside the target so that the
     rename stays on one file system. `mode` is private by default: most files hold secrets.
+    `owner` (uid, gid) is given to the new file before it takes the old one's place, for a
+    file of someone else's that root rewrites (config.json).
     """
     directory, name = os.path.split(path)
     temp = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}{_TEMP_SUFFIX}")
@@ -180,6 +184,8 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
+            if owner is not None and owner != (os.getuid(), os.getgid()):
+                os.fchown(fd, *owner)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -2,7 +2,10 @@
 
 It speaks the protocol over a JSON file named by FAKE_STORE_FILE, keyed by the exact server
 URL, and logs each call's argv to FAKE_STORE_LOG. FAKE_STORE_MODE=hang never answers;
-FAKE_STORE_MODE=fail answers every verb with an error line.
+FAKE_STORE_MODE=fail answers every verb with an error line; FAKE_STORE_MODE=empty answers a
+`get` for a server it does not hold with exit 0 and an empty Username and Secret, as
+docker-credential-pass 0.6.4 does; FAKE_STORE_MODE=readonly refuses `store`, as a forwarding
+store (VS Code's dev-containers-<id>) may.
 """
 
 from __future__ import annotations
@@ -33,10 +36,16 @@ def main() -> int:
         return 0
     request = sys.stdin.read()
     if verb == "get":
-        if request.strip() not in entries:
+        if request.strip() not in entries and mode == "empty":
+            print(json.dumps({"ServerURL": request.strip(), "Username": "", "Secret": ""}))
+        elif request.strip() not in entries:
             print(NOT_FOUND)
             return 1
-        print(json.dumps({"ServerURL": request.strip(), **entries[request.strip()]}))
+        else:
+            print(json.dumps({"ServerURL": request.strip(), **entries[request.strip()]}))
+    elif verb == "store" and mode == "readonly":
+        print("storing credentials is not supported")
+        return 1
     elif verb == "store":
         body = json.loads(request)
         entries[body["ServerURL"]] = {"Username": body["Username"], "Secret": body["Secret"]}

@@ -15,7 +15,9 @@
 # fake clock of the multi-day ECR tests) through apt-get when run as root (as CI is);
 # otherwise their end-to-end tests are skipped with the reason printed. It installs
 # golang-docker-credential-helpers too: no test may reach its docker-credential-pass and
-# -secretservice in /usr/bin, so the suite proves it is hermetic on a machine that has them.
+# -secretservice in /usr/bin unless it puts one on PATH itself, so the suite proves it is
+# hermetic on a machine that has them; and pass, for the one test that chains to the real
+# docker-credential-pass.
 # The Python side goes into .venv: the package (editable) with its test extras, and a
 # real build (sdist and wheel, checked by twine) and a wheelhouse that lets the install tests
 # and the bench install offline. Then ruff, mypy --strict, pytest.
@@ -31,6 +33,8 @@ command -v buildah >/dev/null || missing+=(buildah)
 # libfaketime: the fake clock the helper and the AWS bed share (beds/clock.py).
 command -v faketime >/dev/null || missing+=(faketime)
 command -v docker-credential-pass >/dev/null || missing+=(golang-docker-credential-helpers)
+# The real docker-credential-pass as a fallback store needs pass (and its gpg).
+command -v pass >/dev/null || missing+=(pass)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from beds.client import run_helper
+from beds.client import run_command, run_helper
 from beds.environment import add_secret
 
 FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"
+# The credsStore VS Code Dev Containers injects: a helper that forwards to the host's store.
+DEV_CONTAINERS = "dev-containers-3f9c1e2a-7b44-4d1e-9a55-0c6e2b8d1f00"
 
 
 def auth(user: str, password: str) -> str:
@@ -227,10 +232,11 @@ def test_unconfigure_keeps_logins_made_meanwhile(env: dict[str, str]) -> None:
 
 @pytest.fixture
 def fake_stores(env: dict[str, str], tmp_path: Path) -> Path:
-    """docker-credential-desktop and -pass stand-ins on PATH, with one login each."""
+    """docker-credential-desktop, -pass and -dev-containers-<id> stand-ins on PATH, sharing
+    one file that holds one login."""
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir()
-    for name in ("desktop", "pass"):
+    for name in ("desktop", "pass", DEV_CONTAINERS):
         script = bin_dir / f"docker-credential-{name}"
         script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_STORE}" "$@"\n')
         script.chmod(0o755)
@@ -330,3 +336,323 @@ def test_a_triple_that_get_passes_over_covers_nothing_for_configure(env: dict[st
     assert json.loads(got.stdout)["Secret"] == "CANARY-inline"
     assert b"MY_CONTAINER_REGISTRY_USER holds an AWS access key id" in got.stderr
     assert b"CANARY" not in got.stderr + configured.stdout + configured.stderr
+
+
+def get_login(env: dict[str, str], server: str) -> tuple[str, str]:
+    """What `get` answers for `server`, as (Username, Secret)."""
+    got = run_helper(env, "get", stdin=server.encode())
+    assert got.returncode == 0, got.stdout + got.stderr
+    answer = json.loads(got.stdout)
+    return answer["Username"], answer["Secret"]
+
+
+def local_store(env: dict[str, str]) -> Path:
+    return Path(env["XDG_DATA_HOME"]) / "docker-credential-codespaces" / "credentials.json"
+
+
+# Every spelling of an inline login that docker honours (Go matches field names in any case).
+SPELLINGS = {
+    "lower.example": ({"auth": auth("u1", "CANARY-s1")}, ("u1", "CANARY-s1")),
+    "title.example": ({"Auth": auth("u2", "CANARY-s2")}, ("u2", "CANARY-s2")),
+    "upper.example": ({"AUTH": auth("u3", "CANARY-s3")}, ("u3", "CANARY-s3")),
+    "fields.example": ({"username": "u4", "password": "CANARY-s4"}, ("u4", "CANARY-s4")),
+    "fieldcase.example": ({"Username": "u5", "Password": "CANARY-s5"}, ("u5", "CANARY-s5")),
+    "token.example": ({"IdentityToken": "CANARY-s6"}, ("<token>", "CANARY-s6")),
+    "tokenup.example": ({"IDENTITYTOKEN": "CANARY-s7"}, ("<token>", "CANARY-s7")),
+}
+
+
+def test_configure_carries_every_spelling_docker_honours(env: dict[str, str]) -> None:
+    path = write_config(env, {"auths": {key: entry for key, (entry, _) in SPELLINGS.items()}})
+    configured = run_helper(env, "configure")
+    assert configured.returncode == 0, configured.stderr
+    for server, (_, login) in SPELLINGS.items():
+        assert get_login(env, server) == login, server
+        assert json.loads(path.read_text())["credHelpers"][server] == "codespaces"
+    assert b"CANARY" not in configured.stdout + configured.stderr
+
+
+def test_configure_carries_a_login_written_beside_our_creds_store(env: dict[str, str]) -> None:
+    """Codespaces writes its registries into config.json after creation, next to a
+    credsStore that names this helper already: configure carries them on every run."""
+    path = write_config(env, {"psFormat": "x"})
+    assert run_helper(env, "configure").returncode == 0
+    config = json.loads(path.read_text())
+    config["auths"] = {
+        "late.example.com": {"auth": auth("late", "CANARY-late")},
+        "https://index.docker.io/v1/": {"Auth": auth("hub", "CANARY-hub")},
+    }
+    path.write_text(json.dumps(config))
+    assert run_helper(env, "get", stdin=b"late.example.com").returncode == 1  # docker's view
+    rerun = run_helper(env, "configure")
+    assert rerun.returncode == 0, rerun.stderr
+    assert b"copied the login for late.example.com into the local store" in rerun.stdout
+    assert get_login(env, "late.example.com") == ("late", "CANARY-late")
+    assert get_login(env, "docker.io") == ("hub", "CANARY-hub")
+    assert json.loads(path.read_text())["credHelpers"]["late.example.com"] == "codespaces"
+    assert json.loads(path.read_text())["auths"] == config["auths"]  # the inline logins stay
+    # Idempotent: a third run changes neither config.json nor the store.
+    files = (path.read_bytes(), local_store(env).read_bytes())
+    third = run_helper(env, "configure")
+    assert third.returncode == 0 and third.stdout == f"{path}: nothing to change\n".encode()
+    assert (path.read_bytes(), local_store(env).read_bytes()) == files
+
+
+def test_configure_never_replaces_a_login_made_through_the_helper(env: dict[str, str]) -> None:
+    """An inline login next to a stored one is the older: `docker login` through the helper
+    blanks the inline entry, and other clients store through the helper alone."""
+    path = write_config(env, {})
+    assert run_helper(env, "configure").returncode == 0
+    body = json.dumps({"ServerURL": "r.example", "Username": "new", "Secret": "fresh"}).encode()
+    assert run_helper(env, "store", stdin=body).returncode == 0
+    config = json.loads(path.read_text())
+    config["auths"] = {"r.example": {"auth": auth("old", "stale")}}
+    path.write_text(json.dumps(config))
+    assert run_helper(env, "configure").returncode == 0
+    assert get_login(env, "r.example") == ("new", "fresh")
+
+
+def test_a_carry_that_fails_leaves_config_json_as_it_was(env: dict[str, str]) -> None:
+    """Setting credsStore makes docker ignore the inline login, so a login that cannot be
+    copied stops the run before config.json changes."""
+    original = {"auths": {"r.example": {"auth": auth("u", "CANARY-keep")}}}
+    path = write_config(env, original)
+    shared = Path(env["HOME"]) / "shared-store"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # a store directory other users can write to is refused
+    env["DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"] = str(shared)
+    result = run_helper(env, "configure")
+    assert result.returncode == 1
+    assert result.stderr.count(b"\n") == 1
+    assert result.stderr.startswith(b"docker-credential-codespaces: cannot copy the login for ")
+    assert f"{path} is left as it is".encode() in result.stderr
+    assert b"CANARY" not in result.stdout + result.stderr
+    assert json.loads(path.read_text()) == original
+    assert not Path(str(path) + ".bak").exists()
+
+
+def test_a_carry_a_fallback_refuses_is_said_and_the_rest_is_wired(
+    env: dict[str, str], fake_stores: Path
+) -> None:
+    """Under an earlier credsStore docker already ignored the inline login, so a forwarding
+    store that refuses `store` costs nothing: one line, exit 1, everything else done."""
+    path = write_config(
+        env,
+        {"credsStore": DEV_CONTAINERS, "auths": {"r.example": {"auth": auth("u", "CANARY-f")}}},
+    )
+    add_secret(env, "GH", "ghcr.io", "octo", "CANARY-gh")
+    env["FAKE_STORE_MODE"] = "readonly"
+    result = run_helper(env, "configure")
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == (
+            "docker-credential-codespaces: cannot copy the login for r.example into the fallback "
+            f"store docker-credential-{DEV_CONTAINERS}: the fallback store "
+            f"docker-credential-{DEV_CONTAINERS} failed to store: storing credentials is not "
+            f"supported; it stays inline in {path}, which docker ignores\n"
+        ).encode()
+    )
+    config = json.loads(path.read_text())
+    assert config["credsStore"] == "codespaces"
+    assert config["credHelpers"]["ghcr.io"] == "codespaces"
+    assert config["auths"]["r.example"] == {"auth": auth("u", "CANARY-f")}
+    assert b"CANARY" not in result.stdout + result.stderr
+
+
+def test_vs_code_dev_containers_store_is_kept_as_the_fallback(
+    env: dict[str, str], fake_stores: Path
+) -> None:
+    path = write_config(
+        env,
+        {"credsStore": DEV_CONTAINERS, "auths": {"r.example": {"auth": auth("u", "CANARY-r")}}},
+    )
+    result = run_helper(env, "configure")
+    assert result.returncode == 0, result.stderr
+    assert f"docker-credential-{DEV_CONTAINERS} keeps its logins, as fallback".encode() in (
+        result.stdout
+    )
+    assert b"copied the login for r.example into the fallback store" in result.stdout
+    assert json.loads(path.read_text())["credsStore"] == "codespaces"
+    assert get_login(env, "registry.gitlab.com") == ("gl", "glpat")  # the host's login
+    assert get_login(env, "r.example") == ("u", "CANARY-r")  # carried into it
+    assert not local_store(env).exists()
+    assert run_helper(env, "unconfigure").returncode == 0
+    assert json.loads(path.read_text())["credsStore"] == DEV_CONTAINERS
+
+
+def test_a_fallback_answering_empty_counts_as_not_found(
+    env: dict[str, str], fake_stores: Path
+) -> None:
+    """docker-credential-pass 0.6.4 answers every server it does not hold with exit 0 and an
+    empty Username and Secret; the codespace token behind it must still answer ghcr.io."""
+    write_config(env, ROUND_TRIP["pass"])
+    assert run_helper(env, "configure").returncode == 0
+    env.update(FAKE_STORE_MODE="empty", CODESPACES="true", GITHUB_TOKEN="CANARY-ghtoken")
+    assert get_login(env, "ghcr.io") == ("codespace", "CANARY-ghtoken")
+    assert get_login(env, "registry.gitlab.com") == ("gl", "glpat")
+    nowhere = run_helper(env, "get", stdin=b"nowhere.example")
+    assert (nowhere.returncode, nowhere.stdout) == (
+        1,
+        b"credentials not found in native keychain\n",
+    )
+
+
+# Each holds a secret that configure leaves alone, so it can only show as a context line of
+# the diff: each sits right above the credsStore line that configure changes.
+SECRETS_IN_CONTEXT = {
+    "Auth": {"auths": {"a.example": {"Auth": auth("u", "CANARY-a")}}},
+    "IdentityToken": {"auths": {"b.example": {"IdentityToken": "CANARY-b"}}},
+    "Password": {"auths": {"c.example": {"username": "u", "Password": "CANARY-c"}}},
+    "HttpHeaders": {"HttpHeaders": {"Authorization": "Bearer CANARY-d"}},
+    "proxy userinfo": {
+        "proxies": {"default": {"httpsProxy": "http://p:CANARY-e@proxy.internal:3128"}}
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS_IN_CONTEXT))
+def test_dry_run_shows_no_secret_in_any_line(env: dict[str, str], name: str) -> None:
+    path = write_config(env, {**SECRETS_IN_CONTEXT[name], "credsStore": "desktop"})
+    result = run_helper(env, "configure", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert out.startswith(f"--- {path}\n")
+    assert "<hidden>" in out  # the line is there, as context, masked
+    assert "CANARY" not in out + result.stderr.decode()
+    unconfigure = run_helper(env, "unconfigure", "--dry-run")
+    assert b"CANARY" not in unconfigure.stdout + unconfigure.stderr
+
+
+def test_unconfigure_keeps_docker_hub_oauth_logins(env: dict[str, str]) -> None:
+    """Docker CLI 27+ keeps its Hub OAuth tokens under .../access-token and .../refresh-token;
+    with no credsStore before, they go back inline like any other login."""
+    path = write_config(env, {})
+    assert run_helper(env, "configure").returncode == 0
+    oauth = {
+        "https://index.docker.io/v1/access-token": ("hubuser", "CANARY-access"),
+        "https://index.docker.io/v1/refresh-token": ("hubuser", "CANARY-refresh"),
+    }
+    for server, (user, secret) in oauth.items():
+        body = json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
+        assert run_helper(env, "store", stdin=body).returncode == 0
+    assert run_helper(env, "unconfigure").returncode == 0
+    assert json.loads(path.read_text()) == {
+        "auths": {server: {"auth": auth(*login)} for server, login in oauth.items()}
+    }
+    # configure again carries them back, and unconfigure restores the same file
+    restored = path.read_bytes()
+    assert run_helper(env, "configure").returncode == 0
+    assert run_helper(env, "unconfigure").returncode == 0
+    assert json.loads(path.read_bytes()) == json.loads(restored)
+
+
+def test_docker_config_without_config_json_gets_one(env: dict[str, str]) -> None:
+    """podman and buildah fail on `stat $DOCKER_CONFIG/config.json` before asking any helper,
+    so configure writes the file even when it has nothing else to put in it."""
+    path = config_file(env)
+    assert not path.parent.exists()
+    dry = run_helper(env, "configure", "--registries", "--dry-run")
+    assert (dry.returncode, dry.stdout) == (0, f"would create {path}\n".encode())
+    assert not path.exists()
+    result = run_helper(env, "configure", "--registries")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(path.read_text()) == {}
+    again = run_helper(env, "configure", "--registries")
+    assert again.stdout == f"{path}: nothing to change\n".encode()
+
+
+def test_configure_writes_through_a_symlinked_directory(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """In a codespace ~/.docker is a link into /workspaces/.codespaces/.persistedshare."""
+    persisted = tmp_path / "persistedshare" / ".docker"
+    persisted.mkdir(parents=True)
+    (persisted / "config.json").write_text(json.dumps({"psFormat": "x"}))
+    link = Path(env["DOCKER_CONFIG"])
+    link.symlink_to(persisted)
+    for _ in range(2):
+        assert run_helper(env, "configure").returncode == 0
+    assert link.is_symlink() and link.resolve() == persisted.resolve()
+    assert json.loads((persisted / "config.json").read_text())["credsStore"] == "codespaces"
+    assert sorted(p.name for p in persisted.iterdir()) == ["config.json", "config.json.bak"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_configure_keeps_the_owner_of_config_json(env: dict[str, str]) -> None:
+    path = write_config(env, {"auths": {"r.example": {"auth": auth("u", "p")}}})
+    os.chown(path.parent, 4321, 4322)
+    os.chown(path, 4321, 4322)
+    assert run_helper(env, "configure").returncode == 0
+    for written in (path, Path(str(path) + ".bak")):
+        info = written.stat()
+        assert (info.st_uid, info.st_gid) == (4321, 4322), written
+    fresh = write_config(env, {})  # a new file takes its directory's owner
+    fresh.unlink()
+    assert run_helper(env, "configure").returncode == 0
+    assert (fresh.stat().st_uid, fresh.stat().st_gid) == (4321, 4322)
+
+
+# A signing and encryption key for `pass`, of default algorithms, that never expires.
+GPG_KEY = ("--quick-gen-key", "dcc-test <dcc-test@example.invalid>", "default", "default")
+
+
+@pytest.fixture
+def real_pass(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Debian's docker-credential-pass 0.6.4 over `pass`, with a password store and a gpg key
+    (no passphrase) of this test's own; its gpg-agent is stopped afterwards."""
+    tools = [shutil.which(name) for name in ("docker-credential-pass", "pass", "gpg", "gpgconf")]
+    if not all(tools):
+        pytest.skip("docker-credential-pass, pass and gpg are needed; tests/run.sh installs them")
+    bin_dir = tmp_path / "pass-bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker-credential-pass").symlink_to(str(tools[0]))
+    gnupg = tmp_path / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    env.update(
+        GNUPGHOME=str(gnupg),
+        PASSWORD_STORE_DIR=str(tmp_path / "password-store"),
+        PATH=f"{bin_dir}:{env['PATH']}",
+    )
+    try:
+        for argv in (
+            ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", *GPG_KEY],
+            ["pass", "init", "dcc-test@example.invalid"],
+        ):
+            done = run_command(argv, env, stdin=None)
+            assert done.returncode == 0, done.stdout + done.stderr
+        yield env
+    finally:
+        run_command(["gpgconf", "--kill", "gpg-agent"], env, stdin=None)
+
+
+@pytest.mark.e2e
+def test_real_pass_fallback_answers_empty_and_the_token_still_answers(
+    real_pass: dict[str, str],
+) -> None:
+    """docker-credential-pass 0.6.4 answers exit 0 with an empty login for every server it
+    does not hold; the codespace token behind it answers ghcr.io, and configure's carried
+    login goes into pass."""
+    env = real_pass
+    unknown = run_command(["docker-credential-pass", "get"], env, stdin=b"ghcr.io")
+    assert (unknown.returncode, json.loads(unknown.stdout)) == (
+        0,
+        {"ServerURL": "ghcr.io", "Username": "", "Secret": ""},
+    )
+    write_config(
+        env, {"credsStore": "pass", "auths": {"r.example": {"Auth": auth("u", "CANARY-pass")}}}
+    )
+    configured = run_helper(env, "configure")
+    assert configured.returncode == 0, configured.stdout + configured.stderr
+    assert b"copied the login for r.example into the fallback store" in configured.stdout
+    env.update(CODESPACES="true", GITHUB_TOKEN="CANARY-ghtoken")
+    assert get_login(env, "ghcr.io") == ("codespace", "CANARY-ghtoken")
+    assert get_login(env, "r.example") == ("u", "CANARY-pass")  # from pass itself
+    nowhere = run_helper(env, "get", stdin=b"nowhere.example")
+    assert (nowhere.returncode, nowhere.stdout) == (
+        1,
+        b"credentials not found in native keychain\n",
+    )
+    listed = run_helper(env, "list", stdin=None)
+    assert json.loads(listed.stdout) == {"r.example": "u", "ghcr.io": "codespace"}
+    assert b"CANARY" not in configured.stderr + listed.stdout + listed.stderr

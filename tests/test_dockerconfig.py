@@ -26,6 +26,24 @@ def auth(pair: str) -> str:
         ({"auth": "not base64!"}, None),
         ({"auth": 7}, None),
         ({}, None),
+        # every spelling docker's Go decoder honours: names in any case, the last one winning
+        ({"Auth": auth("u:p")}, {"Username": "u", "Secret": "p"}),
+        ({"AUTH": auth("u:p")}, {"Username": "u", "Secret": "p"}),
+        ({"auth": auth("old:x"), "Auth": auth("u:p")}, {"Username": "u", "Secret": "p"}),
+        ({"username": "u", "password": "p"}, {"Username": "u", "Secret": "p"}),
+        ({"Username": "u", "PASSWORD": "p"}, {"Username": "u", "Secret": "p"}),
+        ({"u\u017fername": "u", "pa\u017f\u017fword": "p"}, {"Username": "u", "Secret": "p"}),
+        ({"username": "u", "password": "p", "auth": auth("a:b")}, {"Username": "a", "Secret": "b"}),
+        ({"username": "u"}, None),
+        ({"password": "p"}, None),
+        ({"username": "u", "password": 7}, None),
+        ({"IdentityToken": "tok"}, {"Username": "<token>", "Secret": "tok"}),
+        ({"IDENTITYTOKEN": "tok", "Auth": auth("u:p")}, {"Username": "<token>", "Secret": "tok"}),
+        ({"identityto\u212aen": "tok"}, {"Username": "<token>", "Secret": "tok"}),
+        ({"identitytoken": "", "username": "u", "password": "p"}, {"Username": "u", "Secret": "p"}),
+        # not docker's names: "pa\u00dfword" folds to "password" only under full case folding
+        ({"username": "u", "pa\u00dfword": "p"}, None),
+        ({"auth_": auth("u:p")}, None),
     ],
 )
 def test_inline_logins(entry: dict[str, object], login: dict[str, str] | None) -> None:
@@ -47,6 +65,35 @@ def test_masked_hides_every_secret_field_and_leaves_the_original() -> None:
     masked = dockerconfig.masked(config)
     assert "CANARY" not in repr(masked) and masked["auths"]["r"]["email"] == "e"
     assert config["auths"]["r"]["auth"] == "CANARY"
+
+
+def test_masked_hides_secrets_in_every_spelling_headers_and_proxy_userinfo() -> None:
+    config = {
+        "auths": {
+            "a": {"Auth": "CANARY-1", "AUTH": "CANARY-2", "username": "visible-user"},
+            "b": {"IdentityToken": "CANARY-3", "Password": "CANARY-4", "RegistryToken": "CANARY-5"},
+        },
+        "Auths": {"c": {"auth": "CANARY-6"}},
+        "HttpHeaders": {"Authorization": "Bearer CANARY-7", "X-Meta": "CANARY-8"},
+        "proxies": {
+            "default": {
+                "httpProxy": "http://puser:CANARY-9@proxy.internal:3128",
+                "httpsProxy": "CANARY-10:x@proxy.internal:3128/path",
+                "ftpProxy": "socks5://a@b:CANARY-11@proxy.internal:1080",
+                "noProxy": "localhost,127.0.0.1",
+            },
+            "tcp://remote:2376": {"allProxy": ["http://u:CANARY-12@p:1/"]},
+        },
+    }
+    masked = dockerconfig.masked(config)
+    assert "CANARY" not in repr(masked)
+    assert masked["auths"]["a"]["username"] == "visible-user"
+    assert masked["HttpHeaders"] == {"Authorization": "<hidden>", "X-Meta": "<hidden>"}
+    proxies = masked["proxies"]["default"]
+    assert proxies["httpProxy"] == "http://<hidden>@proxy.internal:3128"
+    assert proxies["httpsProxy"] == "<hidden>@proxy.internal:3128/path"
+    assert proxies["ftpProxy"] == "socks5://<hidden>@proxy.internal:1080"
+    assert proxies["noProxy"] == "localhost,127.0.0.1"
 
 
 def test_helper_keys() -> None:

@@ -1,5 +1,6 @@
 """The dev container Feature: a valid manifest, an installer that wires config.json, and a
-lifecycle command that survives Codespaces rewriting config.json after onCreateCommand.
+lifecycle command that survives Codespaces rewriting config.json after onCreateCommand and
+replacing ~/.docker with a link into the persisted share.
 
 pip installs offline from the wheelhouse that tests/run.sh builds.
 """
@@ -8,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from beds.environment import isolated_environ
+from beds.client import run_helper
+from beds.environment import add_secret, isolated_environ
 
 REPO = Path(__file__).resolve().parent.parent
 FEATURE = REPO / ".devcontainer" / "features" / "docker-credential-codespaces"
@@ -88,3 +92,75 @@ def test_feature_installs_and_survives_the_codespaces_rewrite(tmp_path: Path) ->
         "credsStore": "codespaces",
         "credHelpers": {"ghcr.io": "codespaces"},
     }
+
+
+def test_post_start_rewires_after_the_configuring_codespace_step(tmp_path: Path) -> None:
+    """Codespaces' "Configuring codespace" step copies the host's ~/.docker into the persisted
+    share, replaces the user's ~/.docker (and all the image build wrote there) with a link to
+    it, and gives it to the user (devcontainers/features#549 shows its commands); then it
+    writes the secrets' registries inline. The Feature's postStartCommand, run as it is
+    declared, wires the copy through the link, carries the inline login into the store and
+    leaves the link a link."""
+    env = isolated_environ(tmp_path)
+    del env["DOCKER_CONFIG"]  # as in a codespace: docker uses ~/.docker
+    home = Path(env["HOME"])
+    add_secret(env, "GH", "ghcr.io", "octo", "CANARY-ghcr")
+    # as the dev container CLI runs a string command: in a shell
+    post_start = ["/bin/sh", "-c", manifest()["postStartCommand"]]
+    # The image build: the installer's configure writes the user's own ~/.docker.
+    built = subprocess.run(post_start, env=env, capture_output=True, timeout=60, check=False)
+    assert built.returncode == 0, built.stderr
+    assert (home / ".docker" / "config.json").is_file()
+    # The step: the host's .docker copied into the share, the user's replaced by a link.
+    host_docker = tmp_path / "host-root" / ".docker"
+    host_docker.mkdir(parents=True)
+    (host_docker / "config.json").write_text(json.dumps({"psFormat": "host"}))
+    share = tmp_path / "workspaces" / ".codespaces" / ".persistedshare"
+    share.mkdir(parents=True)
+    shutil.copytree(host_docker, share / ".docker")
+    shutil.rmtree(home / ".docker")
+    (home / ".docker").symlink_to(share / ".docker")
+    owner = (4321, 4322) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    for path in (share / ".docker", share / ".docker" / "config.json"):
+        os.chown(path, *owner)
+    # Then Codespaces writes its registries, and a login the host had, inline.
+    inline = {
+        "ghcr.io": {"auth": base64.b64encode(b"octo:CANARY-ghcr").decode()},
+        "registry.internal.example": {"Auth": base64.b64encode(b"dev:CANARY-inline").decode()},
+    }
+    copied = share / ".docker" / "config.json"
+    copied.write_text(json.dumps({"psFormat": "host", "auths": inline}))
+
+    for _ in range(2):  # every start; the second changes nothing
+        started = subprocess.run(post_start, env=env, capture_output=True, timeout=60, check=False)
+        assert started.returncode == 0, started.stderr
+        assert b"CANARY" not in started.stdout + started.stderr
+    assert started.stdout == f"{home / '.docker' / 'config.json'}: nothing to change\n".encode()
+    assert (home / ".docker").is_symlink()
+    assert (home / ".docker").resolve() == (share / ".docker").resolve()
+    assert not copied.is_symlink() and (copied.stat().st_uid, copied.stat().st_gid) == owner
+    assert json.loads(copied.read_text()) == {
+        "psFormat": "host",
+        "auths": inline,
+        "credsStore": "codespaces",
+        "credHelpers": {"ghcr.io": "codespaces", "registry.internal.example": "codespaces"},
+    }
+    store = home / ".local" / "share" / "docker-credential-codespaces" / "credentials.json"
+    assert json.loads(store.read_text())["credentials"] == {
+        "registry.internal.example": {"Username": "dev", "Secret": "CANARY-inline"}
+    }
+    for server, secret in (
+        ("registry.internal.example", "CANARY-inline"),
+        ("ghcr.io", "CANARY-ghcr"),
+    ):
+        got = run_helper(env, "get", stdin=server.encode())
+        assert json.loads(got.stdout)["Secret"] == secret, got.stdout + got.stderr
+    # A login written inline later, next to credsStore: codespaces, is carried at the next start.
+    config = json.loads(copied.read_text())
+    config["auths"]["late.example"] = {"auth": base64.b64encode(b"late:CANARY-late").decode()}
+    copied.write_text(json.dumps(config))
+    started = subprocess.run(post_start, env=env, capture_output=True, timeout=60, check=False)
+    assert started.returncode == 0, started.stderr
+    got = run_helper(env, "get", stdin=b"late.example")
+    assert json.loads(got.stdout)["Secret"] == "CANARY-late", got.stdout + got.stderr
+    assert (home / ".docker").is_symlink()

@@ -94,3 +94,31 @@ def imported_modules(
             modules.add(line.rsplit("|", 1)[1].strip())
     assert modules, result.stderr
     return modules
+
+
+def recording_helper(directory: Path, log: Path, helper: Path = HELPER) -> Path:
+    """An executable named like the helper, in `directory`, that appends its verb to `log` and
+    then runs `helper`: which verbs a client (or a daemon's client) ran, and in what order.
+
+    Only argv is recorded, never stdin: a `store` request carries the password. A test puts
+    `directory` first on PATH, so that clients find this one by the helper's name.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    recorder = directory / PROGRAM
+    recorder.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$1" >> {shlex.quote(str(log))}\n'
+        f'exec {shlex.quote(str(helper))} "$@"\n'
+    )
+    recorder.chmod(0o755)
+    return recorder
+
+
+def recorded_verbs(log: Path) -> list[str]:
+    """The verbs `recording_helper` saw, in order, and start the record afresh."""
+    try:
+        verbs = log.read_text().split()
+    except FileNotFoundError:
+        return []
+    log.unlink()
+    return verbs

@@ -146,8 +146,11 @@ def self_signed_cert(
     return cert, key
 
 
-def _registry_config(root: Path, port: int, tls: Optional[tuple[Path, Path]]) -> str:
-    """The registry's YAML (JSON is valid YAML), with auth, a private storage dir and quiet logs."""
+def _registry_config(
+    root: Path, port: int, tls: Optional[tuple[Path, Path]], auth: bool = True
+) -> str:
+    """The registry's YAML (JSON is valid YAML): htpasswd auth unless `auth` is false, a
+    private storage dir and quiet logs."""
     http: dict[str, object] = {
         "addr": f"127.0.0.1:{port}",
         "secret": secrets.token_hex(16),
@@ -155,7 +158,7 @@ def _registry_config(root: Path, port: int, tls: Optional[tuple[Path, Path]]) ->
     }
     if tls is not None:
         http["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
-    config = {
+    config: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": True}},
         "storage": {
@@ -163,9 +166,10 @@ def _registry_config(root: Path, port: int, tls: Optional[tuple[Path, Path]]) ->
             "delete": {"enabled": True},
         },
         "http": http,
-        "auth": {"htpasswd": {"realm": "basic-realm", "path": str(root / "htpasswd")}},
         "health": {"storagedriver": {"enabled": False}},
     }
+    if auth:
+        config["auth"] = {"htpasswd": {"realm": "basic-realm", "path": str(root / "htpasswd")}}
     return json.dumps(config, indent=2)
 
 
@@ -197,11 +201,14 @@ def start_registry(
     password: Optional[str] = None,
     *,
     tls: bool = False,
+    auth: bool = True,
     attempts: int = 3,
 ) -> Iterator[RunningRegistry]:
     """Run an authenticating registry on 127.0.0.1 for the duration of the `with` block.
 
-    It answers before the block starts (bounded wait) and is always stopped after it. Plain
+    With `auth` false it is an open registry instead, as a public one is to anonymous pulls
+    (`user` and `password` then open nothing). It answers before the block starts (bounded
+    wait) and is always stopped after it. Plain
     HTTP by default: skopeo (`--tls-verify=false`) and the docker CLI (127.0.0.0/8 is insecure by
     default; `--insecure` for `manifest inspect`) both accept it.
     """
@@ -215,7 +222,7 @@ def start_registry(
         (root / "htpasswd").write_text(htpasswd_line(user, password))
         cert_key = self_signed_cert(root) if tls else None
         ca_cert = cert_key[0] if cert_key else None
-        registry = _launch(root, user, password, cert_key, ca_cert, attempts)
+        registry = _launch(root, user, password, cert_key, ca_cert, attempts, auth)
         try:
             yield registry
         finally:
@@ -229,13 +236,14 @@ def _launch(
     cert_key: Optional[tuple[Path, Path]],
     ca_cert: Optional[Path],
     attempts: int,
+    auth: bool,
 ) -> RunningRegistry:
     """Start the process and wait for it; retry on a new port if it died (the port was taken)."""
     last_log = ""
     for attempt in range(attempts):
         port = free_port()
         config_path = root / "config.yml"
-        config_path.write_text(_registry_config(root, port, cert_key))
+        config_path.write_text(_registry_config(root, port, cert_key, auth))
         log_path = root / f"registry-{attempt}.log"
         # A clean environment: REGISTRY_* variables would override the config file.
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root)}

@@ -12,6 +12,10 @@ Stopping is bounded and leaves nothing behind: the PID in the daemon's own pidfi
 left under the directory (dockerd leaves `exec/netns/default` mounted, and bind-mounts its data
 root over itself) is unmounted before the directory is removed.
 
+The storage driver is overlay2 where the kernel lets this directory be an overlay's layers,
+vfs otherwise (it works everywhere, but copies every layer whole for each container and build
+step, which makes the dev container build many times slower).
+
 The client is the docker CLI 28 at `DOCKER_CLIENT`, which every machine of this kind has:
 it is the client users run, the one the daemonless tests describe, and it negotiates API 1.41
 with this daemon. `beds/environment.py` puts it on the tests' PATH under the name `docker`.
@@ -54,6 +58,7 @@ class RunningDaemon:
 
     root: Path
     process: subprocess.Popen[bytes]
+    driver: str
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -174,6 +179,25 @@ def _unmount_under(root: Path) -> None:
         raise DaemonBedError(f"still mounted after the daemon stopped: {remaining}")
 
 
+def storage_driver() -> str:
+    """overlay2 if an overlay mount of directories under `SHORT_TMP` works here, else vfs."""
+    with tempfile.TemporaryDirectory(prefix="dkd-probe-", dir=SHORT_TMP) as tmp:
+        layers = {name: Path(tmp) / name for name in ("lower", "upper", "work", "merged")}
+        for layer in layers.values():
+            layer.mkdir()
+        options = ",".join(f"{name}dir={layers[name]}" for name in ("lower", "upper", "work"))
+        mounted = subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o", options, str(layers["merged"])],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        if mounted.returncode != 0:
+            return "vfs"
+        _unmount_under(Path(tmp))
+        return "overlay2"
+
+
 def _pinged(socket_path: Path) -> bool:
     """Whether the daemon answers GET /_ping on its socket with OK."""
     try:
@@ -189,7 +213,7 @@ def _pinged(socket_path: Path) -> bool:
     return answer.startswith(b"HTTP/1.") and answer.endswith(b"\r\n\r\nOK")
 
 
-def daemon_argv(root: Path, storage_driver: str) -> list[str]:
+def daemon_argv(root: Path, driver: str) -> list[str]:
     """dockerd with everything of its own under `root`, and no part of the host's network."""
     return [
         DOCKERD_BINARY,
@@ -202,7 +226,7 @@ def daemon_argv(root: Path, storage_driver: str) -> list[str]:
         "-H",
         f"unix://{root / 'sock'}",
         "--storage-driver",
-        storage_driver,
+        driver,
         "--iptables=false",
         "--ip6tables=false",
         "--bridge=none",
@@ -210,18 +234,19 @@ def daemon_argv(root: Path, storage_driver: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def start_daemon(storage_driver: str = "vfs") -> Iterator[RunningDaemon]:
+def start_daemon(driver: Optional[str] = None) -> Iterator[RunningDaemon]:
     """Run a dockerd for the duration of the `with` block: it answers before the block starts
     (bounded wait) and is stopped, its mounts undone and its directory removed, after it.
 
-    vfs by default: it works on every kernel, where overlay2 needs one that allows it.
+    The storage `driver` is `storage_driver()`'s choice unless one is named.
     """
     reason = unavailable()
     if reason is not None:
         raise DaemonBedError(reason)
+    chosen = driver or storage_driver()
     root = Path(tempfile.mkdtemp(prefix="dkd-", dir=SHORT_TMP))
     try:
-        daemon = _launch(root, storage_driver)
+        daemon = _launch(root, chosen)
         try:
             yield daemon
         finally:
@@ -231,20 +256,20 @@ def start_daemon(storage_driver: str = "vfs") -> Iterator[RunningDaemon]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _launch(root: Path, storage_driver: str) -> RunningDaemon:
+def _launch(root: Path, driver: str) -> RunningDaemon:
     """Start dockerd and wait until it answers on its socket, or fail with its log."""
     # A clean environment: DOCKER_* or proxy variables of the machine must not steer it.
     env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(root), "LANG": "C.UTF-8"}
     with (root / "dockerd.log").open("wb") as log_file:
         process = subprocess.Popen(
-            daemon_argv(root, storage_driver),
+            daemon_argv(root, driver),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
         )
-    daemon = RunningDaemon(root=root, process=process)
+    daemon = RunningDaemon(root=root, process=process, driver=driver)
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
         while time.monotonic() < deadline and process.poll() is None:

@@ -138,3 +138,13 @@ def verb_recorder(directory: Path, log: Path, helper: Path = HELPER) -> Path:
     )
     recorder.chmod(0o755)
     return recorder
+
+
+def recorded_verbs(log: Path) -> list[str]:
+    """The verbs `verb_recorder` saw, in order, and start the record afresh."""
+    try:
+        verbs = log.read_text().split()
+    except FileNotFoundError:
+        return []
+    log.unlink()
+    return verbs

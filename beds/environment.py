@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from beds.client import HELPER
+from beds.daemon import DOCKER_CLIENT
 
 #: The machine's PATH as this process found it, before any test replaced os.environ.
 MACHINE_PATH = os.environ.get("PATH") or os.defpath
@@ -28,6 +29,9 @@ LOOPBACK = "127.0.0.1,localhost"
 
 #: Programs of the machine that never join a run's PATH: docker asks them by name.
 CREDENTIAL_HELPERS = "docker-credential-"
+#: Programs linked by name before the PATH scan, whatever the machine's PATH order: the one
+#: docker CLI every test drives (beds/daemon.py says why that one).
+PINNED = {"docker": DOCKER_CLIENT}
 _tools: list[Path] = []
 _tools_lock = threading.Lock()
 
@@ -38,8 +42,10 @@ def tools_dir() -> Path:
     One symlink per executable of the machine's PATH directories (the first of a name wins, as
     a lookup would), except `docker-credential-*`: Debian's golang-docker-credential-helpers,
     for one, puts docker-credential-pass and -secretservice in /usr/bin, and they must never
-    answer for a fallback store that a test took away. Made once per process (readable by
-    every user, as the tests' other users need it), removed when the process exits.
+    answer for a fallback store that a test took away. The `PINNED` programs come first where
+    the machine has them, so a PATH with /usr/bin before /usr/local/bin cannot swap Debian's
+    docker CLI 20.10 in. Made once per process (readable by every user, as the tests' other
+    users need it), removed when the process exits.
     """
     with _tools_lock:
         if _tools:
@@ -47,6 +53,9 @@ def tools_dir() -> Path:
         directory = Path(tempfile.mkdtemp(prefix="beds-tools-"))
         atexit.register(shutil.rmtree, directory, ignore_errors=True)
         directory.chmod(0o755)
+        for name, program in PINNED.items():
+            if os.access(program, os.X_OK):
+                (directory / name).symlink_to(program)
         for entry in MACHINE_PATH.split(os.pathsep):
             if not os.path.isabs(entry) or not os.path.isdir(entry):
                 continue

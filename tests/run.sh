@@ -11,9 +11,10 @@
 # own .venv-3.X, with the executable the launcher writes, as in .venv. A version not on the
 # machine is skipped with a line saying so. With ARGS, only the main Python runs.
 #
-# Installs Debian's docker-registry, skopeo, apache2-utils, podman, buildah and faketime (the
-# fake clock of the multi-day ECR tests) through apt-get when run as root (as CI is);
-# otherwise their end-to-end tests are skipped with the reason printed. It installs
+# Installs Debian's docker-registry, skopeo, apache2-utils, podman, buildah, faketime (the
+# fake clock of the multi-day ECR tests), docker.io (dockerd) and debootstrap through
+# apt-get when run as root (as CI is); otherwise their end-to-end tests are skipped with
+# the reason printed. It installs
 # golang-docker-credential-helpers too: no test may reach its docker-credential-pass and
 # -secretservice in /usr/bin unless it puts one on PATH itself, so the suite proves it is
 # hermetic on a machine that has them; and pass, for the one test that chains to the real
@@ -35,6 +36,8 @@ command -v faketime >/dev/null || missing+=(faketime)
 command -v docker-credential-pass >/dev/null || missing+=(golang-docker-credential-helpers)
 # The real docker-credential-pass as a fallback store needs pass (and its gpg).
 command -v pass >/dev/null || missing+=(pass)
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
@@ -52,6 +55,17 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 # The executable under test is the one install.sh writes, not pip's console script.
 .venv/bin/python -I -m docker_credential_codespaces.launcher .venv/bin/docker-credential-codespaces
+# The dev container CLI, for the Feature's end-to-end test: pinned, into .venv/node, never
+# globally; installed again only when the pin changes.
+devcontainer_cli=@devcontainers/cli@0.89.0
+if [ "$(cat .venv/node/.installed 2>/dev/null)" != "$devcontainer_cli" ]; then
+    if command -v npm >/dev/null; then
+        npm install --prefix .venv/node --no-audit --no-fund --loglevel=error "$devcontainer_cli"
+        echo "$devcontainer_cli" >.venv/node/.installed
+    else
+        echo "tests/run.sh: no npm; the Feature's end-to-end test will be skipped" >&2
+    fi
+fi
 # The real build: an sdist, and the wheel built from it, both checked by twine. The wheelhouse
 # (the wheel, its dependencies, hatchling to build the checkout, pip for pipx's shared venv)
 # lets the install tests and the bench's install rows install offline.

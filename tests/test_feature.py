@@ -44,6 +44,9 @@ def test_manifest_follows_the_feature_spec() -> None:
         "docker-credential-codespaces configure && docker-credential-codespaces warm --background"
     )
     assert (FEATURE / "install.sh").stat().st_mode & 0o111
+    # The dev container CLI fetches every Feature named there, used or not: offline, the build
+    # stops (tests/test_e2e_feature.py; docs/feature.md says why none is needed).
+    assert "installsAfter" not in feature
 
 
 @pytest.mark.e2e

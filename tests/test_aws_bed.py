@@ -342,7 +342,7 @@ def test_delay_and_concurrent_counting(client: ClientFactory, ecr: FakeECR) -> N
         thread.join(timeout=10)
     elapsed = time.monotonic() - started
 
-    assert 0.3 <= elapsed < 0.3 * len(clients) / 2  # overlapped, not serialised
+    assert 0.3 <= elapsed < 0.3 * len(clients)  # overlapped: serialised would take all of it
     assert len(set(tokens)) == len(tokens) == 8
     assert ecr.counts() == {("ecr", KEY): 6, ("ecr", OTHER_KEY): 2}
 

@@ -28,7 +28,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from beds.servers import free_port, stop_process
 
@@ -417,3 +417,123 @@ def manifest_digest(registry: RunningRegistry, repo_tag: str) -> str:
         raise RegistryBedError(f"manifest head: {status} {text!r}")
     lower = {k.lower(): v for k, v in headers.items()}
     return lower["docker-content-digest"]
+
+
+class TokenRegistry:
+    """A registry of our own on 127.0.0.1 for what Debian's cannot be made to do.
+
+    It challenges with a Bearer token service at `/token` (as ghcr.io, Docker Hub and ECR
+    Public do) that takes `user:password` as Basic auth, answers a good login with
+    `token_status` (200, or a 403 as ghcr.io gives for a package not shared with the
+    repository), and serves /v2/ to the token it issued. Over TLS (`tls_name`), with a
+    certificate for that name alone, in `ca_cert`. With `drip`, every answer is written a
+    byte every `drip` seconds, as a registry that never lets a socket timeout expire.
+    `realm_host` is the host its challenge names (its own by default; `ghcr.io` when it is
+    reached as ghcr.io through beds.proxy). `requests` holds every request line it received,
+    with its Authorization header, for tests that check where credentials went.
+    """
+
+    SERVICE = "bearer-test"
+    TOKEN = "registry-token"
+    DRIP_BYTES = 30  # a bound on how long one dripping answer lasts
+
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        *,
+        token_status: int = 200,
+        tls_name: Optional[str] = None,
+        realm_host: Optional[str] = None,
+        drip: float = 0.0,
+    ) -> None:
+        import http.server
+        import ssl
+        import threading
+
+        self.user, self.password, self.token_status = user, password, token_status
+        self.drip = drip
+        self.requests: list[tuple[str, str]] = []
+        self.stopping = threading.Event()
+        self._tmp = tempfile.TemporaryDirectory(prefix="token-registry-")
+        self.ca_cert: Optional[Path] = None
+        context = None
+        if tls_name is not None:
+            alt = f"IP:{tls_name}" if tls_name.replace(".", "").isdigit() else f"DNS:{tls_name}"
+            cert, key = self_signed_cert(Path(self._tmp.name), tls_name, alt)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(cert, key)
+            self.ca_cert = cert
+        bed = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                bed.requests.append((self.requestline, self.headers.get("Authorization", "")))
+                if self.path.startswith("/token"):
+                    expected = "Basic " + base64.b64encode(
+                        f"{bed.user}:{bed.password}".encode()
+                    ).decode("ascii")
+                    if self.headers.get("Authorization") != expected:
+                        return self._answer(401, {})
+                    if f"service={bed.SERVICE}" not in self.path:
+                        return self._answer(400, {})
+                    if bed.token_status != 200:
+                        return self._answer(bed.token_status, {})
+                    return self._answer(200, {"token": bed.TOKEN})
+                if self.headers.get("Authorization") == f"Bearer {bed.TOKEN}":
+                    return self._answer(200, {})
+                realm = f"{bed.scheme}://{bed.realm_host}/token"
+                challenge = f'Bearer realm="{realm}",service="{bed.SERVICE}"'
+                return self._answer(401, {}, {"WWW-Authenticate": challenge})
+
+            def _answer(self, status: int, body: dict, headers: Optional[dict] = None) -> None:
+                data = json.dumps(body).encode()
+                head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+                head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+                head += [f"Content-Length: {len(data)}", "Connection: close", "", ""]
+                raw = "\r\n".join(head).encode() + data
+                self.close_connection = True
+                if not bed.drip:
+                    self.wfile.write(raw)
+                    return
+                for byte in raw[: bed.DRIP_BYTES]:
+                    if bed.stopping.wait(bed.drip):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def finish_request(self, request: Any, client_address: Any) -> None:
+                """The TLS handshake in the request's own thread, never in the accept loop."""
+                if context is not None:
+                    request.settimeout(HTTP_TIMEOUT_S)
+                    try:
+                        request = context.wrap_socket(request, server_side=True)
+                    except OSError:  # a client that does not trust the certificate
+                        return
+                super().finish_request(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.host = f"127.0.0.1:{self.port}"
+        self.scheme = "https" if context is not None else "http"
+        self.realm_host = realm_host or self.host
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> TokenRegistry:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=HTTP_TIMEOUT_S)
+        self._tmp.cleanup()

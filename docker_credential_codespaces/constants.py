@@ -93,6 +93,30 @@ KUBERNETES_SECRET_DATA_KEY = ".dockerconfigjson"
 KUBERNETES_DEFAULT_SECRET_NAME = "registry-credentials"
 # A Secret's name is a DNS subdomain (RFC 1123): at most this long.
 KUBERNETES_NAME_MAX = 253
+# The hosts `doctor --check` may try over plain HTTP and never reaches through a proxy, as
+# docker treats them: this machine for certain, and nothing that merely starts like it.
+LOOPBACK_NAME = "localhost"
+LOOPBACK_IPV4_NETWORK = "127.0.0.0/8"
+LOOPBACK_IPV6 = "::1"
+# VS Code Dev Containers injects `"credsStore": "dev-containers-<id>"`: a helper that forwards
+# to the host's credentials, there only while VS Code is attached.
+DEV_CONTAINERS_STORE_PREFIX = "dev-containers-"
+
+# doctor's registry-specific hints. Docker Hub access tokens (personal, organization), which
+# accounts with 2FA or SSO need instead of a password.
+DOCKER_HUB_TOKEN_PREFIXES = ("dckr_pat_", "dckr_oat_")
+# Google Artifact Registry (and gcr.io) take a service-account key as the password of these
+# users: the key file's JSON, or its base64; a key file has these fields.
+GOOGLE_JSON_KEY_USER = "_json_key"
+GOOGLE_JSON_KEY_BASE64_USER = "_json_key_base64"
+GOOGLE_KEY_FIELDS = ("type", "client_email", "private_key")
+# Robot accounts whose names a shell mangles: Harbor's robot$<name>, Quay's <org>+<name>.
+HARBOR_ROBOT_PREFIX = "robot$"
+QUAY_ROBOT_SEPARATOR = "+"
+# Where a ghcr.io package is shared with a codespace's repository, for a 403 from ghcr.io.
+GHCR_SHARING_SETTING = "Manage Codespaces access"
+DEVCONTAINER_REPOSITORIES = "customizations.codespaces.repositories"
+DEVCONTAINER_PACKAGES_READ = '"packages": "read"'
 
 # The codespace's own token for ghcr.io (only in a codespace: CODESPACES=true).
 GHCR = "ghcr.io"

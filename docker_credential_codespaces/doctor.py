@@ -17,10 +17,33 @@ from typing import Any
 
 from . import codespace_token, dockerconfig, ecr, probe, secrets, settings
 from .commands import Parser
-from .constants import DOCKER_HUB_KEY, ENV_DOCKER_AUTH_CONFIG, GHCR, HELPER_NAME, PROGRAM
+from .constants import (
+    CONFIG_FILE,
+    DEV_CONTAINERS_STORE_PREFIX,
+    DEVCONTAINER_PACKAGES_READ,
+    DEVCONTAINER_REPOSITORIES,
+    DOCKER_HUB_KEY,
+    DOCKER_HUB_TOKEN_PREFIXES,
+    ENV_DOCKER_AUTH_CONFIG,
+    ENV_DOCKER_CONFIG,
+    ENV_GITHUB_TOKEN,
+    GHCR,
+    GHCR_SHARING_SETTING,
+    GOOGLE_JSON_KEY_BASE64_USER,
+    GOOGLE_JSON_KEY_USER,
+    GOOGLE_KEY_FIELDS,
+    HARBOR_ROBOT_PREFIX,
+    HELPER_NAME,
+    IDENTITY_TOKEN_USERNAME,
+    PROGRAM,
+    QUAY_ROBOT_SEPARATOR,
+    SECRET_PASSWORD,
+    SECRET_USER,
+)
 from .ecr import TOKEN
 from .logins import logins
 from .resolve import CodespacesHelper
+from .servers import docker_key
 from .wire import HelperError
 
 # The longest --timeout: a login that takes longer than this is not coming.
@@ -29,16 +52,31 @@ GHCR_NOTE = (
     "the codespace token can pull this repository's packages but not push; to push, "
     "`docker login ghcr.io` with a personal access token that has write:packages"
 )
+NOT_A_REGISTRY_NOTE = "not a registry but docker's own sign-in record; it is never checked"
+# What a `dev-containers-<id>` credsStore is, in words.
+DEV_CONTAINERS_WORDS = (
+    "VS Code Dev Containers' forwarder to the credentials of the host VS Code runs on; "
+    "it answers only while VS Code is attached to this container"
+)
 
 
 class Row:
-    """One registry the helper knows, and what doctor found about it."""
+    """One registry the helper knows, and what doctor found about it.
 
-    def __init__(self, key: str, source: str) -> None:
+    `password_variable` names where the password comes from, for hints about it; `registry`
+    is False for a stored key that names no registry (docker's Docker Hub sign-in records),
+    which is never wired or checked.
+    """
+
+    def __init__(self, key: str, source: str, password_variable: str | None = None) -> None:
         self.key = key
         self.source = source
+        self.password_variable = password_variable
+        self.registry = docker_key(key) == key
         registry = ecr.registry(key)
-        if key == DOCKER_HUB_KEY:
+        if not self.registry:
+            self.kind = "Docker Hub sign-in" if key.startswith(DOCKER_HUB_KEY[:-1]) else "other"
+        elif key == DOCKER_HUB_KEY:
             self.kind = "Docker Hub"
         elif registry is None:
             self.kind = "registry"
@@ -72,14 +110,110 @@ def secret_findings() -> tuple[list[Row], list[str]]:
     now = time.time()
     rows = []
     for key, secret in found.answers.items():
-        row = Row(key, f"secret {secret.prefix}")
+        row = Row(key, f"secret {secret.prefix}", secret.variable(SECRET_PASSWORD))
         if secret.aws is not None:
             from .ecr import login
 
             row.identity = login.describe(secret.aws)
             row.state, row.problems = login.status(secret, now)
+        else:
+            problems_and_notes = secret_hints(secret)
+            row.problems += problems_and_notes[0]
+            row.notes += problems_and_notes[1]
         rows.append(row)
-    return rows, problems
+    return rows, problems + secrets_file_problems()
+
+
+def secret_hints(secret: secrets.Secret) -> tuple[list[str], list[str]]:
+    """What the registry behind a triple is known to want, as (problems, notes): each one
+    line naming the variable, never its value. Nothing here uses the network."""
+    problems, notes = [], []
+    user, password = secret.variable(SECRET_USER), secret.variable(SECRET_PASSWORD)
+    if (
+        secret.key == DOCKER_HUB_KEY
+        and secret.user != IDENTITY_TOKEN_USERNAME
+        and not secret.password.startswith(DOCKER_HUB_TOKEN_PREFIXES)
+    ):
+        notes.append(
+            f"{password} is not a Docker Hub access token ({', '.join(DOCKER_HUB_TOKEN_PREFIXES)}"
+            "...): Hub accounts with 2FA or SSO refuse passwords; create a personal access "
+            "token in Docker Hub's account settings and use it instead"
+        )
+    if secret.user in (GOOGLE_JSON_KEY_USER, GOOGLE_JSON_KEY_BASE64_USER):
+        wrong = _service_account_key_fault(secret.user, secret.password)
+        if wrong:
+            encoded = ", base64-encoded" if secret.user == GOOGLE_JSON_KEY_BASE64_USER else ""
+            problems.append(
+                f"{password} must be a Google service-account key for user {secret.user} "
+                f"(the key file's JSON{encoded}, with {', '.join(GOOGLE_KEY_FIELDS)}), but "
+                f"{wrong}; paste the whole key file as the secret: a multi-line key works "
+                "through the secrets file"
+            )
+    mangled = _mangled_user(secret.user)
+    if mangled:
+        notes.append(
+            f"{user} {mangled}: a Harbor robot is {HARBOR_ROBOT_PREFIX}<name> and a Quay "
+            f"robot <org>{QUAY_ROBOT_SEPARATOR}<name>; write it in single quotes in a shell"
+        )
+    return problems, notes
+
+
+def _service_account_key_fault(user: str, password: str) -> str:
+    """What is wrong with a Google `_json_key`/`_json_key_base64` password, or "" if nothing.
+
+    Only field names are said, never a value (not even json's own error, which quotes it).
+    """
+    text = password
+    if user == GOOGLE_JSON_KEY_BASE64_USER:
+        import binascii
+
+        try:
+            text = binascii.a2b_base64(password.strip().encode("ascii")).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return "it is not base64 of UTF-8 text"
+    try:
+        key = json.loads(text)
+    except (ValueError, RecursionError):
+        return "it is not JSON"
+    if not isinstance(key, dict):
+        return "it is not a JSON object"
+    missing = [f for f in GOOGLE_KEY_FIELDS if not isinstance(key.get(f), str) or not key[f]]
+    return f"it has no {', '.join(missing)}" if missing else ""
+
+
+def _mangled_user(user: str) -> str:
+    """How a user name looks cut or mangled by a shell, or "": a Harbor `robot$name` cut at
+    the `$` (or its `$` escaped in vain), a Quay `org+name` cut at the `+`, quotes kept,
+    white space, or percent-encoding."""
+    if user.rstrip("$") == HARBOR_ROBOT_PREFIX[:-1]:
+        return f"is just {user!r}, as if cut at the '$'"
+    if user.endswith(QUAY_ROBOT_SEPARATOR):
+        return f"ends in '{QUAY_ROBOT_SEPARATOR}', as if cut after it"
+    if "\\" in user:
+        return "holds a backslash, as a shell leaves one escaping in vain"
+    if user[:1] in "'\"" or user[-1:] in "'\"":
+        return "holds quotes at its ends, as if copied with the shell's quoting"
+    if any(c.isspace() for c in user):
+        return "holds white space"
+    if "%24" in user.lower() or "%2b" in user.lower():
+        return "holds percent-encoding (%24 is '$', %2B is '+')"
+    return ""
+
+
+def secrets_file_problems() -> list[str]:
+    """Each registry variable of the secrets file whose line does not decode, by name only."""
+    damaged: list[tuple[str, str]] = []
+    path = secrets.secrets_file_path()
+    secrets.read_file(path, damaged=damaged)
+    return [
+        f"{name} in the secrets file {path} is {why}, so it is ignored"
+        + (
+            " (shell loaders that split lines on every '=' do this; split on the first only)"
+            if why == secrets.PADDING_CUT
+            else ""
+        )
+        for name, why in damaged
+    ]
 
 
 def cache_problems() -> list[str]:
@@ -93,10 +227,17 @@ def cache_problems() -> list[str]:
     return []
 
 
-def login_rows(known: set[str]) -> tuple[list[Row], list[str]]:
-    """Rows for the stored logins (local or fallback store), and the codespace token."""
+def login_rows(known: set[str]) -> tuple[list[Row], list[str], list[str]]:
+    """Rows for the stored logins (local or fallback store), and the codespace token; the
+    problems and notes about where the logins are kept."""
     source = logins()
-    problems = []
+    problems, notes = [], []
+    name = getattr(source, "name", None)  # a fallback store's credsStore name
+    if isinstance(name, str) and is_dev_containers_store(name):
+        notes.append(
+            f"logins are kept by the fallback store docker-credential-{name}: "
+            f"{DEV_CONTAINERS_WORDS}"
+        )
     try:
         stored = source.entries()
     except HelperError as error:
@@ -105,13 +246,23 @@ def login_rows(known: set[str]) -> tuple[list[Row], list[str]]:
     rows = []
     for key in sorted(stored):
         if key not in known:
-            rows.append(Row(key, source.description))
+            row = Row(key, source.description)
+            if not row.registry:
+                row.notes.append(NOT_A_REGISTRY_NOTE)
+            rows.append(row)
             known.add(key)
     if GHCR not in known and codespace_token.applies():
-        row = Row(GHCR, "Codespaces token")
+        row = Row(GHCR, "Codespaces token", ENV_GITHUB_TOKEN)
         row.notes.append(GHCR_NOTE)
         rows.append(row)
-    return rows, problems
+    return rows, problems, notes
+
+
+def is_dev_containers_store(name: str) -> bool:
+    """Whether a credsStore is the one VS Code Dev Containers injects (`dev-containers-<id>`)."""
+    return name.startswith(DEV_CONTAINERS_STORE_PREFIX) and len(name) > len(
+        DEV_CONTAINERS_STORE_PREFIX
+    )
 
 
 def wiring_problems(rows: list[Row]) -> list[str]:
@@ -124,6 +275,12 @@ def wiring_problems(rows: list[Row]) -> list[str]:
     if shutil.which(PROGRAM) is None:
         problems.append(f"{PROGRAM} is not on PATH, so docker cannot run it")
     path = dockerconfig.config_path()
+    if os.environ.get(ENV_DOCKER_CONFIG) and not os.path.lexists(path):
+        problems.append(
+            f"{ENV_DOCKER_CONFIG} is set, but {os.path.dirname(path)} holds no {CONFIG_FILE}: "
+            f"podman and buildah then fail (stat {path}: no such file or directory) before "
+            f"they ask any credential helper; run `{PROGRAM} configure`, which creates it"
+        )
     try:
         config = dockerconfig.load(path)
     except HelperError as error:
@@ -131,7 +288,13 @@ def wiring_problems(rows: list[Row]) -> list[str]:
     store = config.get("credsStore")
     named = config.get("credHelpers")
     helpers: dict[str, Any] = named if isinstance(named, dict) else {}
-    for row in rows:
+    forwarder = (
+        f" (its credsStore {store} is {DEV_CONTAINERS_WORDS}; `configure` keeps it as the "
+        "fallback store)"
+        if isinstance(store, str) and is_dev_containers_store(store)
+        else ""
+    )
+    for row in (row for row in rows if row.registry):
         for key in dockerconfig.helper_keys([row.key]):
             other = helpers.get(key)
             if other not in (None, HELPER_NAME):
@@ -149,33 +312,65 @@ def wiring_problems(rows: list[Row]) -> list[str]:
         else:
             row.problems.append(
                 f"docker will not ask this helper: {path} has no credsStore "
-                f"{HELPER_NAME!r} and no credHelpers entry; run `{PROGRAM} configure`"
+                f"{HELPER_NAME!r} and no credHelpers entry{forwarder}; "
+                f"run `{PROGRAM} configure`"
             )
     return problems
 
 
 def run_checks(rows: list[Row], timeout: float) -> None:
-    """Log in to every registry at once, each within `timeout` seconds."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Log in to every registry at once, the whole of each (its credentials, an ECR
+    exchange, DNS, TLS, every request) within `timeout` seconds.
+
+    Socket timeouts alone cannot promise that: a server that sends a byte a second never
+    lets one expire, and a name lookup has none. So each check runs in a daemon thread, and
+    one still running at the deadline is reported as unreachable and left behind: the
+    process exits without waiting for it (cli.entry).
+    """
+    import threading
 
     helper = CodespacesHelper()
+    checked = [row for row in rows if row.registry]
+    outcomes: dict[int, tuple[str, str]] = {}
 
-    def check(row: Row) -> tuple[str, str]:
-        """(short outcome, detail) for one registry."""
+    def check(index: int, row: Row) -> None:
+        """(short outcome, detail) for one registry, into `outcomes`."""
         try:
             username, secret = helper.get(row.key)
         except HelperError as error:
-            return "no credentials", str(error)
+            outcomes[index] = ("no credentials", str(error))
+            return
         outcome = probe.login(row.key, username, secret, timeout)
-        return outcome, outcome
+        outcomes[index] = (outcome, outcome)
 
-    if not rows:
-        return
-    with ThreadPoolExecutor(max_workers=min(8, len(rows))) as pool:
-        for row, (outcome, detail) in zip(rows, pool.map(check, rows)):
-            row.check = outcome.split(" (")[0]
-            if outcome != probe.OK:
-                row.problems.append(f"check failed: {detail}")
+    threads = [
+        threading.Thread(target=check, args=(index, row), daemon=True)
+        for index, row in enumerate(checked)
+    ]
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    late = f"{probe.UNREACHABLE} (no answer within {timeout:g} s)"
+    for index, row in enumerate(checked):
+        outcome, detail = outcomes.get(index, (late, late))
+        row.check = outcome.split(" (")[0]
+        if outcome != probe.OK:
+            row.problems.append(f"check failed: {detail}")
+        if row.key == GHCR and outcome == probe.FORBIDDEN:
+            row.notes.append(ghcr_forbidden_hint(row))
+
+
+def ghcr_forbidden_hint(row: Row) -> str:
+    """Why ghcr.io says 403 to a good token (a bad one gets 401), and where to fix it."""
+    whose = row.password_variable or "the stored login's token"
+    return (
+        f"ghcr.io accepted {whose} but refused the package (403): it is not shared with "
+        "this repository; add the repository in the package's settings under "
+        f"{GHCR_SHARING_SETTING}, or give the codespace {DEVCONTAINER_PACKAGES_READ} on the "
+        f"package's repository under {DEVCONTAINER_REPOSITORIES} in devcontainer.json"
+    )
 
 
 def report(check: bool, timeout: float) -> dict[str, Any]:
@@ -183,7 +378,7 @@ def report(check: bool, timeout: float) -> dict[str, Any]:
     rows, problems = secret_findings()
     problems += settings.problems()
 
-    more, login_problems = login_rows({row.key for row in rows})
+    more, login_problems, notes = login_rows({row.key for row in rows})
     rows += more
     problems += login_problems
     problems += wiring_problems(rows)
@@ -193,6 +388,7 @@ def report(check: bool, timeout: float) -> dict[str, Any]:
     return {
         "registries": [row.as_dict() for row in rows],
         "problems": problems,
+        "notes": notes,
         "ok": not every,
     }
 
@@ -220,7 +416,7 @@ def render(result: dict[str, Any]) -> str:
     else:
         lines.append("no registry is known: no secret triple, no stored login")
     problems = result["problems"] + [f"{r['registry']}: {p}" for r in rows for p in r["problems"]]
-    notes = [f"{r['registry']}: {n}" for r in rows for n in r["notes"]]
+    notes = result["notes"] + [f"{r['registry']}: {n}" for r in rows for n in r["notes"]]
     if problems:
         lines += ["", "Problems:"] + [f"  - {p}" for p in problems]
     if notes:

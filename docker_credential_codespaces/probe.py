@@ -1,13 +1,19 @@
 """`doctor --check`: log in to a registry's /v2/ the way `docker login` does, stdlib only.
 
 It follows the registry's WWW-Authenticate challenge: Basic, or a Bearer token service that
-is given the credentials (how ghcr.io, Docker Hub and ECR Public behave). The answer is one of
-a few fixed words a person can act on. Nothing here prints or returns a credential.
+is given the credentials (how ghcr.io, Docker Hub and ECR Public behave). As docker's login
+does, the Basic password goes to the token service even when its realm is on another host.
+The answer is one of a few fixed words a person can act on. Nothing here prints or returns a
+credential.
+
+Where the password may travel is decided as docker decides it: plain HTTP only to a host that
+is this machine for certain, and never through a proxy to it (a proxy is another machine).
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import ssl
 import time
@@ -15,7 +21,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from .constants import DOCKER_HUB_KEY, IDENTITY_TOKEN_USERNAME, PROGRAM
+from .constants import (
+    DOCKER_HUB_KEY,
+    IDENTITY_TOKEN_USERNAME,
+    LOOPBACK_IPV4_NETWORK,
+    LOOPBACK_IPV6,
+    LOOPBACK_NAME,
+    PROGRAM,
+)
 
 OK = "OK"
 UNAUTHORIZED = "unauthorized (wrong user or password)"
@@ -24,7 +37,6 @@ UNREACHABLE = "unreachable"
 TLS_ERROR = "TLS error"
 # Docker Hub's API lives on another host than its key.
 _HUB_API = "registry-1.docker.io"
-_LOOPBACK = ("localhost", "127.", "[::1]")
 
 
 class _Refused(Exception):
@@ -38,7 +50,31 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect())
+# Through the proxy the environment names, as docker goes to a remote registry; and direct.
+_PROXIED = urllib.request.build_opener(_NoRedirect())
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+
+def is_loopback(url: str) -> bool:
+    """Whether a URL's host is this machine for certain: `localhost` exactly, an address in
+    127.0.0.0/8, or [::1]. A name that only starts like one (`localhost-registry.corp.example`,
+    `127.0.0.1.corp.example`) is another machine, and gets neither plain HTTP nor a direct line.
+    """
+    try:
+        host = urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host == LOOPBACK_NAME:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if address.version == 4:
+        return address in ipaddress.ip_network(LOOPBACK_IPV4_NETWORK)
+    return address == ipaddress.ip_address(LOOPBACK_IPV6)
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -66,8 +102,9 @@ def _request(
     if not url.startswith(("https://", "http://")):
         raise _Refused(f"the registry named a token service that is not HTTP: {url[:80]!r}")
     request = urllib.request.Request(url, data=data, headers={"User-Agent": PROGRAM, **headers})  # noqa: S310
+    opener = _DIRECT if is_loopback(url) else _PROXIED
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read(1 << 20)
     except urllib.error.HTTPError as error:
         with error:
@@ -79,10 +116,14 @@ def _basic(username: str, secret: str) -> str:
 
 
 def login(key: str, username: str, secret: str, timeout: float) -> str:
-    """Try the credentials against the registry; return OK or what went wrong."""
+    """Try the credentials against the registry named by a docker key; OK or what went wrong.
+
+    Each socket operation is bounded by what is left of `timeout`, but a server can still
+    answer a byte at a time: the caller bounds the whole login (doctor runs it in a thread).
+    """
     host = _HUB_API if key == DOCKER_HUB_KEY else key
     deadline = time.monotonic() + timeout
-    schemes = ("https", "http") if host.startswith(_LOOPBACK) else ("https",)
+    schemes = ("https", "http") if is_loopback(f"https://{host}/") else ("https",)
     for scheme in schemes:
         base = f"{scheme}://{host}/v2/"
         try:

@@ -54,6 +54,9 @@ NO_HOST = "no host"
 MISPLACED_KEY = "access key for a host that is not ECR"
 SHADOWED = "shadowed"
 CONFLICT = "both a profile and a key"
+# Why a line of the secrets file does not decode, for doctor.
+UNDECODABLE = "not base64 of UTF-8 text"
+PADDING_CUT = "base64 with its trailing '=' padding cut off"
 
 
 class Secret:
@@ -271,14 +274,20 @@ def _is_secret_name(name: str) -> bool:
     return SECRET_MARK in name and name.endswith(_SUFFIXES)
 
 
-def read_file(path: str, wanted: Callable[[str], bool] = _is_secret_name) -> dict[str, str]:
+def read_file(
+    path: str,
+    wanted: Callable[[str], bool] = _is_secret_name,
+    damaged: list[tuple[str, str]] | None = None,
+) -> dict[str, str]:
     """The variables in a secrets file of `NAME=<base64 of value>` lines whose names are
     `wanted`: by default the registry variables.
 
     Lines that are not of that form are skipped: a half-written or foreign file must not stop
     the secrets in the environment from working. Neither may a file that cannot be read, or a
     FIFO in its place, which would otherwise hang every docker command. A value is split off
-    at the first `=` only, so base64 padding at its end is kept.
+    at the first `=` only, so base64 padding at its end is kept. Each registry variable whose
+    value does not decode is added to `damaged` with why (UNDECODABLE or PADDING_CUT), for
+    doctor to name; never with its value.
     """
     try:
         data = _read_regular(path)
@@ -305,7 +314,20 @@ def read_file(path: str, wanted: Callable[[str], bool] = _is_secret_name) -> dic
             found[text] = decoded.decode("utf-8")
         except ValueError:  # UnicodeDecodeError is one too
             debug(f"{text} in the secrets file is not base64 of UTF-8 text; ignoring it")
+            if damaged is not None:
+                damaged.append((text, _why_undecodable(value.strip())))
     return found
+
+
+def _why_undecodable(value: bytes) -> str:
+    """PADDING_CUT when the value decodes once its `=` padding is put back, else UNDECODABLE.
+
+    Shell loaders that split a line on every `=` (`IFS== read`) write values back so.
+    """
+    padded = value + b"=" * (-len(value) % 4)
+    if padded != value and _strict_base64(padded) is not None:
+        return PADDING_CUT
+    return UNDECODABLE
 
 
 def _strict_base64(value: bytes) -> bytes | None:

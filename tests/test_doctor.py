@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -150,6 +148,7 @@ def test_all_well_exits_zero(env: dict[str, str]) -> None:
             }
         ],
         "problems": [],
+        "notes": [],
         "ok": True,
     }
 
@@ -194,55 +193,6 @@ def test_check_registry_down(env: dict[str, str]) -> None:
     assert code == 1 and report["registries"][0]["check"] == "unreachable"
 
 
-class TokenRegistry(BaseHTTPRequestHandler):
-    """A registry with a Bearer token service, as ghcr.io, Docker Hub and ECR Public have."""
-
-    token_status = 200
-
-    def do_GET(self) -> None:
-        server = self.server
-        if self.path.startswith("/token"):
-            expected = "Basic " + base64.b64encode(b"robot:right-password").decode()
-            if self.headers.get("Authorization") != expected:
-                return self._answer(401, {})
-            if self.token_status != 200:
-                return self._answer(self.token_status, {})
-            assert "service=bearer-test" in self.path and "account=robot" in self.path
-            return self._answer(200, {"token": "registry-token"})
-        if self.headers.get("Authorization") == "Bearer registry-token":
-            return self._answer(200, {})
-        realm = f"http://{server.server_address[0]}:{server.server_address[1]}/token"
-        return self._answer(
-            401, {}, {"WWW-Authenticate": f'Bearer realm="{realm}",service="bearer-test"'}
-        )
-
-    def _answer(self, status: int, body: dict, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def bearer_registry() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), TokenRegistry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        TokenRegistry.token_status = 200
-
-
 @pytest.mark.parametrize(
     ("password", "token_status", "expected"),
     [
@@ -252,18 +202,15 @@ def bearer_registry() -> Iterator[ThreadingHTTPServer]:
     ],
 )
 def test_check_with_bearer_token_auth(
-    env: dict[str, str],
-    bearer_registry: ThreadingHTTPServer,
-    password: str,
-    token_status: int,
-    expected: str,
+    env: dict[str, str], password: str, token_status: int, expected: str
 ) -> None:
-    TokenRegistry.token_status = token_status
-    host = f"127.0.0.1:{bearer_registry.server_address[1]}"
-    add_secret(env, "TOK", host, "robot", password)
-    code, _, report = doctor(configured(env), "--check", "--json")
+    with bed.TokenRegistry("robot", "right-password", token_status=token_status) as registry:
+        add_secret(env, "TOK", registry.host, "robot", password)
+        code, _, report = doctor(configured(env), "--check", "--json")
     assert report["registries"][0]["check"] == expected
     assert code == (0 if expected == "OK" else 1)
+    token_requests = [line for line, _ in registry.requests if line.startswith("GET /token")]
+    assert token_requests and all("account=robot" in line for line in token_requests)
 
 
 def test_checks_run_in_parallel_with_a_bound(env: dict[str, str]) -> None:

@@ -63,10 +63,10 @@ def entry() -> NoReturn:
     for it: a visible share of a plain `get`, and far more of a cold ECR `get` once botocore
     is loaded (docs/performance.md has the figures). Nothing is left for that teardown to do:
     files the helper writes are closed, fsynced and renamed before `main` returns, and locks
-    die with the process. atexit handlers are skipped too; the only ones registered, by
-    `logging` (imported by botocore) and `concurrent.futures` (doctor --check), have nothing
-    left to do by then, as botocore's loggers have no handler that buffers and doctor's thread
-    pool is joined in its `with`.
+    die with the process. atexit handlers are skipped too; the only one registered, by
+    `logging` (imported by botocore), has nothing left to do by then, as botocore's loggers
+    have no handler that buffers. doctor --check's daemon threads past their deadline are meant
+    to end with the process.
     The helper itself must register none.
     """
     try:

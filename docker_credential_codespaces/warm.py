@@ -69,22 +69,6 @@ def _in_children(jobs: list[tuple[str, Secret]]) -> list[tuple[bool, str]]:
     return outcomes
 
 
-def _detach() -> bool:
-    """For --background: True in a grandchild in a session of its own, its output on
-    /dev/null (the outcomes are on record for doctor); False in the caller, at once."""
-    pid = os.fork()
-    if pid:
-        os.waitpid(pid, 0)  # the child only forks and leaves
-        return False
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    return True
-
-
 def main(argv: list[str]) -> int:
     """`warm`: exit 0 when every ECR registry's token is fresh (or none is named)."""
     parser = Parser(
@@ -103,7 +87,9 @@ def main(argv: list[str]) -> int:
 
     jobs = [(key, s) for key, s in scan().answers.items() if s.aws is not None]
     if args.background:
-        if not jobs or not _detach():
+        from .ecr.refresh import detach
+
+        if not jobs or not detach():  # the outcomes are on record for doctor
             return 0
         _in_children(jobs)
         os._exit(0)

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from .cache import TokenCache
     from .token import Token
 
-# The refresher's scheduling priority, lowered: importing botocore takes a quarter second of
-# processor time, which must not slow the `get` that started it, nor docker's pull.
+# A detached process's scheduling priority, lowered: importing botocore takes a quarter second
+# of processor time, which must not slow the `get` that started it, nor docker's pull.
 _NICENESS = 10
 # The least time worth starting an exchange with: below it, the get says the registry is busy.
 _LEAST_BUDGET = 1.0
@@ -140,31 +140,45 @@ def refresh_behind(
         debug(f"the token for {registry.host} is being refreshed already")
 
 
-def _detached(work: Callable[[], object], keep_fd: int) -> None:
-    """Run `work` in a child in a session of its own, and return at once.
+def detach(keep_fd: int = -1) -> bool:
+    """Fork a child in a session of its own: True in the child, False in the caller, at once
+    (and when the fork fails: the work is then left to a later run).
 
     One fork, not the classic two: the child leads its new session, has no terminal and
-    opens none, and docker's helper process exits moments later, so init adopts and reaps
-    it. The child closes every descriptor but the lock's (`keep_fd`), with /dev/null as its
-    stdin, stdout and stderr, and leaves by os._exit: it never flushes buffers it shares with
-    its parent, and never runs the parent's teardown. A fork that fails leaves the token to
-    the next `get`.
+    opens none, and the helper's process exits moments later, so init adopts and reaps it.
+    The child runs niced, with /dev/null as its stdin, stdout and stderr and every other
+    descriptor closed but `keep_fd` (a lock it must keep holding), so no pipe of docker's
+    stays open for it. It must leave by os._exit: it shares its parent's buffers.
     """
     try:
         pid = os.fork()
     except OSError as error:
-        debug(f"cannot start a refresher: {error.strerror}")
-        return
+        debug(f"cannot start a detached process: {error.strerror}")
+        return False
     if pid:
-        return
+        return False
     try:
         os.setsid()
-        os.nice(_NICENESS)  # the pull it refreshes for comes first for the processor
+        os.nice(_NICENESS)  # the pull it works for comes first for the processor
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        os.closerange(3, keep_fd)
-        os.closerange(keep_fd + 1, os.sysconf("SC_OPEN_MAX"))
+        top = os.sysconf("SC_OPEN_MAX")
+        if keep_fd < 0:
+            os.closerange(3, top)
+        else:
+            os.closerange(3, keep_fd)
+            os.closerange(keep_fd + 1, top)
+    except BaseException:
+        os._exit(0)
+    return True
+
+
+def _detached(work: Callable[[], object], keep_fd: int) -> None:
+    """Run `work` in a detached child that keeps the lock `keep_fd`, and return at once."""
+    if not detach(keep_fd):
+        return
+    try:
         work()
     except BaseException:  # noqa: S110 - the outcome is on record; nobody is left to tell
         pass

@@ -36,13 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         return export.main(argv[2:])
     if sys.stdout is None:  # started with stdout closed: nobody can hear an answer
         return 1
-    from .resolve import CodespacesHelper
+    from .chain import chain
     from .wire import serve
 
     # Started with stdin closed, a request reads as empty (and `list` never reads it).
     stdin = sys.stdin.buffer if sys.stdin is not None else io.BytesIO()
     try:
-        code = serve(CodespacesHelper(), argv, stdin, sys.stdout)
+        code = serve(chain(), argv, stdin, sys.stdout)
         sys.stdout.flush()
     except BrokenPipeError:  # docker went away before the answer: nobody left to tell
         return 1

@@ -18,21 +18,16 @@ from .constants import (
     ENV_NO_GITHUB_TOKEN,
     GHCR,
 )
-from .resolve import Source
+from .log import flag
 from .servers import docker_key
-from .settings import flag
-
-
-def applies() -> bool:
-    """Whether the codespace token is on offer at all (and not turned off)."""
-    return _login() is not None
+from .wire import Credential, Entry, Source
 
 
 def _is_token_name(name: str) -> bool:
     return name == ENV_GITHUB_TOKEN
 
 
-def _login() -> tuple[str, str] | None:
+def _login() -> Credential | None:
     """The codespace's login: the secrets file's GITHUB_TOKEN, which Codespaces keeps fresh,
     else the environment's copy, which goes stale in a shell opened hours ago (a stale token
     is refused by ghcr.io even for public images). Registry triples keep the opposite rule,
@@ -45,7 +40,7 @@ def _login() -> tuple[str, str] | None:
     token = live or os.environ.get(ENV_GITHUB_TOKEN)
     if not token:
         return None
-    return os.environ.get(ENV_GITHUB_USER) or CODESPACE_TOKEN_USER, token
+    return Credential(os.environ.get(ENV_GITHUB_USER) or CODESPACE_TOKEN_USER, token)
 
 
 class CodespaceToken(Source):
@@ -53,9 +48,11 @@ class CodespaceToken(Source):
 
     description = "Codespaces token"
 
-    def get(self, server_url: str) -> tuple[str, str] | None:
+    def get(self, server_url: str) -> Credential | None:
         return _login() if docker_key(server_url) == GHCR else None
 
-    def list(self) -> dict[str, str]:
+    def entries(self) -> list[Entry]:
         login = _login()
-        return {GHCR: login[0]} if login is not None else {}
+        if login is None:
+            return []
+        return [Entry(GHCR, login.username, self, self.description, ENV_GITHUB_TOKEN)]

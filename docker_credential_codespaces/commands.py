@@ -1,4 +1,4 @@
-"""What the commands for people (configure, unconfigure, doctor, export) share: how they parse argv.
+"""What the commands for people (configure, unconfigure, doctor, export, warm) share: argv.
 
 argparse answers a bad argument with the usage text and exit 2; every other error of this
 helper is one line and exit 1, and scripts that run `doctor` or `configure` should not need
@@ -11,9 +11,15 @@ import argparse
 import sys
 from typing import NoReturn  # off docker's hot path: only these commands import this module
 
+from .constants import PROGRAM
+
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr naming `--help`, and exit 1."""
+    """argparse for `<program> <command>`, but a bad argument is one line on stderr naming
+    `--help`, and exit 1."""
+
+    def __init__(self, command: str, description: str) -> None:
+        super().__init__(prog=f"{PROGRAM} {command}", description=description)
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: {message} (see --help)\n")

@@ -16,19 +16,21 @@ import os
 import sys
 from typing import Any
 
-from . import codespace_token, dockerconfig, fallback, secrets, store
+from . import dockerconfig, fallback, store
+from .chain import chain, logins, secrets
 from .commands import Parser
-from .constants import FALLBACK_FILE, GHCR, HELPER_NAME, PROGRAM, STATE_FILE
+from .constants import FALLBACK_FILE, HELPER_NAME, HELPER_PROGRAM_PREFIX, PROGRAM, STATE_FILE
 from .dockerconfig import Config
 from .log import warn
-from .logins import Logins, logins
+from .secrets import TripleEntry
 from .servers import docker_key, store_key
 from .settings import store_dir
-from .wire import HelperError
+from .wire import Entry, HelperError, Source
 
 
 class Change:
-    """One run's plan: the new config, what else to write, and a line per change."""
+    """One run's plan: the new config, what else to write, and a line per change. Planning
+    touches nothing; `apply` carries it out and says how it went in a Result."""
 
     def __init__(self, path: str, old: Config) -> None:
         self.path = path
@@ -38,11 +40,10 @@ class Change:
         self.fallback: str | None = None  # a fallback store name to record
         self.drop_fallback = False
         self.logins: dict[str, dict[str, str]] = {}  # inline logins to copy into `target`
-        self.target: Logins | None = None
+        self.target: Source | None = None
         # Whether a failed copy must stop the run: it would set the credsStore that makes
         # docker stop reading those logins inline.
         self.carry_required = False
-        self.failures: list[str] = []  # logins that could not be copied, one line each
         self.unreadable: HelperError | None = None  # why the logins store could not be read
         self.create = not os.path.exists(path)  # configure writes a missing config.json
         self.record: dict[str, Any] | None = None  # the state record for this config.json
@@ -57,6 +58,15 @@ class Change:
             old.splitlines(True), new.splitlines(True), self.path, self.path + " (new)"
         )
         return "".join(lines)
+
+
+class Result:
+    """How applying a plan went: a line per thing done, and a line per login that could not
+    be copied (then the run exits 1, though the rest was done)."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+        self.failures: list[str] = []
 
 
 def load_state() -> dict[str, Any]:
@@ -79,15 +89,18 @@ def _cred_helpers(config: Config) -> dict[str, str]:
 def plan_configure(
     path: str, config: Config, state: dict[str, Any], registries_only: bool
 ) -> Change:
-    """Decide everything configure will do, without touching anything."""
+    """Decide everything configure will do, without touching anything.
+
+    What the helper knows comes from the chain, as `get` and `list` see it, but with the
+    logins in the store they will live in once this run is applied: the credsStore the user
+    had becomes the fallback store.
+    """
     change = Change(path, config)
     record = dict(state.get(os.path.realpath(path)) or {})
     record.setdefault("credHelpers", [])
     record.setdefault("createdCredHelpers", not isinstance(config.get("credHelpers"), dict))
-    covered = list(secrets.scan().answers)
-    registries = list(covered)
     previous = config.get("credsStore") or None
-    source: Logins | None = None
+    store: Source | None = None
     if not registries_only:
         if previous != HELPER_NAME:
             record["credsStore"] = previous
@@ -95,34 +108,35 @@ def plan_configure(
             change.notes.append(f"credsStore: {HELPER_NAME}")
         if isinstance(previous, str) and fallback.valid_name(previous):
             change.fallback = previous
-            change.notes.append(f"docker-credential-{previous} keeps its logins, as fallback")
-            source = fallback.FallbackStore(previous)
-        else:
-            source = logins()  # configured before: the fallback it recorded, or the store
+            change.notes.append(f"{HELPER_PROGRAM_PREFIX}{previous} keeps its logins, as fallback")
+        store = logins(previous if isinstance(previous, str) else None)
     elif previous == HELPER_NAME:
-        source = logins()
-    if source is not None:
-        try:
-            held = source.entries()
-        except HelperError as error:  # then the copy would fail too: said by _carry
-            held = {}
-            change.unreadable = error
-        _plan_carry(change, source, set(held), covered)
+        store = logins()
+    if store is None:
+        entries: list[Entry] = secrets().entries()
+    else:
+        # Only the store of logins can fail to say what it holds: then copying into it would
+        # fail too, which _carry says.
+        entries, failures = chain(logins_store=store).survey()
+        change.unreadable = failures[0] if failures else None
+    covered = [entry.key for entry in entries if isinstance(entry, TripleEntry)]
+    registries = list(covered)
+    if store is not None:
+        held = {entry.key for entry in entries if entry.source is store}
+        _plan_carry(change, store, held, covered)
         change.carry_required = previous is None
         if not registries_only:
-            registries += sorted(set(held) | set(change.logins))
-            if codespace_token.applies():
-                registries.append(GHCR)
+            registries = [entry.key for entry in entries] + sorted(change.logins)
     helpers = _cred_helpers(change.new)
     for key in dockerconfig.helper_keys(registries):
-        current = helpers.get(key)
+        current = dockerconfig.credential_helper(change.new, key, store=False)
         if current is None:
             helpers[key] = HELPER_NAME
             record["credHelpers"].append(key)
             change.notes.append(f"credHelpers: {key} -> {HELPER_NAME}")
         elif current != HELPER_NAME:
             change.notes.append(
-                f"credHelpers sends {key} to docker-credential-{current}; left as it is"
+                f"credHelpers sends {key} to {HELPER_PROGRAM_PREFIX}{current}; left as it is"
             )
     if not helpers:
         del change.new["credHelpers"]
@@ -130,7 +144,7 @@ def plan_configure(
     return change
 
 
-def _plan_carry(change: Change, source: Logins, held: set[str], covered: list[str]) -> None:
+def _plan_carry(change: Change, source: Source, held: set[str], covered: list[str]) -> None:
     """Plan to copy into `source` every inline login docker stops reading under our credsStore.
 
     That is every run, not only the one that sets credsStore: Codespaces writes its
@@ -195,53 +209,56 @@ def _restore_inline_logins(change: Change) -> None:
         change.new["auths"] = auths
 
 
-def _carry(change: Change) -> list[str]:
-    """Copy the planned inline logins into their store; returns a line for each one copied.
+def _carry(change: Change, result: Result) -> None:
+    """Copy the planned inline logins into their store, a line in `result` for each one.
 
     A copy that fails stops the run, before config.json changes, when this run would make
     docker stop reading the login inline; otherwise docker stopped long ago, and the failure
-    is one line in `change.failures` while the rest of the run goes on. Either way the login
+    is one line in `result.failures` while the rest of the run goes on. Either way the login
     stays inline in config.json.
     """
     target = change.target
     if target is None:
-        return []
+        return
     if not change.logins:
         if change.unreadable is not None:
             warn(str(change.unreadable))  # as `list` says it; nothing depends on it here
-        return []
+        return
     where = f"the {target.description}"
     if change.unreadable is not None:
-        return _carry_failed(change, ", ".join(change.logins), where, change.unreadable)
+        _carry_failed(change, result, ", ".join(change.logins), where, change.unreadable)
+        return
     if isinstance(target, store.LocalStore):
         try:
             added = store.put_many(change.logins)
         except HelperError as error:
-            return _carry_failed(change, ", ".join(change.logins), where, error)
-        return [f"copied the login for {key} into {where}" for key in added]
-    done = []
+            _carry_failed(change, result, ", ".join(change.logins), where, error)
+            return
+        result.done += [f"copied the login for {key} into {where}" for key in added]
+        return
     for key, login in change.logins.items():
         try:
             target.add(key, login["Username"], login["Secret"])
         except HelperError as error:
-            _carry_failed(change, key, where, error)
+            _carry_failed(change, result, key, where, error)
         else:
-            done.append(f"copied the login for {key} into {where}")
-    return done
+            result.done.append(f"copied the login for {key} into {where}")
 
 
-def _carry_failed(change: Change, keys: str, where: str, error: HelperError) -> list[str]:
-    """Stop the run on a copy that must not fail, else note the failure; no line copied."""
+def _carry_failed(
+    change: Change, result: Result, keys: str, where: str, error: HelperError
+) -> None:
+    """Stop the run on a copy that must not fail, else put the failure on record."""
     line = f"cannot copy the login for {keys} into {where}: {error}"
     if change.carry_required:
         raise HelperError(f"{line}; {change.path} is left as it is") from None
-    change.failures.append(f"{line}; it stays inline in {change.path}, which docker ignores")
-    return []
+    result.failures.append(f"{line}; it stays inline in {change.path}, which docker ignores")
 
 
-def apply(change: Change, state: dict[str, Any]) -> list[str]:
-    """Write what the plan says: logins, fallback record, config.json, state. Returns lines."""
-    done = _carry(change)
+def apply(change: Change, state: dict[str, Any]) -> Result:
+    """Write what the plan says: logins, fallback record, config.json, state."""
+    result = Result()
+    _carry(change, result)
     directory = store_dir()
     real = os.path.realpath(change.path)
     if change.fallback or change.drop_fallback or state.get(real) != change.record:
@@ -262,16 +279,18 @@ def apply(change: Change, state: dict[str, Any]) -> list[str]:
     if change.new != change.old or change.create:
         backup = dockerconfig.write(change.path, change.new)
         wrote = f"wrote {change.path}" + (f" (backup in {backup})" if backup else "")
-        done += [*change.notes, wrote]
-    return done or [f"{change.path}: nothing to change"]
+        result.done += [*change.notes, wrote]
+    if not result.done:
+        result.done.append(f"{change.path}: nothing to change")
+    return result
 
 
 def main(argv: list[str], undo: bool = False) -> int:
     """`configure` or `unconfigure` for people and install.sh: lines on stdout, errors on stderr."""
     command = "unconfigure" if undo else "configure"
     parser = Parser(
-        prog=f"{PROGRAM} {command}",
-        description=(
+        command,
+        (
             "Put $DOCKER_CONFIG/config.json (or ~/.docker/config.json) back as it was before "
             "configure."
             if undo
@@ -306,11 +325,12 @@ def main(argv: list[str], undo: bool = False) -> int:
             for key in change.logins:
                 print(f"would copy the login for {key} into the {where}")
             return 0
-        for line in apply(change, state):
-            print(line)
+        result = apply(change, state)
     except HelperError as error:
         print(f"{PROGRAM}: {error}", file=sys.stderr)
         return 1
-    for line in change.failures:
+    for line in result.done:
+        print(line)
+    for line in result.failures:
         print(f"{PROGRAM}: {line}", file=sys.stderr)
-    return 1 if change.failures else 0
+    return 1 if result.failures else 0

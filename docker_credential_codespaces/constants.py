@@ -4,10 +4,12 @@ Docker, containers/image and docker-py compare some of these texts whole, so the
 spelt out anywhere else in the package.
 """
 
-PROGRAM = "docker-credential-codespaces"
 PACKAGE = "docker_credential_codespaces"
-# The name docker appends to `docker-credential-` to find this executable.
+# Docker runs a credential helper named NAME in config.json as `docker-credential-NAME`.
+HELPER_PROGRAM_PREFIX = "docker-credential-"
+# The name docker appends to that prefix to find this executable.
 HELPER_NAME = "codespaces"
+PROGRAM = HELPER_PROGRAM_PREFIX + HELPER_NAME
 
 # The wire protocol's fixed answers (docker-credential-helpers' credentials package).
 ERR_NOT_FOUND = "credentials not found in native keychain"
@@ -26,6 +28,10 @@ DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker
 # Docker CLI 27+ keeps OAuth bookkeeping under these paths of the Hub key; they are never
 # Hub credentials, and docker runs `get` on them expecting "not found".
 DOCKER_HUB_OAUTH_PATHS = frozenset({"/v1/access-token", "/v1/refresh-token"})
+# Every Docker Hub alias contains this, so a secret for the Hub must too.
+DOCKER_HUB_DOMAIN = "docker.io"
+# The host Docker Hub's registry API answers on (its key names the legacy index).
+DOCKER_HUB_API_HOST = "registry-1.docker.io"
 
 # The Codespaces secret triple: <X>_CONTAINER_REGISTRY_SERVER, _USER and _PASSWORD.
 SECRET_MARK = "_CONTAINER_REGISTRY_"
@@ -49,7 +55,7 @@ SECRET_AWS_COMPANIONS = (
 # Where Codespaces writes every secret as NAME=<base64 of the value>, for shells without them.
 DEFAULT_SECRETS_FILE = "/workspaces/.codespaces/shared/.env-secrets"
 
-# Environment variables that steer the helper. The booleans are read by settings.flag alone.
+# Environment variables that steer the helper. The booleans are read by log.flag alone.
 ENV_DEBUG = "DOCKER_CREDENTIAL_CODESPACES_DEBUG"
 ENV_NO_CACHE = "DOCKER_CREDENTIAL_CODESPACES_NO_CACHE"
 ENV_NO_GITHUB_TOKEN = "DOCKER_CREDENTIAL_CODESPACES_NO_GITHUB_TOKEN"
@@ -77,7 +83,6 @@ CONFIG_FILE = "config.json"
 CONFIG_BACKUP_SUFFIX = ".bak"
 # containers/image keys Docker Hub as "docker.io" (credHelpers, auth.json), docker as its v1 URL.
 CONTAINERS_HUB_KEY = "docker.io"
-DOCKER_HUB_HELPER_KEYS = (DOCKER_HUB_KEY, CONTAINERS_HUB_KEY)
 # Files beside the local store: what `configure` changed, and the credsStore it replaced.
 STORE_FILE = "credentials.json"
 STATE_FILE = "configured.json"

@@ -14,12 +14,10 @@ from . import files
 from .constants import (
     CONFIG_BACKUP_SUFFIX,
     CONFIG_FILE,
-    DOCKER_HUB_HELPER_KEYS,
-    DOCKER_HUB_KEY,
     ENV_DOCKER_CONFIG,
     IDENTITY_TOKEN_USERNAME,
 )
-from .servers import docker_key, store_key
+from .servers import containers_key, docker_key, store_key
 from .wire import HelperError
 
 Config = dict[str, Any]
@@ -52,10 +50,7 @@ def load(path: str) -> Config:
     data = files.read_regular(path, CONFIG_CAP)
     if data is None or not data.strip():
         return {}
-    try:
-        config = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError):
-        raise HelperError(f"{path} is not valid JSON; fix it, then run this again") from None
+    config = files.json_value(data, path, "fix it, then run this again")
     if not isinstance(config, dict):
         raise HelperError(f"{path} does not hold a JSON object; fix it first")
     return config
@@ -111,9 +106,11 @@ def inline_logins(config: Config) -> dict[str, dict[str, str]]:
 
     Every spelling docker honours counts: `auth` (base64 of `user:password`, which wins over
     the separate fields, as docker decodes it over them), `username` with `password`, and
-    `identitytoken`, which docker sends before either, each in any case.
+    `identitytoken`, which docker sends before either, each in any case. An `auth` that is
+    not strict base64 is no login: docker refuses the whole file over it, and a lenient
+    decoder would carry a login docker never had.
     """
-    from binascii import Error, a2b_base64
+    from .secrets import strict_base64
 
     logins = {}
     auths = config.get("auths")
@@ -128,8 +125,9 @@ def inline_logins(config: Config) -> dict[str, dict[str, str]]:
         auth = go_field(entry, "auth")
         if isinstance(auth, str) and auth:
             try:
-                pair = a2b_base64(auth.encode("ascii")).decode("utf-8")
-            except (Error, ValueError):
+                decoded = strict_base64(auth.encode("ascii"))
+                pair = decoded.decode("utf-8") if decoded is not None else ""
+            except ValueError:  # not ASCII, or not UTF-8: docker refuses it too
                 continue
             username, sep, secret = pair.partition(":")
             if sep and username:
@@ -192,6 +190,18 @@ def _without_userinfo(value: object) -> object:
     return f"{scheme}{sep}{HIDDEN}{host}{slash}{path}"
 
 
+def credential_helper(config: Config, key: str, store: bool = True) -> str | None:
+    """The helper docker runs for a registry's key: its credHelpers entry, else (with `store`)
+    the credsStore; None when it reads the login inline. containers/image has no credsStore:
+    ask it with `store=False`. doctor and configure both decide wiring by this alone."""
+    helpers = config.get("credHelpers")
+    named = helpers.get(key) if isinstance(helpers, dict) else None
+    if isinstance(named, str) and named:
+        return named
+    creds_store = config.get("credsStore")
+    return creds_store if store and isinstance(creds_store, str) and creds_store else None
+
+
 def helper_keys(registries: list[str]) -> list[str]:
     """credHelpers keys for docker keys, Docker Hub under both its names, Hub OAuth keys left out.
 
@@ -201,7 +211,7 @@ def helper_keys(registries: list[str]) -> list[str]:
     for registry in registries:
         if docker_key(registry) != registry:
             continue
-        for key in DOCKER_HUB_HELPER_KEYS if registry == DOCKER_HUB_KEY else (registry,):
+        for key in (registry, containers_key(registry)):
             if key not in keys:
                 keys.append(key)
     return keys

@@ -15,7 +15,9 @@ import sys
 import time
 from typing import Any
 
-from . import codespace_token, dockerconfig, ecr, probe, secrets, settings
+from . import dockerconfig, ecr, log, probe, secrets, settings
+from .chain import Chain, chain
+from .codespace_token import CodespaceToken
 from .commands import Parser
 from .constants import (
     CONFIG_FILE,
@@ -26,7 +28,7 @@ from .constants import (
     DOCKER_HUB_TOKEN_PREFIXES,
     ENV_DOCKER_AUTH_CONFIG,
     ENV_DOCKER_CONFIG,
-    ENV_GITHUB_TOKEN,
+    ERR_NOT_FOUND,
     GHCR,
     GHCR_SHARING_SETTING,
     GOOGLE_JSON_KEY_BASE64_USER,
@@ -34,6 +36,7 @@ from .constants import (
     GOOGLE_KEY_FIELDS,
     HARBOR_ROBOT_PREFIX,
     HELPER_NAME,
+    HELPER_PROGRAM_PREFIX,
     IDENTITY_TOKEN_USERNAME,
     PROGRAM,
     QUAY_ROBOT_SEPARATOR,
@@ -41,10 +44,11 @@ from .constants import (
     SECRET_USER,
 )
 from .ecr import TOKEN
-from .logins import logins
-from .resolve import CodespacesHelper
-from .servers import docker_key
-from .wire import HelperError
+from .ecr.answer import describe
+from .fallback import FallbackStore
+from .secrets import Secrets, Triple, TripleEntry, registry_token
+from .servers import docker_key, hub_sign_in
+from .wire import Entry, HelperError, Source
 
 # The longest --timeout: a login that takes longer than this is not coming.
 MAX_TIMEOUT = 600.0
@@ -53,6 +57,8 @@ GHCR_NOTE = (
     "`docker login ghcr.io` with a personal access token that has write:packages"
 )
 NOT_A_REGISTRY_NOTE = "not a registry but docker's own sign-in record; it is never checked"
+# A --check of a registry whose credentials the chain could not give.
+NO_CREDENTIALS = "no credentials"
 # What a `dev-containers-<id>` credsStore is, in words.
 DEV_CONTAINERS_WORDS = (
     "VS Code Dev Containers' forwarder to the credentials of the host VS Code runs on; "
@@ -75,7 +81,7 @@ class Row:
         self.registry = docker_key(key) == key
         registry = ecr.registry(key)
         if not self.registry:
-            self.kind = "Docker Hub sign-in" if key.startswith(DOCKER_HUB_KEY[:-1]) else "other"
+            self.kind = "Docker Hub sign-in" if hub_sign_in(key) else "other"
         elif key == DOCKER_HUB_KEY:
             self.kind = "Docker Hub"
         elif registry is None:
@@ -101,32 +107,31 @@ class Row:
         }
 
 
-def secret_findings() -> tuple[list[Row], list[str]]:
-    """Rows for the secrets that answer, and a problem for each triple that does not."""
-    found = secrets.scan()
-    problems = [skipped.message for skipped in found.passed_over]
-    if any(s.aws is not None and s.aws.kind != TOKEN for s in found.answers.values()):
-        problems += cache_problems()
+def registry_rows(entries: list[Entry]) -> list[Row]:
+    """A row for each registry the chain knows, in its order, with what can be told of each
+    without the network: an ECR secret's token, the hints about a triple, the notes."""
     now = time.time()
     rows = []
-    for key, secret in found.answers.items():
-        row = Row(key, f"secret {secret.prefix}", secret.variable(SECRET_PASSWORD))
-        if secret.aws is not None:
-            from .ecr import login
-
-            row.identity = login.describe(secret.aws)
-            row.state, row.problems = login.status(secret, now)
-        else:
-            problems_and_notes = secret_hints(secret)
-            row.problems += problems_and_notes[0]
-            row.notes += problems_and_notes[1]
+    for entry in entries:
+        row = Row(entry.key, entry.where, entry.variable)
+        if isinstance(entry, TripleEntry):
+            token = registry_token(entry.triple, repair=False)
+            if token is not None and entry.triple.aws is not None:
+                row.identity = describe(entry.triple.aws)
+                row.state, row.problems = token.status(now)
+            else:
+                row.problems, row.notes = secret_hints(entry.triple)
+        elif isinstance(entry.source, CodespaceToken):
+            row.notes.append(GHCR_NOTE)
+        elif not row.registry:
+            row.notes.append(NOT_A_REGISTRY_NOTE)
         rows.append(row)
-    return rows, problems + secrets_file_problems()
+    return rows
 
 
-def secret_hints(secret: secrets.Secret) -> tuple[list[str], list[str]]:
+def secret_hints(secret: Triple) -> tuple[list[str], list[str]]:
     """What the registry behind a triple is known to want, as (problems, notes): each one
-    line naming the variable, never its value. Nothing here uses the network."""
+    line naming the variable, never its value. A pure function of the triple."""
     problems, notes = [], []
     user, password = secret.variable(SECRET_USER), secret.variable(SECRET_PASSWORD)
     if (
@@ -217,8 +222,8 @@ def secrets_file_problems() -> list[str]:
 
 
 def cache_problems() -> list[str]:
-    """Why the ECR token cache cannot be used, if it cannot."""
-    directory = settings.cache_dir()
+    """Why the ECR token cache cannot be used, if it cannot (looked at, never mended)."""
+    directory = settings.cache_dir(repair=False)
     try:
         if directory is not None:
             directory.check()
@@ -227,35 +232,14 @@ def cache_problems() -> list[str]:
     return []
 
 
-def login_rows(known: set[str]) -> tuple[list[Row], list[str], list[str]]:
-    """Rows for the stored logins (local or fallback store), and the codespace token; the
-    problems and notes about where the logins are kept."""
-    source = logins()
-    problems, notes = [], []
-    name = getattr(source, "name", None)  # a fallback store's credsStore name
-    if isinstance(name, str) and is_dev_containers_store(name):
-        notes.append(
-            f"logins are kept by the fallback store docker-credential-{name}: "
-            f"{DEV_CONTAINERS_WORDS}"
-        )
-    try:
-        stored = source.entries()
-    except HelperError as error:
-        problems.append(str(error))
-        stored = {}
-    rows = []
-    for key in sorted(stored):
-        if key not in known:
-            row = Row(key, source.description)
-            if not row.registry:
-                row.notes.append(NOT_A_REGISTRY_NOTE)
-            rows.append(row)
-            known.add(key)
-    if GHCR not in known and codespace_token.applies():
-        row = Row(GHCR, "Codespaces token", ENV_GITHUB_TOKEN)
-        row.notes.append(GHCR_NOTE)
-        rows.append(row)
-    return rows, problems, notes
+def store_notes(source: Chain) -> list[str]:
+    """What to know about where the logins are kept: VS Code's forwarder, named in words."""
+    for store in source.sources():
+        if isinstance(store, FallbackStore) and is_dev_containers_store(store.name):
+            return [
+                f"logins are kept by the fallback store {store.program}: {DEV_CONTAINERS_WORDS}"
+            ]
+    return []
 
 
 def is_dev_containers_store(name: str) -> bool:
@@ -286,8 +270,6 @@ def wiring_problems(rows: list[Row]) -> list[str]:
     except HelperError as error:
         return [*problems, str(error)]
     store = config.get("credsStore")
-    named = config.get("credHelpers")
-    helpers: dict[str, Any] = named if isinstance(named, dict) else {}
     forwarder = (
         f" (its credsStore {store} is {DEV_CONTAINERS_WORDS}; `configure` keeps it as the "
         "fallback store)"
@@ -295,16 +277,17 @@ def wiring_problems(rows: list[Row]) -> list[str]:
         else ""
     )
     for row in (row for row in rows if row.registry):
-        for key in dockerconfig.helper_keys([row.key]):
-            other = helpers.get(key)
+        keys = dockerconfig.helper_keys([row.key])
+        entries = [dockerconfig.credential_helper(config, key, store=False) for key in keys]
+        for key, other in zip(keys, entries):
             if other not in (None, HELPER_NAME):
                 row.problems.append(
-                    f"credHelpers in {path} sends {key} to docker-credential-{other}, "
+                    f"credHelpers in {path} sends {key} to {HELPER_PROGRAM_PREFIX}{other}, "
                     "so this helper is never asked"
                 )
-        if any(helpers.get(k) == HELPER_NAME for k in dockerconfig.helper_keys([row.key])):
+        if HELPER_NAME in entries:
             continue
-        if store == HELPER_NAME:
+        if dockerconfig.credential_helper(config, row.key) == HELPER_NAME:
             row.problems.append(
                 "skopeo and podman will not ask this helper (they ignore credsStore); "
                 f"run `{PROGRAM} configure`"
@@ -318,7 +301,7 @@ def wiring_problems(rows: list[Row]) -> list[str]:
     return problems
 
 
-def run_checks(rows: list[Row], timeout: float) -> None:
+def run_checks(source: Source, rows: list[Row], timeout: float) -> None:
     """Log in to every registry at once, the whole of each (its credentials, an ECR
     exchange, DNS, TLS, every request) within `timeout` seconds.
 
@@ -329,19 +312,20 @@ def run_checks(rows: list[Row], timeout: float) -> None:
     """
     import threading
 
-    helper = CodespacesHelper()
     checked = [row for row in rows if row.registry]
-    outcomes: dict[int, tuple[str, str]] = {}
+    outcomes: dict[int, probe.Outcome] = {}
 
     def check(index: int, row: Row) -> None:
-        """(short outcome, detail) for one registry, into `outcomes`."""
+        """The outcome for one registry, into `outcomes`."""
         try:
-            username, secret = helper.get(row.key)
+            login = source.get(row.key)
         except HelperError as error:
-            outcomes[index] = ("no credentials", str(error))
+            outcomes[index] = probe.Outcome(NO_CREDENTIALS, str(error))
             return
-        outcome = probe.login(row.key, username, secret, timeout)
-        outcomes[index] = (outcome, outcome)
+        if login is None:
+            outcomes[index] = probe.Outcome(NO_CREDENTIALS, ERR_NOT_FOUND)
+            return
+        outcomes[index] = probe.login(row.key, login.username, login.secret, timeout)
 
     threads = [
         threading.Thread(target=check, args=(index, row), daemon=True)
@@ -352,13 +336,14 @@ def run_checks(rows: list[Row], timeout: float) -> None:
         thread.start()
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    late = f"{probe.UNREACHABLE} (no answer within {timeout:g} s)"
+    late = probe.Outcome(probe.UNREACHABLE, f"no answer within {timeout:g} s")
     for index, row in enumerate(checked):
-        outcome, detail = outcomes.get(index, (late, late))
-        row.check = outcome.split(" (")[0]
-        if outcome != probe.OK:
+        outcome = outcomes.get(index, late)
+        row.check = outcome.summary
+        if not outcome.ok:
+            detail = outcome.detail if outcome.summary == NO_CREDENTIALS else str(outcome)
             row.problems.append(f"check failed: {detail}")
-        if row.key == GHCR and outcome == probe.FORBIDDEN:
+        if row.key == GHCR and outcome.summary == probe.FORBIDDEN:
             row.notes.append(ghcr_forbidden_hint(row))
 
 
@@ -375,15 +360,20 @@ def ghcr_forbidden_hint(row: Row) -> str:
 
 def report(check: bool, timeout: float) -> dict[str, Any]:
     """The whole diagnosis as data: rows, problems, notes, and whether all is well."""
-    rows, problems = secret_findings()
-    problems += settings.problems()
-
-    more, login_problems, notes = login_rows({row.key for row in rows})
-    rows += more
-    problems += login_problems
+    source = chain(repair=False)
+    entries, failures = source.survey()
+    rows = registry_rows(entries)
+    found = next(s for s in source.sources() if isinstance(s, Secrets)).survey()
+    problems = [skipped.message for skipped in found.passed_over]
+    if any(t.aws is not None and t.aws.kind != TOKEN for t in found.answers.values()):
+        problems += cache_problems()
+    problems += secrets_file_problems()
+    problems += log.problems()
+    problems += [str(failure) for failure in failures]
+    notes = store_notes(source)
     problems += wiring_problems(rows)
     if check:
-        run_checks(rows, timeout)
+        run_checks(source, rows, timeout)
     every = problems + [f"{row.key}: {p}" for row in rows for p in row.problems]
     return {
         "registries": [row.as_dict() for row in rows],
@@ -440,8 +430,8 @@ def _seconds(text: str) -> float:
 def main(argv: list[str]) -> int:
     """`doctor`: exit 0 only when nothing is wrong."""
     parser = Parser(
-        prog=f"{PROGRAM} doctor",
-        description="Explain which registries the helper knows, where their credentials come "
+        "doctor",
+        "Explain which registries the helper knows, where their credentials come "
         "from, and what is wrong; secrets' values are never shown.",
     )
     parser.add_argument("--check", action="store_true", help="also log in to each registry")

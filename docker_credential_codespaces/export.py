@@ -17,11 +17,10 @@ import re
 import sys
 from typing import Any
 
-from . import dockerconfig, secrets
+from . import dockerconfig
+from .chain import chain
 from .commands import Parser
 from .constants import (
-    CONTAINERS_HUB_KEY,
-    DOCKER_HUB_KEY,
     EXPORT_DOCKER_CONFIG,
     EXPORT_FORMATS,
     EXPORT_KUBERNETES,
@@ -30,36 +29,13 @@ from .constants import (
     KUBERNETES_NAME_MAX,
     KUBERNETES_SECRET_DATA_KEY,
     KUBERNETES_SECRET_TYPE,
-    PROGRAM,
 )
 from .log import warn
-from .logins import logins
-from .resolve import CodespacesHelper
-from .servers import docker_key, shown
-from .wire import CredentialsNotFound, HelperError
+from .servers import containers_key, docker_key, redacted
+from .wire import Credential, HelperError, Source
 
 # A Secret's name, as Kubernetes checks it: lower-case RFC 1123 labels joined by dots.
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-
-
-class Exported:
-    """One registry's login as the document holds it, and when it stops working.
-
-    `expires` says whether it expires at all (ECR tokens do, nothing else the helper answers
-    does); `expires_at` is when, or None when that cannot be told.
-    """
-
-    __slots__ = ("expires", "expires_at", "key", "secret", "username")
-
-    def __init__(self, key: str, username: str, secret: str) -> None:
-        self.key = key
-        self.username = username
-        self.secret = secret
-        self.expires = False
-        self.expires_at: float | None = None
-
-    def __repr__(self) -> str:
-        return f"Exported(key={self.key!r})"
 
 
 def requested(names: list[str]) -> list[str]:
@@ -68,70 +44,57 @@ def requested(names: list[str]) -> list[str]:
     for name in names:
         key = docker_key(name)
         if key is None:
-            raise HelperError(f"{shown(name)} names no registry; expected [https://]host[:port]")
+            raise HelperError(f"{redacted(name)} names no registry; expected [https://]host[:port]")
         if key not in keys:
             keys.append(key)
     return keys
 
 
-def every_registry(helper: CodespacesHelper) -> list[str]:
+def every_registry(source: Source) -> list[str]:
     """What `--all` exports: every registry `list` shows, Docker Hub's OAuth keys left out.
 
     That is each registry a secret names, each stored login (local or fallback store) and
     ghcr.io from the codespace token: what a user sees in `list` and `doctor`, never more.
     The Hub's OAuth keys are docker's own bookkeeping, not registries, and no tool reads
-    them from a document. `list` itself goes on without a store it cannot read; an export
-    fails instead, as it would otherwise leave that store's logins out unsaid.
+    them from a document. `list` goes on without a store it cannot read; an export fails
+    instead, as it would otherwise leave that store's logins out unsaid.
     """
-    logins().entries()
-    return sorted(key for key in helper.list() if docker_key(key) == key)
+    return sorted(entry.key for entry in source.entries() if docker_key(entry.key) == entry.key)
 
 
-def collect(keys: list[str], helper: CodespacesHelper) -> list[Exported]:
-    """Each registry's login through `get`'s own chain; the first that fails fails them all."""
-    found = []
+def collect(keys: list[str], source: Source) -> dict[str, Credential]:
+    """Each registry's login, from the same chain a `get` asks; the first that fails fails
+    them all. The chain answers young ECR tokens (see `main`), with their expiry."""
+    found = {}
     for key in keys:
-        covering = secrets.scan(key).answers.get(key)  # the chain asks the secrets first
-        if covering is not None and covering.aws is not None:
-            from .ecr import login
-
-            # What is written out cannot be refreshed: a young token, not one past its
-            # refresh point that `get` would still serve for a pull.
-            login.fresh_until(covering)
-        try:
-            username, secret = helper.get(key)
-        except CredentialsNotFound:
+        credential = source.get(key)
+        if credential is None:
             raise HelperError(
                 f"no credentials for {key}: no secret, stored login or codespace token covers it"
-            ) from None
-        entry = Exported(key, username, secret)
-        if covering is not None and covering.aws is not None:
-            from .ecr import login
-
-            entry.expires = True
-            entry.expires_at = login.expiry(covering, secret)
-        found.append(entry)
+            )
+        found[key] = credential
     return found
 
 
-def auths(found: list[Exported], hub_key: str) -> dict[str, Any]:
-    """The `auths` document docker and containers/image read, Docker Hub under `hub_key`."""
+def auths(found: dict[str, Credential], containers: bool = False) -> dict[str, Any]:
+    """The `auths` document docker reads, or with `containers` the one containers/image reads
+    (its key for the Hub differs)."""
     entries = {
-        hub_key if entry.key == DOCKER_HUB_KEY else entry.key: dockerconfig.inline_entry(
-            {"Username": entry.username, "Secret": entry.secret}
+        containers_key(key) if containers else key: dockerconfig.inline_entry(
+            {"Username": login.username, "Secret": login.secret}
         )
-        for entry in found
+        for key, login in found.items()
     }
     return {"auths": entries}
 
 
-def render(found: list[Exported], form: str, name: str) -> str:
+def render(found: dict[str, Credential], form: str, name: str) -> str:
     """The document in the chosen format, as text ending in a newline."""
     if form == EXPORT_PODMAN_AUTH:
-        return dockerconfig.render(auths(found, CONTAINERS_HUB_KEY))
+        return dockerconfig.render(auths(found, containers=True))
     if form == EXPORT_DOCKER_CONFIG:
-        return dockerconfig.render(auths(found, DOCKER_HUB_KEY))
-    config = json.dumps(auths(found, DOCKER_HUB_KEY), separators=(",", ":")).encode("utf-8")
+        return dockerconfig.render(auths(found))
+    config = json.dumps(auths(found), separators=(",", ":")).encode("utf-8")
     manifest = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -142,14 +105,14 @@ def render(found: list[Exported], form: str, name: str) -> str:
     return json.dumps(manifest, indent=2) + "\n"
 
 
-def summary(found: list[Exported]) -> str:
+def summary(found: dict[str, Credential]) -> str:
     """The one line on stderr: that stdout holds secrets, and when the first of them expires."""
     from .ecr.messages import when
 
     count = f"{len(found)} registr{'y' if len(found) == 1 else 'ies'}"
     line = f"the output holds secrets (the credentials of {count}); keep it private"
-    dated = sorted((e.expires_at, e.key) for e in found if e.expires_at is not None)
-    unknown = [e.key for e in found if e.expires and e.expires_at is None]
+    dated = sorted((c.expires_at, k) for k, c in found.items() if c.expires_at is not None)
+    unknown = [k for k, c in found.items() if c.expires and c.expires_at is None]
     if dated:
         line += f"; the earliest expires at {when(dated[0][0])} ({dated[0][1]})"
     if unknown:
@@ -174,8 +137,8 @@ def secret_name(text: str) -> str:
 def main(argv: list[str]) -> int:
     """`export`: the document on stdout, one line on stderr; exit 1 and no document on error."""
     parser = Parser(
-        prog=f"{PROGRAM} export",
-        description="Print the credentials of the registries you name as one document on "
+        "export",
+        "Print the credentials of the registries you name as one document on "
         "stdout, for tools that read a file or a variable and run no credential helper. The "
         "output holds secrets; it is never written to a terminal unless you pass --force.",
     )
@@ -220,10 +183,12 @@ def main(argv: list[str]) -> int:
             "(`| kubectl apply -f -`, `> file`), or pass --force"
         )
         return 1
-    helper = CodespacesHelper()
+    # Young ECR tokens: what is written out cannot be refreshed, so a token past its refresh
+    # point, which `get` would still serve for a pull, is replaced first.
+    source = chain(young=True)
     try:
-        keys = every_registry(helper) if args.all else requested(args.registries)
-        found = collect(keys, helper)
+        keys = every_registry(source) if args.all else requested(args.registries)
+        found = collect(keys, source)
     except HelperError as error:
         warn(str(error))
         return 1

@@ -8,9 +8,8 @@ is bounded in time, so a helper that waits for a passphrase cannot hang docker.
 
 from __future__ import annotations
 
-from .constants import ERR_NOT_FOUND, FALLBACK_TIMEOUT, HELPER_NAME
-from .logins import Logins
-from .wire import HelperError
+from .constants import ERR_NOT_FOUND, FALLBACK_TIMEOUT, HELPER_NAME, HELPER_PROGRAM_PREFIX, PROGRAM
+from .wire import Credential, Entry, HelperError, Source
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -20,12 +19,12 @@ def valid_name(name: str) -> bool:
     return bool(name) and _NAME_CHARS.issuperset(name) and name != HELPER_NAME
 
 
-class FallbackStore(Logins):
+class FallbackStore(Source):
     """Another credential helper, spoken to exactly as docker would speak to it."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.program = f"docker-credential-{name}"
+        self.program = HELPER_PROGRAM_PREFIX + name
         self.description = f"fallback store {self.program}"
 
     def _run(self, verb: str, request: str | None) -> tuple[int, str]:
@@ -43,7 +42,7 @@ class FallbackStore(Logins):
         except FileNotFoundError:
             raise HelperError(
                 f"the fallback store {self.program} is not on PATH; install it, or run "
-                "`docker-credential-codespaces unconfigure`"
+                f"`{PROGRAM} unconfigure`"
             ) from None
         except subprocess.TimeoutExpired:
             raise HelperError(
@@ -58,7 +57,7 @@ class FallbackStore(Logins):
         line = output.splitlines()[0][:200] if output else "no output"
         return HelperError(f"the fallback store {self.program} failed to {verb}: {line}")
 
-    def get(self, server_url: str) -> tuple[str, str] | None:
+    def get(self, server_url: str) -> Credential | None:
         code, output = self._run("get", server_url)
         if code != 0:
             if output == ERR_NOT_FOUND:
@@ -79,24 +78,22 @@ class FallbackStore(Logins):
             # docker-credential-pass answers every server it does not hold so, with exit 0;
             # docker takes it as no login, and the sources after this one must still answer.
             return None
-        return username, secret
+        return Credential(username, secret)
 
-    def add(self, server_url: str, username: str, secret: str) -> bool:
+    def add(self, server_url: str, username: str, secret: str) -> None:
         import json
 
         request = json.dumps({"ServerURL": server_url, "Username": username, "Secret": secret})
         code, output = self._run("store", request)
         if code != 0:
             raise self._failed("store", output)
-        return True
 
-    def delete(self, server_url: str) -> bool:
+    def delete(self, server_url: str) -> None:
         code, output = self._run("erase", server_url)
         if code != 0 and output != ERR_NOT_FOUND:
             raise self._failed("erase", output)
-        return True
 
-    def entries(self) -> dict[str, str]:
+    def entries(self) -> list[Entry]:
         code, output = self._run("list", None)
         if code != 0:
             raise self._failed("list", output)
@@ -110,4 +107,8 @@ class FallbackStore(Logins):
             raise HelperError(
                 f"the fallback store {self.program} answered list with no JSON object"
             )
-        return {k: v for k, v in entries.items() if isinstance(k, str) and isinstance(v, str)}
+        return [
+            Entry(key, username, self, self.description)
+            for key, username in sorted(entries.items())
+            if isinstance(key, str) and isinstance(username, str)
+        ]

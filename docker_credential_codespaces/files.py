@@ -38,17 +38,19 @@ class PrivateDir:
     may be the user's, shared with other programs, or a sticky /tmp: it is created 0700 when
     missing, and otherwise used as it is, never chmodded, or refused when other users could
     write to it. Either way a symlink or another user's directory is refused: either could hand
-    our secrets to someone else, or someone else's files to us as credentials.
+    our secrets to someone else, or someone else's files to us as credentials. With `repair`
+    False (doctor: diagnosing never changes the disk), loose modes are left as they are.
     """
 
-    __slots__ = ("path", "setting")
+    __slots__ = ("path", "repair", "setting")
 
-    def __init__(self, path: str, setting: str | None = None) -> None:
+    def __init__(self, path: str, setting: str | None = None, repair: bool = True) -> None:
         self.path = path
         self.setting = setting
+        self.repair = repair
 
     def __repr__(self) -> str:
-        return f"PrivateDir({self.path!r}, setting={self.setting!r})"
+        return f"PrivateDir({self.path!r}, setting={self.setting!r}, repair={self.repair!r})"
 
     def file(self, name: str) -> str:
         """The path of a file in this directory."""
@@ -85,7 +87,7 @@ class PrivateDir:
                     f"{path}, named by {self.setting}, can be written by other users; refusing "
                     "to keep secrets in it (point the setting at a directory of your own)"
                 )
-        elif info.st_mode & 0o077:
+        elif info.st_mode & 0o077 and self.repair:
             try:
                 os.chmod(path, 0o700)
             except OSError as error:
@@ -102,7 +104,7 @@ class PrivateDir:
         """
         if not self.check():
             return None
-        return _read(self.file(name), cap, private=True)
+        return _read(self.file(name), cap, private=True, repair=self.repair)
 
     def write(self, name: str, data: bytes) -> None:
         """Replace a private file here atomically; the caller holds its lock."""
@@ -127,10 +129,11 @@ def read_regular(path: str, cap: int) -> bytes | None:
     return _read(path, cap, private=False)
 
 
-def _read(path: str, cap: int, private: bool) -> bytes | None:
+def _read(path: str, cap: int, private: bool, repair: bool = False) -> bytes | None:
     """Open `path` without blocking, refuse anything but a regular file, read at most `cap`.
 
-    A private file is also opened without following a link, and must be ours.
+    A private file is also opened without following a link, and must be ours; with `repair`,
+    one that others may read is made 0600.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
@@ -146,7 +149,7 @@ def _read(path: str, cap: int, private: bool) -> bytes | None:
         if private:
             if info.st_uid != os.getuid():
                 raise HelperError(f"{path} belongs to another user; refusing to read it")
-            if info.st_mode & 0o077:
+            if info.st_mode & 0o077 and repair:
                 os.fchmod(fd, 0o600)
         chunks = []
         size = 0
@@ -163,6 +166,16 @@ def _read(path: str, cap: int, private: bool) -> bytes | None:
         raise HelperError(f"cannot read {path}: {error.strerror}") from None
     finally:
         os.close(fd)
+
+
+def json_value(data: bytes, name: str, cure: str) -> object:
+    """The JSON a file's bytes hold, or one line naming the file (`name`) and what to do."""
+    import json
+
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise HelperError(f"{name} is not valid JSON; {cure}") from None
 
 
 def atomic_write(

@@ -22,21 +22,40 @@ import urllib.parse
 import urllib.request
 
 from .constants import (
-    DOCKER_HUB_KEY,
     IDENTITY_TOKEN_USERNAME,
     LOOPBACK_IPV4_NETWORK,
     LOOPBACK_IPV6,
     LOOPBACK_NAME,
     PROGRAM,
 )
+from .servers import api_host
 
 OK = "OK"
 UNAUTHORIZED = "unauthorized (wrong user or password)"
 FORBIDDEN = "forbidden"
 UNREACHABLE = "unreachable"
 TLS_ERROR = "TLS error"
-# Docker Hub's API lives on another host than its key.
-_HUB_API = "registry-1.docker.io"
+
+
+class Outcome:
+    """How a login ended: `summary`, one of the words above or a short phrase, and what it
+    was about (`detail`: an error's name, say), or "". doctor keeps both apart."""
+
+    __slots__ = ("detail", "summary")
+
+    def __init__(self, summary: str, detail: str = "") -> None:
+        self.summary = summary
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.summary} ({self.detail})" if self.detail else self.summary
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.summary!r}, {self.detail!r})"
+
+    @property
+    def ok(self) -> bool:
+        return self.summary == OK
 
 
 class _Refused(Exception):
@@ -115,13 +134,13 @@ def _basic(username: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode("ascii")
 
 
-def login(key: str, username: str, secret: str, timeout: float) -> str:
+def login(key: str, username: str, secret: str, timeout: float) -> Outcome:
     """Try the credentials against the registry named by a docker key; OK or what went wrong.
 
     Each socket operation is bounded by what is left of `timeout`, but a server can still
     answer a byte at a time: the caller bounds the whole login (doctor runs it in a thread).
     """
-    host = _HUB_API if key == DOCKER_HUB_KEY else key
+    host = api_host(key)
     deadline = time.monotonic() + timeout
     schemes = ("https", "http") if is_loopback(f"https://{host}/") else ("https",)
     for scheme in schemes:
@@ -131,23 +150,22 @@ def login(key: str, username: str, secret: str, timeout: float) -> str:
         except OSError as error:  # URLError, timeouts and TLS failures are all OSErrors
             reason = error.reason if isinstance(error, urllib.error.URLError) else error
             if isinstance(reason, ssl.SSLError):
-                outcome = (
-                    f"{TLS_ERROR} ({getattr(reason, 'reason', None) or type(reason).__name__})"
-                )
+                why = getattr(reason, "reason", None) or type(reason).__name__
+                outcome = Outcome(TLS_ERROR, str(why))
             else:
                 name = type(reason).__name__ if isinstance(reason, BaseException) else reason
-                outcome = f"{UNREACHABLE} ({name})"
+                outcome = Outcome(UNREACHABLE, str(name))
     return outcome
 
 
-def _login(base: str, username: str, secret: str, deadline: float) -> str:
+def _login(base: str, username: str, secret: str, deadline: float) -> Outcome:
     status, headers, _ = _request(base, deadline, {})
     if status == 200:
-        return OK
+        return Outcome(OK)
     if status == 403:
-        return FORBIDDEN
+        return Outcome(FORBIDDEN)
     if status != 401:
-        return f"unexpected HTTP {status}"
+        return Outcome(f"unexpected HTTP {status}")
     challenge = {k.lower(): v for k, v in headers.items()}.get("www-authenticate", "")
     scheme, params = parse_challenge(challenge)
     if scheme == "basic":
@@ -155,12 +173,14 @@ def _login(base: str, username: str, secret: str, deadline: float) -> str:
     elif scheme == "bearer" and params.get("realm"):
         try:
             token = _bearer_token(params, username, secret, deadline)
-        except _Refused as outcome:
-            return str(outcome)
+        except _Refused as refused:
+            return Outcome(str(refused))
         status, _, _ = _request(base, deadline, {"Authorization": f"Bearer {token}"})
     else:
-        return f"unknown authentication scheme {scheme or 'none'}"
-    return {200: OK, 401: UNAUTHORIZED, 403: FORBIDDEN}.get(status, f"unexpected HTTP {status}")
+        return Outcome(f"unknown authentication scheme {scheme or 'none'}")
+    return Outcome(
+        {200: OK, 401: UNAUTHORIZED, 403: FORBIDDEN}.get(status, f"unexpected HTTP {status}")
+    )
 
 
 def _bearer_token(params: dict[str, str], username: str, secret: str, deadline: float) -> str:

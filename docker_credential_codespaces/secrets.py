@@ -3,8 +3,8 @@
 They are read at every request, from the process environment laid over the Codespaces
 secrets file, so rotated secrets apply at once and shells without the variables (ssh, tmux,
 cron) see them too. `scan` is the one function that decides which triple answers which
-registry, and why every other triple does not; `get`, `list`, `doctor` and `configure` all
-read its result.
+registry, and why every other triple does not; the `Secrets` source, first in the chain, is
+how every command reads its result.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from posix import environ
 from . import ecr
 from .constants import (
     DEFAULT_SECRETS_FILE,
-    DOCKER_HUB_KEY,
     ECR_TOKEN_USERNAME,
     ENV_SECRETS_FILE,
     SECRET_AWS_COMPANIONS,
@@ -32,14 +31,15 @@ from .constants import (
     SECRET_USER,
 )
 from .log import debug, warn
-from .resolve import Source
-from .servers import docker_key
+from .servers import docker_key, host_part
+from .wire import Credential, Declined, Entry, Source
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .ecr import AwsIdentity, EcrRegistry
+    from .ecr.answer import RegistryToken
 
 # The secrets file holds every secret of the codespace; a few MiB is far beyond a real one.
 SECRETS_FILE_CAP = 4 * 1024 * 1024
@@ -59,7 +59,7 @@ UNDECODABLE = "not base64 of UTF-8 text"
 PADDING_CUT = "base64 with its trailing '=' padding cut off"
 
 
-class Secret:
+class Triple:
     """One complete triple, the docker key its SERVER names, and what its credentials are.
 
     `registry` is the ECR registry of the key, if it is one, and `aws` the AWS credential the
@@ -84,10 +84,10 @@ class Secret:
         self.password = password
         self.key = key
         self.registry = registry
-        self.aws: AwsIdentity | None = ecr.identity(user, password, registry, companion)
+        self.aws: AwsIdentity | None = ecr.identity(prefix, user, password, registry, companion)
 
     def __repr__(self) -> str:
-        return f"Secret(prefix={self.prefix!r}, key={self.key!r})"
+        return f"Triple(prefix={self.prefix!r}, key={self.key!r})"
 
     def variable(self, suffix: str) -> str:
         """The full name of one of this triple's variables, for messages."""
@@ -120,7 +120,7 @@ class Scan:
     __slots__ = ("answers", "passed_over")
 
     def __init__(self) -> None:
-        self.answers: dict[str, Secret] = {}
+        self.answers: dict[str, Triple] = {}
         self.passed_over: list[PassedOver] = []
 
 
@@ -133,7 +133,7 @@ def scan(key: str | None = None) -> Scan:
     name that key are looked at (one that does not even contain the key's host is never
     decoded or parsed), so a `get` costs little even with a thousand secrets.
     """
-    servers, value, orphans = _read(_host_of(key) if key is not None else "", key is None)
+    servers, value, orphans = _read(host_part(key) if key is not None else "", key is None)
     result = Scan()
     for prefix in sorted({name[: -len(SECRET_SERVER)] for name in servers} | orphans):
         if not prefix:
@@ -158,8 +158,8 @@ def scan(key: str | None = None) -> Scan:
 
 def _judge(
     prefix: str, server: str | None, value: Callable[[str], str | None]
-) -> Secret | PassedOver:
-    """One prefix's triple: the Secret it makes, or why it makes none.
+) -> Triple | PassedOver:
+    """One prefix's triple: the Triple it makes, or why it makes none.
 
     An ECR SERVER with the companion AWS_PROFILE and no USER or PASSWORD is complete too:
     the named profile is its identity.
@@ -179,7 +179,7 @@ def _judge(
                 f"{prefix + SECRET_PASSWORD} are both set; keep the profile or the key, not both"
             )
             return PassedOver(prefix, CONFLICT, message, key)
-        return Secret(prefix, server, "", "", key, registry, companion)
+        return Triple(prefix, server, "", "", key, registry, companion)
     if not (server and user and password):
         parts = ((SECRET_SERVER, server), (SECRET_USER, user), (SECRET_PASSWORD, password))
         missing = [
@@ -192,12 +192,11 @@ def _judge(
     if key is None:
         message = f"{prefix + SECRET_SERVER} does not name a registry host"
         return PassedOver(prefix, NO_HOST, message)
-    secret = Secret(prefix, server, user, password, key, registry, companion)
     if ecr.misplaced_key(user, registry):
         from .ecr import messages
 
-        return PassedOver(prefix, MISPLACED_KEY, messages.misplaced_key(secret), key)
-    return secret
+        return PassedOver(prefix, MISPLACED_KEY, messages.misplaced_key(prefix, key), key)
+    return Triple(prefix, server, user, password, key, registry, companion)
 
 
 def _read(
@@ -256,15 +255,6 @@ def _decode(data: bytes) -> str:
     return data.decode(_ENCODING, "surrogateescape")
 
 
-def _host_of(key: str) -> str:
-    """What any SERVER naming `key` must contain, lower-cased: its host, or "docker.io"."""
-    if key == DOCKER_HUB_KEY:
-        return "docker.io"  # every Docker Hub alias contains it
-    if key.startswith("["):
-        return key[: key.index("]") + 1]
-    return key.partition(":")[0]
-
-
 def secrets_file_path() -> str:
     """The Codespaces secrets file, or the one DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE names."""
     return os.environ.get(ENV_SECRETS_FILE) or DEFAULT_SECRETS_FILE
@@ -307,7 +297,7 @@ def read_file(
             continue
         if not sep or not wanted(text):
             continue
-        decoded = _strict_base64(value.strip())
+        decoded = strict_base64(value.strip())
         try:
             if decoded is None:
                 raise ValueError("not base64")
@@ -325,13 +315,14 @@ def _why_undecodable(value: bytes) -> str:
     Shell loaders that split a line on every `=` (`IFS== read`) write values back so.
     """
     padded = value + b"=" * (-len(value) % 4)
-    if padded != value and _strict_base64(padded) is not None:
+    if padded != value and strict_base64(padded) is not None:
         return PADDING_CUT
     return UNDECODABLE
 
 
-def _strict_base64(value: bytes) -> bytes | None:
-    """Standard base64 with its padding, or None: nothing skipped, as Python 3.11's strict_mode.
+def strict_base64(value: bytes) -> bytes | None:
+    """Standard base64 with its padding, or None: nothing skipped, as Python 3.11's strict_mode
+    and Go's StdEncoding (docker's decoder of config.json's `auth`) decode it.
 
     Python 3.9 and 3.10 have no strict_mode, and their decoder silently drops bytes outside
     the alphabet, which would turn a damaged line into a wrong secret.
@@ -364,13 +355,45 @@ def _read_regular(path: str) -> bytes:
         return stream.read(SECRETS_FILE_CAP + 1)
 
 
+class TripleEntry(Entry):
+    """A registry a secret answers, with the triple, for doctor's hints about it."""
+
+    __slots__ = ("triple",)
+
+    def __init__(self, triple: Triple, source: Source) -> None:
+        super().__init__(
+            triple.key,
+            triple.username(),
+            source,
+            f"secret {triple.prefix}",
+            triple.variable(SECRET_PASSWORD),
+        )
+        self.triple = triple
+
+
 class Secrets(Source):
-    """The secrets as a source: they answer first, and `docker login` never overrides them."""
+    """The secrets as a source: they answer first, and `docker login` never overrides them.
+
+    With `young`, an ECR token past its refresh point is replaced before it is answered: a
+    document (`export`) cannot refresh what it holds.
+    """
 
     description = "secrets"
 
+    def __init__(self, young: bool = False, repair: bool = True) -> None:
+        self.young = young
+        self.repair = repair  # False for doctor: the token cache is read, never mended
+        self._everything: Scan | None = None
+
+    def survey(self) -> Scan:
+        """The whole scan, read once for this source's life (a command's run): what doctor
+        lists as passed over is the scan that made the entries."""
+        if self._everything is None:
+            self._everything = scan()
+        return self._everything
+
     @staticmethod
-    def _covering(server_url: str) -> Secret | None:
+    def _covering(server_url: str) -> Triple | None:
         """The triple that answers the registry a request names; what is passed over is said.
 
         A misplaced access key is said on stderr each time, since until it is fixed pulls go
@@ -384,37 +407,44 @@ class Secrets(Source):
             (warn if skipped.reason == MISPLACED_KEY else debug)(skipped.message)
         return found.answers.get(key)
 
-    def get(self, server_url: str) -> tuple[str, str] | None:
-        secret = self._covering(server_url)
-        if secret is None:
+    def get(self, server_url: str) -> Credential | None:
+        triple = self._covering(server_url)
+        if triple is None:
             return None
-        if secret.aws is None:
-            return secret.user, secret.password
-        from .ecr import login
+        token = registry_token(triple, self.repair)
+        if token is None:
+            return Credential(triple.user, triple.password)
+        return token.answer(young=self.young)
 
-        return login.answer(secret)
-
-    def add(self, server_url: str, username: str, secret: str) -> bool:
+    def add(self, server_url: str, username: str, secret: str) -> None:
         """A registry a secret covers stores nothing: the secret stays the truth, and rotates."""
-        covering = self._covering(server_url)
-        if covering is None:
-            return False
+        triple = self._covering(server_url)
+        if triple is None:
+            raise Declined
         warn(
-            f"{covering.key} is covered by the secret {covering.variable(SECRET_SERVER)}; "
+            f"{triple.key} is covered by the secret {triple.variable(SECRET_SERVER)}; "
             "its credentials are used and nothing was stored"
         )
-        return True
 
-    def delete(self, server_url: str) -> bool:
-        """A secret-covered registry is not stored; `docker logout` drops its cached token."""
-        covering = self._covering(server_url)
-        if covering is None:
-            return False
-        if covering.aws is not None:
-            from .ecr import login
+    def delete(self, server_url: str) -> None:
+        """`docker logout` from a secret-covered ECR registry drops its cached token; the
+        secret itself is the user's to remove, so there is nothing else here to forget."""
+        triple = self._covering(server_url)
+        token = registry_token(triple, self.repair) if triple is not None else None
+        if token is None:
+            raise Declined
+        token.forget()
 
-            login.forget(covering)
-        return True
+    def entries(self) -> list[Entry]:
+        return [TripleEntry(triple, self) for triple in self.survey().answers.values()]
 
-    def list(self) -> dict[str, str]:
-        return {key: secret.username() for key, secret in scan().answers.items()}
+
+def registry_token(triple: Triple, repair: bool = True) -> RegistryToken | None:
+    """The ECR token object of a triple that holds an AWS credential, or None for a triple
+    answered as written. `repair` False (doctor) reads the token cache without mending it."""
+    if triple.registry is None or triple.aws is None:
+        return None
+    from .ecr.answer import RegistryToken
+    from .ecr.cache import open_cache
+
+    return RegistryToken(triple.registry, triple.aws, cache=open_cache(repair))

@@ -1,5 +1,8 @@
 """Server-name matching: every name a client sends is reduced to docker's key before comparing.
 
+Everything the helper knows of Docker Hub's many names is here too: its key, its aliases, its
+sign-in bookkeeping, the host its API answers on, and the key containers/image uses for it.
+
 Credentials go to a registry only when the request names exactly the same host and port as the
 secret, so anything that is not a plain `[scheme://]host[:port][/path]` is refused outright
 rather than guessed at: userinfo, query, fragment, backslashes, percent-encoding, non-ASCII
@@ -9,7 +12,14 @@ rather than guessed at: userinfo, query, fragment, backslashes, percent-encoding
 
 from __future__ import annotations
 
-from .constants import DOCKER_HUB_HOSTS, DOCKER_HUB_KEY, DOCKER_HUB_OAUTH_PATHS
+from .constants import (
+    CONTAINERS_HUB_KEY,
+    DOCKER_HUB_API_HOST,
+    DOCKER_HUB_DOMAIN,
+    DOCKER_HUB_HOSTS,
+    DOCKER_HUB_KEY,
+    DOCKER_HUB_OAUTH_PATHS,
+)
 
 _SCHEMES = ("http", "https")
 _REFUSED_CHARS = frozenset("@?#\\%")
@@ -78,7 +88,7 @@ def _valid_hostname(host: str) -> bool:
     return True
 
 
-def shown(url: str) -> str:
+def redacted(url: str) -> str:
     """A server URL as it may appear in a message: userinfo (`user:password@`) masked, short.
 
     A request naming `https://user:token@host` is refused, and its error must not repeat the
@@ -94,6 +104,12 @@ def _is_hub(hostport: str) -> bool:
     return hostport in DOCKER_HUB_HOSTS
 
 
+def _oauth_path(path: str) -> str | None:
+    """The Hub OAuth bookkeeping path a request's path names (trailing slashes aside)."""
+    trimmed = path.rstrip("/")
+    return trimmed if trimmed in DOCKER_HUB_OAUTH_PATHS else None
+
+
 def docker_key(url: str) -> str | None:
     """Docker's key for the registry a request names: the bare `host[:port]`, or the Hub URL.
 
@@ -104,9 +120,7 @@ def docker_key(url: str) -> str | None:
         return None
     hostport, path = parts
     if _is_hub(hostport):
-        if path.rstrip("/") in DOCKER_HUB_OAUTH_PATHS:
-            return None
-        return DOCKER_HUB_KEY
+        return None if _oauth_path(path) is not None else DOCKER_HUB_KEY
     return hostport
 
 
@@ -121,8 +135,36 @@ def store_key(url: str) -> str | None:
         return None
     hostport, path = parts
     if _is_hub(hostport):
-        trimmed = path.rstrip("/")
-        if trimmed in DOCKER_HUB_OAUTH_PATHS:
-            return DOCKER_HUB_KEY.rstrip("/") + trimmed[3:]
-        return DOCKER_HUB_KEY
+        oauth = _oauth_path(path)
+        return DOCKER_HUB_KEY if oauth is None else DOCKER_HUB_KEY.rstrip("/") + oauth[3:]
     return hostport
+
+
+def hub_sign_in(key: str) -> bool:
+    """Whether a stored key is Docker Hub's sign-in bookkeeping (docker CLI 27+ OAuth): not a
+    registry, never answered for the Hub, never checked."""
+    parts = split_server(key)
+    return (
+        parts is not None and _is_hub(parts[0]) and parts[1].rstrip("/") in DOCKER_HUB_OAUTH_PATHS
+    )
+
+
+def host_part(key: str) -> str:
+    """What any name of the registry `key` must contain, lower-cased: its host, or the Hub's
+    domain, which every alias of the Hub contains."""
+    if key == DOCKER_HUB_KEY:
+        return DOCKER_HUB_DOMAIN
+    if key.startswith("["):
+        return key[: key.index("]") + 1]
+    return key.partition(":")[0]
+
+
+def api_host(key: str) -> str:
+    """The `host[:port]` whose /v2/ a registry's API answers on."""
+    return DOCKER_HUB_API_HOST if key == DOCKER_HUB_KEY else key
+
+
+def containers_key(key: str) -> str:
+    """The key containers/image (skopeo, podman, buildah) uses for a registry: docker's,
+    but `docker.io` for the Hub."""
+    return CONTAINERS_HUB_KEY if key == DOCKER_HUB_KEY else key

@@ -10,9 +10,8 @@ from __future__ import annotations
 from . import files, settings
 from .constants import STORE_FILE
 from .log import warn
-from .logins import Logins
-from .servers import shown, store_key
-from .wire import HelperError
+from .servers import redacted, store_key
+from .wire import Credential, Entry, HelperError, Source
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
@@ -30,9 +29,10 @@ class StoreCorrupt(HelperError):
     """The store file exists but cannot be understood; the message names the file."""
 
 
-def load() -> dict[str, dict[str, str]]:
+def load(repair: bool = True) -> dict[str, dict[str, str]]:
     """Every stored login, key to {"Username", "Secret"}; empty when there is no file."""
-    entries: dict[str, dict[str, str]] = _read_document(settings.store_dir()).get("credentials", {})
+    directory = settings.store_dir(repair)
+    entries: dict[str, dict[str, str]] = _read_document(directory).get("credentials", {})
     return entries
 
 
@@ -47,16 +47,16 @@ def _read_document(directory: files.PrivateDir) -> dict[str, Any]:
     data = directory.read(STORE_FILE, FILE_CAP)
     if data is None:
         return {}
-    import json
-
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError):
-        raise StoreCorrupt(f"the store {path} is not valid JSON; fix or move it") from None
+        document = files.json_value(data, f"the store {path}", "fix or move it")
+    except HelperError as error:
+        raise StoreCorrupt(str(error)) from None
     if not isinstance(document, dict):
         raise StoreCorrupt(f"the store {path} has an unexpected layout; fix or move it")
     version = document.get("version", FORMAT_VERSION)
     if isinstance(version, bool) or version != FORMAT_VERSION:
+        import json
+
         shown_version = json.dumps(version)[:20]
         raise StoreCorrupt(
             f"the store {path} has format version {shown_version}, which this helper does not "
@@ -79,43 +79,47 @@ def _valid_entry(entry: object) -> bool:
 def invalid_server_url(server_url: str) -> HelperError:
     """The error for a server URL that names no registry, shortened for one line."""
     return HelperError(
-        f"invalid server URL {shown(server_url)}: expected [https://]host[:port][/path]"
+        f"invalid server URL {redacted(server_url)}: expected [https://]host[:port][/path]"
     )
 
 
-class LocalStore(Logins):
+class LocalStore(Source):
     """The logins source when no fallback store is configured: this module's own file."""
 
     description = "local store"
 
-    def get(self, server_url: str) -> tuple[str, str] | None:
+    def __init__(self, repair: bool = True) -> None:
+        self.repair = repair  # False for doctor, which never changes the disk
+
+    def get(self, server_url: str) -> Credential | None:
         """The stored login, or None; an unreadable store is warned about, as in `list`."""
         key = store_key(server_url)
         if key is None:
             return None
         try:
-            login = load().get(key)
+            login = load(self.repair).get(key)
         except HelperError as error:
             warn(str(error))
             return None
-        return (login["Username"], login["Secret"]) if login is not None else None
+        return Credential(login["Username"], login["Secret"]) if login is not None else None
 
-    def add(self, server_url: str, username: str, secret: str) -> bool:
+    def add(self, server_url: str, username: str, secret: str) -> None:
         key = store_key(server_url)
         if key is None:
             raise invalid_server_url(server_url)
         put(key, username, secret)
-        return True
 
-    def delete(self, server_url: str) -> bool:
+    def delete(self, server_url: str) -> None:
         key = store_key(server_url)
         if key is None:
             raise invalid_server_url(server_url)
         remove(key)
-        return True
 
-    def entries(self) -> dict[str, str]:
-        return {key: entry["Username"] for key, entry in load().items()}
+    def entries(self) -> list[Entry]:
+        logins = load(self.repair)
+        return [
+            Entry(key, logins[key]["Username"], self, self.description) for key in sorted(logins)
+        ]
 
 
 def put(key: str, username: str, secret: str) -> None:

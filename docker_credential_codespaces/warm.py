@@ -14,7 +14,7 @@ import os
 import sys
 
 from .commands import Parser
-from .constants import PROGRAM, WARM_CONCURRENCY
+from .constants import WARM_CONCURRENCY
 from .wire import HelperError
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
@@ -72,8 +72,8 @@ def _in_children(jobs: list[tuple[str, Secret]]) -> list[tuple[bool, str]]:
 def main(argv: list[str]) -> int:
     """`warm`: exit 0 when every ECR registry's token is fresh (or none is named)."""
     parser = Parser(
-        prog=f"{PROGRAM} warm",
-        description="Fetch a fresh token now for every ECR registry the secrets name, so "
+        "warm",
+        "Fetch a fresh token now for every ECR registry the secrets name, so "
         "that no pull waits for AWS; one line per registry.",
     )
     parser.add_argument(

@@ -79,6 +79,8 @@ rm -f .venv/wheelhouse/docker_credential_codespaces-*
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy  # --strict on the package, as pyproject's [tool.mypy] says
+# The layers in pyproject.toml: each module imports only from below (docs/how-it-works.md).
+.venv/bin/lint-imports --no-cache
 
 if (($#)); then
     exec .venv/bin/python -m pytest -m "not deep" "$@"

@@ -24,6 +24,13 @@ def auth(pair: str) -> str:
         ({"auth": auth("no-colon")}, None),
         ({"auth": auth(":p")}, None),
         ({"auth": "not base64!"}, None),
+        # docker decodes `auth` strictly (Go's StdEncoding) and refuses the file over one it
+        # cannot: a lenient decoder would drop the stray byte and carry a login docker never had
+        ({"auth": "dTp!wdw=="}, None),
+        ({"auth": "dTpwdw"}, None),
+        ({"auth": "dTpw dw=="}, None),
+        ({"auth": "dTpwdw==="}, None),
+        ({"auth": "dTpwdw=="}, {"Username": "u", "Secret": "pw"}),
         ({"auth": 7}, None),
         ({}, None),
         # every spelling docker's Go decoder honours: names in any case, the last one winning
@@ -94,6 +101,32 @@ def test_masked_hides_secrets_in_every_spelling_headers_and_proxy_userinfo() -> 
     assert proxies["httpsProxy"] == "<hidden>@proxy.internal:3128/path"
     assert proxies["ftpProxy"] == "socks5://<hidden>@proxy.internal:1080"
     assert proxies["noProxy"] == "localhost,127.0.0.1"
+
+
+CONFIG = {
+    "credsStore": "desktop",
+    "credHelpers": {"ghcr.io": "codespaces", "docker.io": "pass", "odd.example": 7},
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "store", "helper"),
+    [
+        ("ghcr.io", True, "codespaces"),
+        ("ghcr.io", False, "codespaces"),
+        ("docker.io", True, "pass"),
+        ("https://index.docker.io/v1/", True, "desktop"),  # docker's Hub key has no entry
+        ("https://index.docker.io/v1/", False, None),
+        ("quay.io", True, "desktop"),
+        ("quay.io", False, None),  # containers/image has no credsStore
+        ("odd.example", True, "desktop"),  # an entry that is no name is no entry
+    ],
+)
+def test_credential_helper_is_which_helper_a_client_runs(
+    key: str, store: bool, helper: str | None
+) -> None:
+    assert dockerconfig.credential_helper(CONFIG, key, store) == helper
+    assert dockerconfig.credential_helper({}, key, store) is None
 
 
 def test_helper_keys() -> None:

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from beds.aws import FakeECR, endpoint_env
 from beds.client import HELPER, interpreter_command, run_command, run_helper
 from beds.environment import add_secret, isolated_environ
-from docker_credential_codespaces.resolve import CodespacesHelper
+from docker_credential_codespaces.chain import chain
 from docker_credential_codespaces.servers import docker_key
 from docker_credential_codespaces.wire import serve
 
@@ -387,7 +387,7 @@ def run_in_process(verb: str, data: bytes) -> tuple[int, str, str]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         code = serve(
-            CodespacesHelper(), ["docker-credential-codespaces", verb], io.BytesIO(data), out
+            chain(), ["docker-credential-codespaces", verb], io.BytesIO(data), out
         )
     return code, out.getvalue(), err.getvalue()
 

@@ -170,7 +170,7 @@ def test_the_secrets_file_splits_at_the_first_equals_and_keeps_padding(
     ],
 )
 def test_base64_is_read_strictly_on_every_python(value: bytes, decoded: bytes | None) -> None:
-    assert secrets._strict_base64(value) == decoded
+    assert secrets.strict_base64(value) == decoded
 
 
 # --- through the executable ---------------------------------------------------------------

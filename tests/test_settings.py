@@ -12,7 +12,7 @@ import pytest
 from beds.aws import FakeECR, endpoint_env
 from beds.client import run_helper
 from beds.environment import add_secret
-from docker_credential_codespaces import settings
+from docker_credential_codespaces import log, settings
 from docker_credential_codespaces.wire import HelperError
 
 NAME = "DOCKER_CREDENTIAL_CODESPACES_TEST_FLAG"
@@ -23,7 +23,7 @@ OFF = ["", "0", "false", "FALSE", "no", "No", "off", "OFF", " 0 "]
 @pytest.mark.parametrize("value", ON)
 def test_on(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv(NAME, value)
-    assert settings.flag(NAME) is True
+    assert log.flag(NAME) is True
 
 
 @pytest.mark.parametrize("value", [*OFF, None])
@@ -34,7 +34,7 @@ def test_off(
         monkeypatch.delenv(NAME, raising=False)
     else:
         monkeypatch.setenv(NAME, value)
-    assert settings.flag(NAME) is False
+    assert log.flag(NAME) is False
     assert capsys.readouterr().err == ""
 
 
@@ -42,10 +42,10 @@ def test_off(
 def test_anything_else_is_said_once_and_off(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
 ) -> None:
-    monkeypatch.setattr(settings, "_warned", set())
+    monkeypatch.setattr(log, "_warned", set())
     monkeypatch.setenv(NAME, value)
-    assert settings.flag(NAME) is False
-    assert settings.flag(NAME) is False
+    assert log.flag(NAME) is False
+    assert log.flag(NAME) is False
     assert capsys.readouterr().err == (
         f"docker-credential-codespaces: {NAME} is not 1/true/yes/on or 0/false/no/off; "
         "taken as off\n"

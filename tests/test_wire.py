@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from beds.client import HELPER, run_helper
 from beds.environment import add_secret
 from docker_credential_codespaces import __version__
-from docker_credential_codespaces.resolve import CodespacesHelper
-from docker_credential_codespaces.wire import serve
+from docker_credential_codespaces.chain import Chain, chain
+from docker_credential_codespaces.wire import Credential, Source, serve
 
 NOT_FOUND = b"credentials not found in native keychain\n"
 USAGE = b"Usage: docker-credential-codespaces <store|get|erase|list|version>\n"
@@ -218,17 +218,17 @@ def test_python_dash_m_is_the_same_program(env: dict[str, str]) -> None:
 def test_serve_in_process(use_env: dict[str, str]) -> None:
     """The wire module runs on plain byte streams, without a subprocess."""
     out = io.StringIO()
-    assert serve(CodespacesHelper(), ["x", "get"], io.BytesIO(b"nowhere.example"), out) == 1
+    assert serve(chain(), ["x", "get"], io.BytesIO(b"nowhere.example"), out) == 1
     assert out.getvalue() == NOT_FOUND.decode()
 
 
 def test_unexpected_exception_is_one_line(use_env: dict[str, str]) -> None:
-    class Broken(CodespacesHelper):
-        def get(self, server_url: str) -> tuple[str, str]:
+    class Broken(Source):
+        def get(self, server_url: str) -> Credential | None:
             raise RuntimeError("CANARY-internal")
 
     out = io.StringIO()
-    assert serve(Broken(), ["x", "get"], io.BytesIO(b"r.example"), out) == 1
+    assert serve(Chain([Broken]), ["x", "get"], io.BytesIO(b"r.example"), out) == 1
     assert out.getvalue() == "docker-credential-codespaces: internal error (RuntimeError)\n"
 
 

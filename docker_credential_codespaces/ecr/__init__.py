@@ -218,7 +218,11 @@ def is_access_key_id(text: str) -> bool:
 
 
 def identity(
-    user: str, password: str, registry: EcrRegistry | None, companion: Callable[[str], str]
+    prefix: str,
+    user: str,
+    password: str,
+    registry: EcrRegistry | None,
+    companion: Callable[[str], str],
 ) -> AwsIdentity | None:
     """The AWS credential a triple holds for its registry; None for plain credentials.
 

@@ -21,7 +21,7 @@ from ..constants import (
     SECRET_SERVER,
     SECRET_USER,
 )
-from ..servers import shown
+from ..servers import redacted
 from . import ACCESS_KEY, PROFILE, ROLE, TEMPORARY_KEY
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
@@ -40,12 +40,12 @@ def who(secret: Secret, registry: EcrRegistry) -> str:
     return f"{registry.describe()} (secret {secret.variable(SECRET_SERVER)})"
 
 
-def misplaced_key(secret: Secret) -> str:
+def misplaced_key(prefix: str, key: str) -> str:
     """Why a triple with an access key for a host that is not ECR is never answered."""
-    server = secret.variable(SECRET_SERVER)
+    server = prefix + SECRET_SERVER
     return (
-        f"{secret.variable(SECRET_USER)} holds an AWS access key id, but {server} names "
-        f"{secret.key}, which is not an ECR registry host; fix {server} "
+        f"{prefix + SECRET_USER} holds an AWS access key id, but {server} names "
+        f"{key}, which is not an ECR registry host; fix {server} "
         "(<account>.dkr.ecr.<region>.amazonaws.com or public.ecr.aws): an AWS secret key "
         "is never sent anywhere else"
     )
@@ -214,7 +214,7 @@ def unanswered(secret: Secret, registry: EcrRegistry, error_name: str, service: 
     if service == "sts":
         where = os.environ.get(ENV_AWS_STS_ENDPOINT) or f"AWS STS in {registry.region}"
     if "@" in where:  # userinfo in an endpoint URL is a password, whoever put it there
-        where = shown(where)
+        where = redacted(where)
     if error_name == DEADLINE:
         reason = (
             f"the exchange timed out (no answer within {ECR_EXCHANGE_DEADLINE:g} s); check the "

@@ -12,9 +12,9 @@
 # machine is skipped with a line saying so. With ARGS, only the main Python runs.
 #
 # Installs Debian's docker-registry, skopeo, apache2-utils, podman, buildah, faketime (the
-# fake clock of the multi-day ECR tests), docker.io (dockerd) and debootstrap through
-# apt-get when run as root (as CI is); otherwise their end-to-end tests are skipped with
-# the reason printed. It installs
+# fake clock of the multi-day ECR tests), docker.io (dockerd), debootstrap and valgrind (the
+# instruction counts of `python -m bench.callgrind`) through apt-get when run as root (as CI
+# is); otherwise the tests that need them are skipped with the reason printed. It installs
 # golang-docker-credential-helpers too: no test may reach its docker-credential-pass and
 # -secretservice in /usr/bin unless it puts one on PATH itself, so the suite proves it is
 # hermetic on a machine that has them; and pass, for the one test that chains to the real
@@ -38,6 +38,8 @@ command -v docker-credential-pass >/dev/null || missing+=(golang-docker-credenti
 command -v pass >/dev/null || missing+=(pass)
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+# valgrind's callgrind counts the instructions of one run (bench/callgrind.py).
+command -v valgrind >/dev/null || missing+=(valgrind)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq

@@ -9,6 +9,8 @@ JSON carries the columns the README's table shows.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +109,29 @@ def test_too_few_rounds_are_refused_without_quick(tmp_path: Path) -> None:
     result = run_bench(tmp_path, "--rounds", "5")
     assert result.returncode == 2
     assert "--rounds must be at least 30" in result.stderr
+
+
+def test_callgrind_counts_the_three_cases(tmp_path: Path) -> None:
+    """`python -m bench.callgrind` runs each case under valgrind and prints a count for it."""
+    if shutil.which("valgrind") is None:
+        if os.environ.get("CI"):  # tests/run.sh installs it: missing in CI is a broken setup
+            pytest.fail("valgrind is missing in CI; tests/run.sh installs it")
+        pytest.skip("bench.callgrind needs valgrind; tests/run.sh installs it")
+    result = subprocess.run(
+        [sys.executable, "-B", "-m", "bench.callgrind", "--runs", "1", "--executable", str(HELPER)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=isolated_environ(tmp_path),
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    rows = {}
+    for line in result.stdout.splitlines():
+        name, *columns = line.rsplit(maxsplit=4)
+        if name in ("get: plain secret", "get: not found", "list"):
+            rows[name] = [int(column.replace(",", "")) for column in columns[:3]]
+    assert set(rows) == {"get: plain secret", "get: not found", "list"}, result.stdout
+    for name, (median, low, high) in rows.items():
+        assert median == low == high > 0, name  # one run: its count is the median, min and max

@@ -138,16 +138,21 @@ def logins(creds_store: str | None = None, repair: bool = True) -> Source:
     The record is read here, so that the fallback module (and the subprocess module behind
     it) is loaded only where a fallback store is named.
     """
-    from .fallback import FallbackStore, valid_name
-
-    if creds_store and valid_name(creds_store):
-        return FallbackStore(creds_store)
-    recorded = recorded_fallback(repair)
-    if valid_name(recorded):
-        return FallbackStore(recorded)
+    found = _fallback(creds_store or "") or _fallback(recorded_fallback(repair))
+    if found is not None:
+        return found
     from .store import LocalStore
 
     return LocalStore(repair)
+
+
+def _fallback(name: str) -> Source | None:
+    """The fallback store `name` makes, if it makes one (never this helper itself)."""
+    if not name:
+        return None
+    from .fallback import FallbackStore, valid_name
+
+    return FallbackStore(name) if valid_name(name) else None
 
 
 def secrets(young: bool = False, repair: bool = True) -> Source:

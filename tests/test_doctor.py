@@ -251,3 +251,38 @@ def test_bad_arguments_are_one_line_and_exit_1(env: dict[str, str], argv: list[s
     assert (result.returncode, result.stdout) == (1, b""), result
     assert result.stderr.count(b"\n") == 1 and result.stderr.endswith(b"(see --help)\n")
     assert result.stderr.startswith(f"docker-credential-codespaces {argv[0]}: ".encode())
+
+
+def test_diagnosing_never_changes_the_disk(env: dict[str, str]) -> None:
+    """doctor looks and never mends: the helper's own store and cache, found with loose
+    modes, are left exactly as they are (a `get` still repairs them afterwards)."""
+    body = json.dumps({"ServerURL": "r.example", "Username": "u", "Secret": CANARY}).encode()
+    assert run_helper(env, "store", stdin=body).returncode == 0
+    ecr_host = "333333333333.dkr.ecr.eu-west-1.amazonaws.com"
+    add_secret(env, "KEY", ecr_host, "AKIAIOSFODNN7EXAMPLE", CANARY)
+    with FakeECR({"AKIAIOSFODNN7EXAMPLE": CANARY}) as fake:
+        env.update(endpoint_env(fake.endpoint_url))
+        assert run_helper(env, "get", stdin=ecr_host.encode()).returncode == 0
+        own = [
+            Path(env[base]) / "docker-credential-codespaces"
+            for base in ("XDG_DATA_HOME", "XDG_CACHE_HOME")
+        ]
+        for directory in own:
+            directory.chmod(0o755)
+            for path in directory.iterdir():
+                path.chmod(0o644)
+
+        def disk() -> dict[str, tuple[int, int]]:
+            return {
+                str(path): (path.lstat().st_mode, path.lstat().st_mtime_ns)
+                for directory in own
+                for path in [directory, *directory.iterdir()]
+            }
+
+        before = disk()
+        assert len(before) >= 4  # both directories, the store file, the cached token
+        doctor(env)
+        doctor(env, "--json")
+        assert disk() == before
+        assert run_helper(env, "get", stdin=ecr_host.encode()).returncode == 0
+        assert all(d.stat().st_mode & 0o077 == 0 for d in own)  # get does mend

@@ -13,6 +13,10 @@ import pytest
 
 from beds.client import run_helper
 from beds.environment import add_secret
+from docker_credential_codespaces.doctor import secret_hints
+from docker_credential_codespaces.ecr import registry as ecr_registry
+from docker_credential_codespaces.secrets import Triple
+from docker_credential_codespaces.servers import docker_key
 
 CANARY = "CANARY-hints-42d9"
 KEY = {
@@ -37,6 +41,14 @@ def row_of(report: dict, key: str) -> dict:
     return next(row for row in report["registries"] if row["registry"] == key)
 
 
+def hints(prefix: str, server: str, user: str, password: str) -> tuple[list[str], list[str]]:
+    """doctor's hints for one triple, in process: a pure function of it."""
+    key = docker_key(server)
+    assert key is not None
+    triple = Triple(prefix, server, user, password, key, ecr_registry(key), lambda suffix: "")
+    return secret_hints(triple)
+
+
 def configured(env: dict[str, str]) -> dict[str, str]:
     assert run_helper(env, "configure").returncode == 0
     return env
@@ -50,17 +62,25 @@ def configured(env: dict[str, str]) -> dict[str, str]:
         (f"dckr_oat_{CANARY}", False),
     ],
 )
-def test_docker_hub_password_that_is_not_an_access_token(
-    env: dict[str, str], password: str, hinted: bool
-) -> None:
-    add_secret(env, "HUB", "docker.io", "octo", password)
-    code, report = doctor(configured(env))
-    notes = row_of(report, "https://index.docker.io/v1/")["notes"]
-    hints = [n for n in notes if "2FA or SSO" in n]
-    assert len(hints) == int(hinted)
+def test_docker_hub_password_that_is_not_an_access_token(password: str, hinted: bool) -> None:
+    problems, notes = hints("HUB", "docker.io", "octo", password)
+    hub = [n for n in notes if "2FA or SSO" in n]
+    assert len(hub) == int(hinted)
     if hinted:
-        assert hints[0].startswith("HUB_CONTAINER_REGISTRY_PASSWORD is not a Docker Hub")
-    assert code == 0  # a password may still work: a note, not a problem
+        assert hub[0].startswith("HUB_CONTAINER_REGISTRY_PASSWORD is not a Docker Hub")
+    assert problems == []  # a password may still work: a note, not a problem
+
+
+def test_doctor_shows_the_hints_in_the_registrys_row(env: dict[str, str]) -> None:
+    """The hints are pure functions of a triple; doctor puts them where the user looks."""
+    add_secret(env, "HUB", "docker.io", "octo", CANARY)
+    add_secret(env, "GAR", GAR, "_json_key", CANARY)
+    add_secret(env, "ROBOT", "harbor.example", "robot", CANARY)
+    code, report = doctor(configured(env))
+    assert code == 1  # the key that is no key is a problem; the rest are notes
+    assert any("2FA or SSO" in n for n in row_of(report, "https://index.docker.io/v1/")["notes"])
+    assert "it is not JSON" in row_of(report, GAR)["problems"][0]
+    assert "as if cut at the '$'" in row_of(report, "harbor.example")["notes"][0]
 
 
 @pytest.mark.parametrize(
@@ -82,15 +102,14 @@ def test_docker_hub_password_that_is_not_an_access_token(
     ],
 )
 def test_google_json_key_must_be_a_service_account_key(
-    env: dict[str, str], user: str, password: str, fault: str | None
+    user: str, password: str, fault: str | None
 ) -> None:
-    add_secret(env, "GAR", GAR, user, password)
-    code, report = doctor(configured(env))
-    problems = row_of(report, GAR)["problems"]
+    problems, _ = hints("GAR", GAR, user, password)
     if fault is None:
-        assert (code, problems) == (0, [])
+        assert problems == []
         return
-    assert code == 1 and len(problems) == 1
+    assert len(problems) == 1
+    assert CANARY not in problems[0]
     assert problems[0].startswith(
         f"GAR_CONTAINER_REGISTRY_PASSWORD must be a Google service-account key for user {user}"
     )
@@ -146,12 +165,10 @@ def test_a_multi_line_key_works_through_the_secrets_file(
         ("octocat", None),
     ],
 )
-def test_robot_names_cut_or_mangled_by_a_shell(
-    env: dict[str, str], user: str, words: str | None
-) -> None:
-    add_secret(env, "ROBOT", "harbor.example", user, CANARY)
-    _, report = doctor(configured(env))
-    notes = [n for n in row_of(report, "harbor.example")["notes"] if "robot" in n]
+def test_robot_names_cut_or_mangled_by_a_shell(user: str, words: str | None) -> None:
+    problems, notes = hints("ROBOT", "harbor.example", user, CANARY)
+    assert problems == []
+    notes = [n for n in notes if "robot" in n]
     if words is None:
         assert notes == []
         return

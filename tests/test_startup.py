@@ -70,7 +70,7 @@ def test_plain_secret_get_loads_exactly_these_modules_of_the_package(env: dict[s
         package,
         *(
             f"{package}.{name}"
-            for name in ("cli", "wire", "constants", "resolve", "log", "servers", "secrets", "ecr")
+            for name in ("cli", "wire", "constants", "chain", "log", "servers", "secrets", "ecr")
         ),
     }
 

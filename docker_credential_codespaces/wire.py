@@ -34,6 +34,49 @@ class CredentialsNotFound(HelperError):
         super().__init__(ERR_NOT_FOUND)
 
 
+class Declined(Exception):
+    """A source's word that a request to store or forget is not its own to take.
+
+    Not a HelperError: nothing went wrong, and a chain asks the next source. A source that
+    takes a request returns; one that fails raises HelperError.
+    """
+
+
+class Credential:
+    """What a source answers for a registry: the login, and when it stops working.
+
+    `expires` says whether it expires at all (an ECR token does; nothing else the helper
+    answers does), and `expires_at` when, or None when that cannot be told. Carrying the
+    expiry with the answer spares `export` and `doctor` a second trip for it. Its repr hides
+    the secret.
+    """
+
+    __slots__ = ("expires", "expires_at", "secret", "username")
+
+    def __init__(
+        self, username: str, secret: str, expires_at: float | None = None, expires: bool = False
+    ) -> None:
+        self.username = username
+        self.secret = secret
+        self.expires_at = expires_at
+        self.expires = expires or expires_at is not None
+
+    def __repr__(self) -> str:
+        return f"Credential(username={self.username!r}, expires_at={self.expires_at!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Credential):
+            return NotImplemented
+        return (self.username, self.secret, self.expires_at, self.expires) == (
+            other.username,
+            other.secret,
+            other.expires_at,
+            other.expires,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from typing import BinaryIO, TextIO

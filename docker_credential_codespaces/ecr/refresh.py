@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from ..secrets import Secret
     from . import AwsIdentity, EcrRegistry
-    from .cache import TokenCache
+    from .cache import Cache
     from .token import Token
 
 # A detached process's scheduling priority, lowered: importing botocore takes a quarter second
@@ -45,7 +45,7 @@ _LEAST_BUDGET = 1.0
 
 
 def fetch(
-    cache: TokenCache,
+    cache: Cache,
     key: str,
     secret: Secret,
     registry: EcrRegistry,
@@ -71,14 +71,14 @@ def fetch(
     return token
 
 
-def remembered_failure(cache: TokenCache, key: str) -> str | None:
+def remembered_failure(cache: Cache, key: str) -> str | None:
     """The line of an exchange for this key that failed moments ago, or None."""
     outcome = cache.outcome(key)
     return outcome.remembered(time.time()) if outcome is not None else None
 
 
 def wait_for_token(
-    cache: TokenCache,
+    cache: Cache,
     key: str,
     secret: Secret,
     registry: EcrRegistry,
@@ -116,7 +116,7 @@ def wait_for_token(
 
 
 def refresh_behind(
-    cache: TokenCache, key: str, secret: Secret, registry: EcrRegistry, identity: AwsIdentity
+    cache: Cache, key: str, secret: Secret, registry: EcrRegistry, identity: AwsIdentity
 ) -> None:
     """Start one detached refresher for a token past its refresh point, and return at once.
 

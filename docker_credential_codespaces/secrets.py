@@ -84,7 +84,7 @@ class Secret:
         self.password = password
         self.key = key
         self.registry = registry
-        self.aws: AwsIdentity | None = ecr.identity(user, password, registry, companion)
+        self.aws: AwsIdentity | None = ecr.identity(prefix, user, password, registry, companion)
 
     def __repr__(self) -> str:
         return f"Secret(prefix={self.prefix!r}, key={self.key!r})"
@@ -196,7 +196,7 @@ def _judge(
     if ecr.misplaced_key(user, registry):
         from .ecr import messages
 
-        return PassedOver(prefix, MISPLACED_KEY, messages.misplaced_key(secret), key)
+        return PassedOver(prefix, MISPLACED_KEY, messages.misplaced_key(prefix, key), key)
     return secret
 
 

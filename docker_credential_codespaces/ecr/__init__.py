@@ -146,12 +146,16 @@ class AwsIdentity:
       `session_name`;
     - PROFILE: `profile`, resolved by botocore from the user's AWS config files;
     - TOKEN: `secret` is a registry token fetched earlier.
+
+    `prefix` is the triple's variable prefix, used only to name its variables in messages:
+    it is no part of the cache key, so renaming a secret costs no token.
     """
 
     __slots__ = (
         "external_id",
         "key_id",
         "kind",
+        "prefix",
         "profile",
         "role_arn",
         "secret",
@@ -169,6 +173,7 @@ class AwsIdentity:
         external_id: str = "",
         session_name: str = "",
         profile: str = "",
+        prefix: str = "",
     ) -> None:
         self.kind = kind
         self.key_id = key_id
@@ -178,6 +183,7 @@ class AwsIdentity:
         self.external_id = external_id
         self.session_name = session_name
         self.profile = profile
+        self.prefix = prefix
 
     def __repr__(self) -> str:
         return f"AwsIdentity(kind={self.kind!r})"
@@ -194,6 +200,10 @@ class AwsIdentity:
             self.session_name,
             self.profile,
         )
+
+    def variable(self, suffix: str) -> str:
+        """The full name of one of the triple's variables, for messages."""
+        return self.prefix + suffix
 
     def lacks_session_token(self) -> bool:
         """A temporary key (ASIA...) without its session token: AWS would refuse it."""
@@ -218,9 +228,14 @@ def is_access_key_id(text: str) -> bool:
 
 
 def identity(
-    user: str, password: str, registry: EcrRegistry | None, companion: Callable[[str], str]
+    prefix: str,
+    user: str,
+    password: str,
+    registry: EcrRegistry | None,
+    companion: Callable[[str], str],
 ) -> AwsIdentity | None:
-    """The AWS credential a triple holds for its registry; None for plain credentials.
+    """The AWS credential the triple `prefix` holds for its registry; None for plain
+    credentials.
 
     `companion(suffix)` is the value of the triple's companion variable with that suffix
     (SECRET_AWS_PROFILE and the rest), or "" when it is not set; it is asked only for ECR.
@@ -229,9 +244,10 @@ def identity(
         return None
     user, password = aws_value(user), aws_value(password)
     if not user and not password:
-        return AwsIdentity(PROFILE, profile=aws_value(companion(SECRET_AWS_PROFILE)))
+        profile = aws_value(companion(SECRET_AWS_PROFILE))
+        return AwsIdentity(PROFILE, profile=profile, prefix=prefix)
     if user == ECR_TOKEN_USERNAME:
-        return AwsIdentity(TOKEN, secret=password)
+        return AwsIdentity(TOKEN, secret=password, prefix=prefix)
     session_token = aws_value(companion(SECRET_AWS_SESSION_TOKEN))
     role_arn = aws_value(companion(SECRET_AWS_ROLE_ARN))
     if role_arn:
@@ -243,9 +259,11 @@ def identity(
             role_arn,
             aws_value(companion(SECRET_AWS_EXTERNAL_ID)),
             aws_value(companion(SECRET_AWS_ROLE_SESSION_NAME)) or AWS_DEFAULT_ROLE_SESSION_NAME,
+            prefix=prefix,
         )
     temporary = session_token or user.startswith(AWS_TEMPORARY_KEY_PREFIX)
-    return AwsIdentity(TEMPORARY_KEY if temporary else ACCESS_KEY, user, password, session_token)
+    kind = TEMPORARY_KEY if temporary else ACCESS_KEY
+    return AwsIdentity(kind, user, password, session_token, prefix=prefix)
 
 
 def misplaced_key(user: str, registry: EcrRegistry | None) -> bool:

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from botocore.session import Session
 
-    from ..secrets import Secret
     from . import AwsIdentity, EcrRegistry
 
 
@@ -94,7 +93,7 @@ class _Deadline(BaseException):
     botocore's `except Exception` (its retries among them) can take it for a failed try."""
 
 
-def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity, budget: float) -> Token:
+def exchange(registry: EcrRegistry, identity: AwsIdentity, budget: float) -> Token:
     """Resolve the identity's keys and call GetAuthorizationToken with them, within `budget`
     seconds in all.
 
@@ -111,19 +110,19 @@ def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity, budge
         raise _Deadline
 
     if threading.current_thread() is not threading.main_thread():
-        return _exchange(secret, registry, identity)
+        return _exchange(registry, identity)
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, max(budget, 0.001))
     try:
-        return _exchange(secret, registry, identity)
+        return _exchange(registry, identity)
     except _Deadline:
-        raise HelperError(messages.unanswered(secret, registry, messages.DEADLINE)) from None
+        raise HelperError(messages.unanswered(registry, identity, messages.DEADLINE)) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 
-def _exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> Token:
+def _exchange(registry: EcrRegistry, identity: AwsIdentity) -> Token:
     try:
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:
@@ -133,26 +132,26 @@ def _exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> T
     try:
         session = _session(identity.profile if identity.kind == PROFILE else "")
     except BotoCoreError:  # a profile that does not exist, found as the session reads it
-        raise HelperError(messages.profile_missing(secret, identity)) from None
-    keys = _keys(secret, registry, identity, session, config)
+        raise HelperError(messages.profile_missing(identity)) from None
+    keys = _keys(registry, identity, session, config)
     try:
-        client = _client(session, registry.service(), secret, registry, keys, config)
+        client = _client(session, registry.service(), registry, identity, keys, config)
         data = client.get_authorization_token()["authorizationData"]
         if not registry.public:
             data = data[0]
         token, expires_at = data["authorizationToken"], data["expiresAt"].timestamp()
     except ClientError as error:
         code, status = _error_code(error)
-        raise HelperError(messages.refused(secret, registry, identity, code, status)) from None
+        raise HelperError(messages.refused(registry, identity, code, status)) from None
     except BotoCoreError as error:
-        raise HelperError(messages.unanswered(secret, registry, type(error).__name__)) from None
+        raise HelperError(messages.unanswered(registry, identity, type(error).__name__)) from None
     except (KeyError, IndexError, TypeError, AttributeError, ValueError, RuntimeError):
         # An answer of the wrong shape; botocore raises ValueError or RuntimeError for an
         # expiresAt that is no date.
-        raise HelperError(messages.no_usable_token(secret, registry)) from None
-    answer = Token(_decode(secret, registry, token), expires_at, fetched_at)
+        raise HelperError(messages.no_usable_token(registry, identity)) from None
+    answer = Token(_decode(registry, identity, token), expires_at, fetched_at)
     if not answer.plausible():  # an expiry no clock can show, or years away
-        raise HelperError(messages.no_usable_token(secret, registry))
+        raise HelperError(messages.no_usable_token(registry, identity))
     return answer
 
 
@@ -165,19 +164,17 @@ def _error_code(error: Exception) -> tuple[str, int]:
     return code, response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
 
 
-def _keys(
-    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, session: Session, config: Config
-) -> Keys:
+def _keys(registry: EcrRegistry, identity: AwsIdentity, session: Session, config: Config) -> Keys:
     """The keys that sign GetAuthorizationToken: the secret's own, a role's, or a profile's."""
     if identity.kind == PROFILE:
-        return _profile_keys(secret, registry, identity, session)
+        return _profile_keys(identity, session)
     keys = (identity.key_id, identity.secret, identity.session_token)
     if identity.kind != ROLE:
         return keys
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        sts = _client(session, "sts", secret, registry, keys, config)
+        sts = _client(session, "sts", registry, identity, keys, config)
         request = {"RoleArn": identity.role_arn, "RoleSessionName": identity.session_name}
         if identity.external_id:
             request["ExternalId"] = identity.external_id
@@ -185,17 +182,15 @@ def _keys(
         return answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"]
     except ClientError as error:
         code, status = _error_code(error)
-        raise HelperError(messages.role_refused(secret, registry, identity, code, status)) from None
+        raise HelperError(messages.role_refused(registry, identity, code, status)) from None
     except BotoCoreError as error:
         name = type(error).__name__
-        raise HelperError(messages.unanswered(secret, registry, name, "sts")) from None
+        raise HelperError(messages.unanswered(registry, identity, name, "sts")) from None
     except (KeyError, TypeError):
-        raise HelperError(messages.no_usable_token(secret, registry)) from None
+        raise HelperError(messages.no_usable_token(registry, identity)) from None
 
 
-def _profile_keys(
-    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, session: Session
-) -> Keys:
+def _profile_keys(identity: AwsIdentity, session: Session) -> Keys:
     """A named profile's keys, by botocore's own resolution (SSO, credential_process, a role
     with a source profile, static keys), never from the environment or a metadata endpoint."""
     from botocore.exceptions import ProfileNotFound
@@ -210,19 +205,19 @@ def _profile_keys(
         credentials = session.get_credentials()
         frozen = credentials.get_frozen_credentials() if credentials is not None else None
     except ProfileNotFound:
-        raise HelperError(messages.profile_missing(secret, identity)) from None
+        raise HelperError(messages.profile_missing(identity)) from None
     except Exception as error:  # BotoCoreError, and others: e.g. a ClientError of the SSO portal
-        raise HelperError(messages.profile_failed(secret, identity, error)) from None
+        raise HelperError(messages.profile_failed(identity, error)) from None
     if frozen is None or not frozen.access_key:
-        raise HelperError(messages.profile_empty(secret, identity))
+        raise HelperError(messages.profile_empty(identity))
     return frozen.access_key, frozen.secret_key or "", frozen.token or ""
 
 
 def _client(
     session: Session,
     service: str,
-    secret: Secret,
     registry: EcrRegistry,
+    identity: AwsIdentity,
     keys: Keys,
     config: Config,
 ) -> Any:
@@ -247,11 +242,11 @@ def _client(
     except ValueError as error:  # botocore's word for an endpoint URL it cannot parse
         if isinstance(error, BotoCoreError):  # some of botocore's own are ValueErrors too
             raise
-        raise HelperError(messages.bad_endpoint(secret, registry, service)) from None
+        raise HelperError(messages.bad_endpoint(registry, identity, service)) from None
     return client
 
 
-def _decode(secret: Secret, registry: EcrRegistry, token: str) -> str:
+def _decode(registry: EcrRegistry, identity: AwsIdentity, token: str) -> str:
     """The password inside `base64("AWS:<password>")`."""
     from binascii import Error, a2b_base64
 
@@ -260,5 +255,5 @@ def _decode(secret: Secret, registry: EcrRegistry, token: str) -> str:
     except (Error, ValueError):
         password = ""
     if not password:
-        raise HelperError(messages.malformed_token(secret, registry))
+        raise HelperError(messages.malformed_token(registry, identity))
     return password

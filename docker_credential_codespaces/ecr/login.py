@@ -39,14 +39,14 @@ def answer(secret: Secret) -> tuple[str, str]:
     if identity.kind == TOKEN:
         token, now = ready_token(identity.secret), time.time()
         if token is not None and not token.good(now):
-            raise HelperError(messages.expired_token(secret, token.expires_at))
+            raise HelperError(messages.expired_token(identity, token.expires_at))
         return ECR_TOKEN_USERNAME, identity.secret
     if identity.lacks_session_token():
-        raise HelperError(messages.missing_session_token(secret))
-    return ECR_TOKEN_USERNAME, _registry_password(secret, registry, identity)
+        raise HelperError(messages.missing_session_token(identity))
+    return ECR_TOKEN_USERNAME, _registry_password(registry, identity)
 
 
-def _registry_password(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> str:
+def _registry_password(registry: EcrRegistry, identity: AwsIdentity) -> str:
     """A registry password for an access key: the cached token while it is good (refreshed
     behind the pull once it is due), else one fetched now (ecr.refresh has the rules)."""
     cache = open_cache()
@@ -57,11 +57,11 @@ def _registry_password(secret: Secret, registry: EcrRegistry, identity: AwsIdent
         if cached.due(now):
             from .refresh import refresh_behind
 
-            refresh_behind(cache, key, secret, registry, identity)
+            refresh_behind(cache, key, registry, identity)
         return cached.password
     from .refresh import wait_for_token
 
-    return wait_for_token(cache, key, secret, registry, identity).password
+    return wait_for_token(cache, key, registry, identity).password
 
 
 def fresh_until(secret: Secret) -> float | None:
@@ -72,10 +72,10 @@ def fresh_until(secret: Secret) -> float | None:
     if identity.kind == TOKEN:
         token = ready_token(identity.secret)
         if token is not None and not token.good(time.time()):
-            raise HelperError(messages.expired_token(secret, token.expires_at))
+            raise HelperError(messages.expired_token(identity, token.expires_at))
         return token.expires_at if token is not None else None
     if identity.lacks_session_token():
-        raise HelperError(messages.missing_session_token(secret))
+        raise HelperError(messages.missing_session_token(identity))
     cache = open_cache()
     key = cache_key(identity, registry)
     now = time.time()
@@ -84,7 +84,7 @@ def fresh_until(secret: Secret) -> float | None:
         return cached.expires_at
     from .refresh import wait_for_token
 
-    return wait_for_token(cache, key, secret, registry, identity, young=True).expires_at
+    return wait_for_token(cache, key, registry, identity, young=True).expires_at
 
 
 def forget(secret: Secret) -> None:
@@ -111,17 +111,17 @@ def status(secret: Secret, now: float) -> tuple[str, list[str]]:
         if token is None:
             return "a token whose expiry cannot be read", []
         if not token.good(now):
-            problem = messages.expired_token(secret, token.expires_at)
+            problem = messages.expired_token(identity, token.expires_at)
             return f"token expired at {messages.when(token.expires_at)}", [problem]
         soon = token.expires_at - now < EXPIRY_WARNING
-        warning = [messages.expiring_token(secret)] if soon else []
+        warning = [messages.expiring_token(identity)] if soon else []
         return f"token expires at {messages.when(token.expires_at)}", warning
     kind = describe(identity)
     if identity.lacks_session_token():
-        return f"{kind}; no session token", [messages.missing_session_token(secret)]
+        return f"{kind}; no session token", [messages.missing_session_token(identity)]
     problems: list[str] = []
     if identity.kind == PROFILE:
-        kind, problems = _profile_state(secret, identity, now)
+        kind, problems = _profile_state(identity, now)
     cache = open_cache()
     key = cache_key(identity, registry)
     outcome = cache.outcome(key)
@@ -136,7 +136,7 @@ def status(secret: Secret, now: float) -> tuple[str, list[str]]:
     return state, problems
 
 
-def _profile_state(secret: Secret, identity: AwsIdentity, now: float) -> tuple[str, list[str]]:
+def _profile_state(identity: AwsIdentity, now: float) -> tuple[str, list[str]]:
     """What can be told of a profile without the network: that it exists, and until when the
     SSO session it uses is logged in (from the token `aws sso login` cached)."""
     from . import profiles
@@ -144,12 +144,12 @@ def _profile_state(secret: Secret, identity: AwsIdentity, now: float) -> tuple[s
     kind = describe(identity)
     found = profiles.profile(identity.profile)
     if found is None:
-        return kind, [messages.profile_missing(secret, identity)]
+        return kind, [messages.profile_missing(identity)]
     expires_at = profiles.sso_expiry(found)
     if expires_at is None:
         return kind, []
     if expires_at <= now:
-        return kind, [messages.sso_expired(secret, identity, expires_at)]
+        return kind, [messages.sso_expired(identity, expires_at)]
     return f"{kind} (SSO login until {messages.when(expires_at)})", []
 
 

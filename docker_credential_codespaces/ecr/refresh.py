@@ -32,7 +32,6 @@ TYPE_CHECKING = False  # typing is not imported at run time: see the package doc
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..secrets import Secret
     from . import AwsIdentity, EcrRegistry
     from .cache import Cache
     from .token import Token
@@ -47,7 +46,6 @@ _LEAST_BUDGET = 1.0
 def fetch(
     cache: Cache,
     key: str,
-    secret: Secret,
     registry: EcrRegistry,
     identity: AwsIdentity,
     budget: float = ECR_EXCHANGE_DEADLINE,
@@ -60,9 +58,9 @@ def fetch(
     from .exchange import exchange
 
     try:
-        token = exchange(secret, registry, identity, budget)
+        token = exchange(registry, identity, budget)
         if not token.good(time.time()):
-            raise HelperError(messages.short_lived(secret, registry, token.expires_at))
+            raise HelperError(messages.short_lived(registry, identity, token.expires_at))
     except HelperError as error:
         cache.record(key, Outcome(time.time(), str(error)))
         raise
@@ -80,7 +78,6 @@ def remembered_failure(cache: Cache, key: str) -> str | None:
 def wait_for_token(
     cache: Cache,
     key: str,
-    secret: Secret,
     registry: EcrRegistry,
     identity: AwsIdentity,
     young: bool = False,
@@ -106,18 +103,16 @@ def wait_for_token(
                 raise HelperError(failure)  # the process that held the lock failed
             budget = min(ECR_EXCHANGE_DEADLINE, ECR_GET_DEADLINE - (time.monotonic() - started))
             if budget < _LEAST_BUDGET:
-                raise HelperError(messages.busy(secret, registry))
-            return fetch(cache, key, secret, registry, identity, budget)
+                raise HelperError(messages.busy(registry, identity))
+            return fetch(cache, key, registry, identity, budget)
     except LockTimeout:
         raise HelperError(
-            remembered_failure(cache, key) or messages.busy(secret, registry)
+            remembered_failure(cache, key) or messages.busy(registry, identity)
         ) from None
     # (a NoLock, where the cache directory cannot be used, never raises LockTimeout)
 
 
-def refresh_behind(
-    cache: Cache, key: str, secret: Secret, registry: EcrRegistry, identity: AwsIdentity
-) -> None:
+def refresh_behind(cache: Cache, key: str, registry: EcrRegistry, identity: AwsIdentity) -> None:
     """Start one detached refresher for a token past its refresh point, and return at once.
 
     Nothing is started while a failure is remembered (the cached token serves meanwhile),
@@ -135,7 +130,7 @@ def refresh_behind(
             if not lock.held:
                 return
             debug(f"the token for {registry.host} is past its refresh point: refreshing it behind")
-            _detached(lambda: fetch(cache, key, secret, registry, identity), lock.fd)
+            _detached(lambda: fetch(cache, key, registry, identity), lock.fd)
     except LockTimeout:
         debug(f"the token for {registry.host} is being refreshed already")
 

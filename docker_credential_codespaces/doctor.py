@@ -82,7 +82,7 @@ class Row:
             self.kind = "registry"
         else:
             self.kind = "ECR Public" if registry.public else "ECR"
-        self.identity: str | None = None  # an ECR secret's AWS identity, as login names it
+        self.identity: str | None = None  # an ECR secret's AWS identity, as answer names it
         self.state = "ready"
         self.check: str | None = None
         self.problems: list[str] = []
@@ -111,11 +111,11 @@ def secret_findings() -> tuple[list[Row], list[str]]:
     rows = []
     for key, secret in found.answers.items():
         row = Row(key, f"secret {secret.prefix}", secret.variable(SECRET_PASSWORD))
-        if secret.aws is not None:
-            from .ecr import login
+        if secret.registry is not None and secret.aws is not None:
+            from .ecr.answer import RegistryToken, describe
 
-            row.identity = login.describe(secret.aws)
-            row.state, row.problems = login.status(secret, now)
+            row.identity = describe(secret.aws)
+            row.state, row.problems = RegistryToken(secret.registry, secret.aws).status(now)
         else:
             problems_and_notes = secret_hints(secret)
             row.problems += problems_and_notes[0]

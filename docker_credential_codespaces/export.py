@@ -92,12 +92,13 @@ def collect(keys: list[str], helper: CodespacesHelper) -> list[Exported]:
     found = []
     for key in keys:
         covering = secrets.scan(key).answers.get(key)  # the chain asks the secrets first
-        if covering is not None and covering.aws is not None:
-            from .ecr import login
+        young = None
+        if covering is not None and covering.registry is not None and covering.aws is not None:
+            from .ecr.answer import RegistryToken
 
             # What is written out cannot be refreshed: a young token, not one past its
             # refresh point that `get` would still serve for a pull.
-            login.fresh_until(covering)
+            young = RegistryToken(covering.registry, covering.aws).answer(young=True)
         try:
             username, secret = helper.get(key)
         except CredentialsNotFound:
@@ -105,11 +106,10 @@ def collect(keys: list[str], helper: CodespacesHelper) -> list[Exported]:
                 f"no credentials for {key}: no secret, stored login or codespace token covers it"
             ) from None
         entry = Exported(key, username, secret)
-        if covering is not None and covering.aws is not None:
-            from .ecr import login
-
+        if young is not None:
+            # Its expiry, unless the chain served another token since (the cache off).
             entry.expires = True
-            entry.expires_at = login.expiry(covering, secret)
+            entry.expires_at = young.expires_at if young.secret == secret else None
         found.append(entry)
     return found
 

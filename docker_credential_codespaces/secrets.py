@@ -388,11 +388,12 @@ class Secrets(Source):
         secret = self._covering(server_url)
         if secret is None:
             return None
-        if secret.aws is None:
+        if secret.registry is None or secret.aws is None:
             return secret.user, secret.password
-        from .ecr import login
+        from .ecr.answer import RegistryToken
 
-        return login.answer(secret)
+        credential = RegistryToken(secret.registry, secret.aws).answer()
+        return credential.username, credential.secret
 
     def add(self, server_url: str, username: str, secret: str) -> bool:
         """A registry a secret covers stores nothing: the secret stays the truth, and rotates."""
@@ -410,10 +411,10 @@ class Secrets(Source):
         covering = self._covering(server_url)
         if covering is None:
             return False
-        if covering.aws is not None:
-            from .ecr import login
+        if covering.registry is not None and covering.aws is not None:
+            from .ecr.answer import RegistryToken
 
-            login.forget(covering)
+            RegistryToken(covering.registry, covering.aws).forget()
         return True
 
     def list(self) -> dict[str, str]:

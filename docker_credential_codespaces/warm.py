@@ -5,7 +5,8 @@ makes the first pull of the day hot: the exchange a cold `get` would wait for ha
 nobody waits. The registries are fetched at once, WARM_CONCURRENCY at a time, each in a
 forked child: the exchange's deadline is a timer signal, and signals reach a main thread
 only. Each child goes through the same cache, lock, failure record and deadlines as `get`
-(ecr.login.fresh_until), so a warm racing a pull still costs one AWS call.
+(RegistryToken.answer, asked for a young token), so a warm racing a pull still costs one AWS
+call.
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ from .wire import HelperError
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
-    from .secrets import Secret
+    from .ecr.answer import RegistryToken
 
 # How a child tells its parent the outcome: this mark, then the line.
 _FRESH = "+"
 
 
-def _warm_one(key: str, secret: Secret) -> tuple[bool, str]:
+def _warm_one(key: str, token: RegistryToken) -> tuple[bool, str]:
     """The line `warm` prints for one registry, and whether its token is fresh."""
-    from .ecr import login, messages
+    from .ecr import messages
 
     try:
-        expires_at = login.fresh_until(secret)
+        expires_at = token.answer(young=True).expires_at
     except HelperError as error:
         return False, f"{key}: {error}"
     if expires_at is None:
@@ -38,7 +39,7 @@ def _warm_one(key: str, secret: Secret) -> tuple[bool, str]:
     return True, f"{key}: fresh until {messages.when(expires_at)}"
 
 
-def _in_children(jobs: list[tuple[str, Secret]]) -> list[tuple[bool, str]]:
+def _in_children(jobs: list[tuple[str, RegistryToken]]) -> list[tuple[bool, str]]:
     """Run `_warm_one` for each job in a forked child, at most WARM_CONCURRENCY at a time;
     the outcomes in the jobs' order. A child that dies without a word failed."""
     outcomes: list[tuple[bool, str]] = [(False, "")] * len(jobs)
@@ -83,12 +84,15 @@ def main(argv: list[str]) -> int:
         "`doctor` shows what failed",
     )
     args = parser.parse_args(argv)
+    from .ecr.answer import RegistryToken, detach
     from .secrets import scan
 
-    jobs = [(key, s) for key, s in scan().answers.items() if s.aws is not None]
+    jobs = [
+        (key, RegistryToken(s.registry, s.aws))
+        for key, s in scan().answers.items()
+        if s.registry is not None and s.aws is not None
+    ]
     if args.background:
-        from .ecr.refresh import detach
-
         if not jobs or not detach():  # the outcomes are on record for doctor
             return 0
         _in_children(jobs)

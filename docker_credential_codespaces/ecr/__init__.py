@@ -7,8 +7,12 @@ credential a triple holds. The rest is loaded only when a token is needed:
 - `token`: a registry token and the one rule for whether it is still good;
 - `cache`: tokens shared by every docker process, one file each, under a lock;
 - `exchange`: GetAuthorizationToken through botocore, imported only there;
-- `login`: what an ECR secret answers, from the cache or a fresh exchange;
+- `answer`: one registry's token, `RegistryToken`: what an ECR secret answers, from the cache
+  or a fresh exchange, refreshed behind the pull, and doctor's view of it;
 - `messages`: every sentence the user reads about ECR.
+
+No module of this package imports the secrets module, which imports this one: an identity
+carries its triple's variable prefix, and the messages name variables through it.
 
 Host matching is by string operations only. For an ECR registry, USER `AWS` means PASSWORD is
 a registry token fetched earlier; any other USER is an AWS access key id and PASSWORD its

@@ -13,7 +13,9 @@ for its whole life, so a role is assumed once per refresh, and nothing but token
 from __future__ import annotations
 
 import os
+import threading
 import time
+from contextlib import contextmanager
 
 from ..constants import (
     AWS_CONTAINER_CREDENTIAL_VARIABLES,
@@ -28,6 +30,7 @@ from .token import Token
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from botocore.config import Config
@@ -42,6 +45,9 @@ SERVICES = ("ecr", "ecr-public", "sts", "sso")
 # environment's keys (the secrets name the identity, not the shell), the container endpoint
 # and the instance metadata (a dev container is not the instance, and probing it stalls).
 _FORBIDDEN_PROVIDERS = ("env", "container-role", "iam-role")
+# Held while os.environ is changed for a profile's resolution: doctor's checks resolve from a
+# thread pool, and one thread must not put back what another has just set.
+_ENVIRON_LOCK = threading.Lock()
 
 
 def _session(profile: str = "") -> Session:
@@ -104,7 +110,6 @@ def exchange(registry: EcrRegistry, identity: AwsIdentity, budget: float) -> Tok
     Errors name the secret's variables, never their values.
     """
     import signal
-    import threading
 
     def expire(signum: int, frame: object) -> None:
         raise _Deadline
@@ -195,22 +200,46 @@ def _profile_keys(identity: AwsIdentity, session: Session) -> Keys:
     with a source profile, static keys), never from the environment or a metadata endpoint."""
     from botocore.exceptions import ProfileNotFound
 
-    os.environ[AWS_METADATA_DISABLED] = "true"  # for the providers a profile's role uses
-    for name in AWS_CONTAINER_CREDENTIAL_VARIABLES:
-        os.environ.pop(name, None)
-    resolver = session.get_component("credential_provider")
-    for name in _FORBIDDEN_PROVIDERS:
-        resolver.remove(name)
-    try:
-        credentials = session.get_credentials()
-        frozen = credentials.get_frozen_credentials() if credentials is not None else None
-    except ProfileNotFound:
-        raise HelperError(messages.profile_missing(identity)) from None
-    except Exception as error:  # BotoCoreError, and others: e.g. a ClientError of the SSO portal
-        raise HelperError(messages.profile_failed(identity, error)) from None
+    with _no_instance_credentials():
+        resolver = session.get_component("credential_provider")
+        for name in _FORBIDDEN_PROVIDERS:
+            resolver.remove(name)
+        try:
+            credentials = session.get_credentials()
+            frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        except ProfileNotFound:
+            raise HelperError(messages.profile_missing(identity)) from None
+        except Exception as error:  # BotoCoreError, and others: a ClientError of the SSO portal
+            raise HelperError(messages.profile_failed(identity, error)) from None
     if frozen is None or not frozen.access_key:
         raise HelperError(messages.profile_empty(identity))
     return frozen.access_key, frozen.secret_key or "", frozen.token or ""
+
+
+@contextmanager
+def _no_instance_credentials() -> Iterator[None]:
+    """While a profile is resolved: the instance metadata off and the container endpoint
+    unset, then os.environ put back exactly as it was.
+
+    Removing the providers from the resolver is not enough: a profile's role may name the
+    instance or the container as its credential_source, and botocore builds those providers
+    from os.environ when the resolver is made and reads it when they load. The rest of the
+    process (doctor goes on after its checks) must find the environment it had.
+    """
+    names = (AWS_METADATA_DISABLED, *AWS_CONTAINER_CREDENTIAL_VARIABLES)
+    with _ENVIRON_LOCK:
+        saved = {name: os.environ.get(name) for name in names}
+        os.environ[AWS_METADATA_DISABLED] = "true"
+        for name in AWS_CONTAINER_CREDENTIAL_VARIABLES:
+            os.environ.pop(name, None)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def _client(

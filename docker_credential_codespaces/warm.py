@@ -6,7 +6,8 @@ nobody waits. The registries are fetched at once, WARM_CONCURRENCY at a time, ea
 forked child: the exchange's deadline is a timer signal, and signals reach a main thread
 only. Each child goes through the same cache, lock, failure record and deadlines as `get`
 (RegistryToken.answer, asked for a young token), so a warm racing a pull still costs one AWS
-call.
+call. A registry whose child cannot be started (no process or pipe to be had) fails in its
+own line, as any other.
 """
 
 from __future__ import annotations
@@ -39,28 +40,49 @@ def _warm_one(key: str, token: RegistryToken) -> tuple[bool, str]:
     return True, f"{key}: fresh until {messages.when(expires_at)}"
 
 
+def _start(job: tuple[str, RegistryToken]) -> tuple[int, int]:
+    """Fork a child that warms one registry: its pid, and the read end of the pipe its line
+    comes through. OSError when no pipe or process can be had, with nothing left open."""
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:  # the child: one registry, one line, and out without teardown
+        code = 1
+        try:
+            os.close(read_end)
+            fresh, line = _warm_one(*job)
+            os.write(write_end, ((_FRESH if fresh else "-") + line).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return pid, read_end
+
+
 def _in_children(jobs: list[tuple[str, RegistryToken]]) -> list[tuple[bool, str]]:
     """Run `_warm_one` for each job in a forked child, at most WARM_CONCURRENCY at a time;
-    the outcomes in the jobs' order. A child that dies without a word failed."""
+    the outcomes in the jobs' order. A child that dies without a word failed, and so did one
+    that could not be started."""
     outcomes: list[tuple[bool, str]] = [(False, "")] * len(jobs)
     running: dict[int, tuple[int, int]] = {}  # pid -> (job index, read end of its pipe)
     started = 0
     while started < len(jobs) or running:
         while started < len(jobs) and len(running) < WARM_CONCURRENCY:
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: one registry, one line, and out without teardown
-                code = 1
-                try:
-                    os.close(read_end)
-                    fresh, line = _warm_one(*jobs[started])
-                    os.write(write_end, ((_FRESH if fresh else "-") + line).encode())
-                    code = 0
-                finally:
-                    os._exit(code)
-            os.close(write_end)
-            running[pid] = (started, read_end)
+            try:
+                pid, read_end = _start(jobs[started])
+            except OSError as error:
+                reason = error.strerror or error
+                line = f"{jobs[started][0]}: cannot start a process to fetch its token ({reason})"
+                outcomes[started] = (False, line)
+            else:
+                running[pid] = (started, read_end)
             started += 1
+        if not running:
+            break  # the last jobs could not be started: nothing left to wait for
         pid, _ = os.wait()
         index, read_end = running.pop(pid)
         with open(read_end, "rb") as pipe:

@@ -55,8 +55,9 @@ if TYPE_CHECKING:
 
 # doctor warns about a USER=AWS token this close to expiry: it stops working during the day.
 EXPIRY_WARNING = 3600.0
-# A detached process's scheduling priority, lowered: importing botocore takes a quarter second
-# of processor time, which must not slow the `get` that started it, nor docker's pull.
+# A detached process's scheduling priority, lowered: importing botocore costs more processor
+# time than everything else the helper does, which must not slow the `get` that started it,
+# nor docker's pull.
 _NICENESS = 10
 # The least time worth starting an exchange with: below it, the get says the registry is busy.
 _LEAST_BUDGET = 1.0

@@ -5,7 +5,9 @@ makes the first pull of the day hot: the exchange a cold `get` would wait for ha
 nobody waits. The registries are fetched at once, WARM_CONCURRENCY at a time, each in a
 forked child: the exchange's deadline is a timer signal, and signals reach a main thread
 only. Each child goes through the same cache, lock, failure record and deadlines as `get`
-(ecr.login.fresh_until), so a warm racing a pull still costs one AWS call.
+(RegistryToken.answer, asked for a young token), so a warm racing a pull still costs one AWS
+call. A registry whose child cannot be started (no process or pipe to be had) fails in its
+own line, as any other.
 """
 
 from __future__ import annotations
@@ -19,18 +21,18 @@ from .wire import HelperError
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
-    from .secrets import Secret
+    from .ecr.answer import RegistryToken
 
 # How a child tells its parent the outcome: this mark, then the line.
 _FRESH = "+"
 
 
-def _warm_one(key: str, secret: Secret) -> tuple[bool, str]:
+def _warm_one(key: str, token: RegistryToken) -> tuple[bool, str]:
     """The line `warm` prints for one registry, and whether its token is fresh."""
-    from .ecr import login, messages
+    from .ecr import messages
 
     try:
-        expires_at = login.fresh_until(secret)
+        expires_at = token.answer(young=True).expires_at
     except HelperError as error:
         return False, f"{key}: {error}"
     if expires_at is None:
@@ -38,28 +40,49 @@ def _warm_one(key: str, secret: Secret) -> tuple[bool, str]:
     return True, f"{key}: fresh until {messages.when(expires_at)}"
 
 
-def _in_children(jobs: list[tuple[str, Secret]]) -> list[tuple[bool, str]]:
+def _start(job: tuple[str, RegistryToken]) -> tuple[int, int]:
+    """Fork a child that warms one registry: its pid, and the read end of the pipe its line
+    comes through. OSError when no pipe or process can be had, with nothing left open."""
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:  # the child: one registry, one line, and out without teardown
+        code = 1
+        try:
+            os.close(read_end)
+            fresh, line = _warm_one(*job)
+            os.write(write_end, ((_FRESH if fresh else "-") + line).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _in_children(jobs: list[tuple[str, RegistryToken]]) -> list[tuple[bool, str]]:
     """Run `_warm_one` for each job in a forked child, at most WARM_CONCURRENCY at a time;
-    the outcomes in the jobs' order. A child that dies without a word failed."""
+    the outcomes in the jobs' order. A child that dies without a word failed, and so did one
+    that could not be started."""
     outcomes: list[tuple[bool, str]] = [(False, "")] * len(jobs)
     running: dict[int, tuple[int, int]] = {}  # pid -> (job index, read end of its pipe)
     started = 0
     while started < len(jobs) or running:
         while started < len(jobs) and len(running) < WARM_CONCURRENCY:
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: one registry, one line, and out without teardown
-                code = 1
-                try:
-                    os.close(read_end)
-                    fresh, line = _warm_one(*jobs[started])
-                    os.write(write_end, ((_FRESH if fresh else "-") + line).encode())
-                    code = 0
-                finally:
-                    os._exit(code)
-            os.close(write_end)
-            running[pid] = (started, read_end)
+            try:
+                pid, read_end = _start(jobs[started])
+            except OSError as error:
+                reason = error.strerror or error
+                line = f"{jobs[started][0]}: cannot start a process to fetch its token ({reason})"
+                outcomes[started] = (False, line)
+            else:
+                running[pid] = (started, read_end)
             started += 1
+        if not running:
+            break  # the last jobs could not be started: nothing left to wait for
         pid, _ = os.wait()
         index, read_end = running.pop(pid)
         with open(read_end, "rb") as pipe:
@@ -83,12 +106,15 @@ def main(argv: list[str]) -> int:
         "`doctor` shows what failed",
     )
     args = parser.parse_args(argv)
+    from .ecr.answer import RegistryToken, detach
     from .secrets import scan
 
-    jobs = [(key, s) for key, s in scan().answers.items() if s.aws is not None]
+    jobs = [
+        (key, RegistryToken(s.registry, s.aws))
+        for key, s in scan().answers.items()
+        if s.registry is not None and s.aws is not None
+    ]
     if args.background:
-        from .ecr.refresh import detach
-
         if not jobs or not detach():  # the outcomes are on record for doctor
             return 0
         _in_children(jobs)

@@ -4,9 +4,12 @@ and no secret of any kind reaches an output or a file."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import os
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -541,3 +544,82 @@ def test_doctor_check_resolves_the_identity_and_says_the_get_line(
         for p in row["problems"]
     )
     assert_no_canary(aws_env, result.stdout, result.stderr)
+
+
+# --- the process environment, in process ------------------------------------------------------
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A container or instance metadata endpoint that notes every request and answers none."""
+
+    def _any(self) -> None:
+        self.server.requests.append(f"{self.command} {self.path}")  # type: ignore[attr-defined]
+        self.send_response(404)
+        self.end_headers()
+
+    do_GET = do_PUT = do_POST = _any
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def metadata() -> Iterator[http.server.ThreadingHTTPServer]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.requests = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("profile", "served"),
+    [
+        (f"aws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET_KEY}\n", True),
+        (f"role_arn = {ROLE_ARN}\ncredential_source = EcsContainer\n", False),
+        (f"role_arn = {ROLE_ARN}\ncredential_source = Ec2InstanceMetadata\n", False),
+    ],
+    ids=["static keys", "role from the container", "role from the instance"],
+)
+def test_a_profile_leaves_the_environment_as_it_found_it(
+    use_env: dict[str, str],
+    fake: FakeECR,
+    metadata: http.server.ThreadingHTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    profile: str,
+    served: bool,
+) -> None:
+    """The exchange, in process, with the container and instance endpoints set in the
+    environment: while the profile resolves they are never asked (a role naming them as its
+    credential_source fails in one line), and afterwards os.environ is as it was."""
+    from docker_credential_codespaces import ecr
+    from docker_credential_codespaces.constants import SECRET_AWS_PROFILE
+    from docker_credential_codespaces.ecr.exchange import exchange
+    from docker_credential_codespaces.wire import HelperError
+
+    endpoint = f"http://127.0.0.1:{metadata.server_address[1]}"
+    for name, value in {
+        **endpoint_env(fake.endpoint_url),
+        "AWS_ENDPOINT_URL_STS": fake.endpoint_url,
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": endpoint + "/creds",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": endpoint,
+        "AWS_EC2_METADATA_DISABLED": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    write_aws_config(use_env, f"[profile ci]\nregion = eu-west-1\n{profile}")
+    registry = ecr.registry(HOST)
+    identity = ecr.identity(
+        "ECR", "", "", registry, lambda suffix: "ci" if suffix == SECRET_AWS_PROFILE else ""
+    )
+    assert registry is not None and identity is not None and identity.kind == ecr.PROFILE
+    before = dict(os.environ)
+    if served:
+        assert exchange(registry, identity, 10).password.startswith("fake-ecr-")
+    else:
+        with pytest.raises(HelperError, match="ECR_CONTAINER_REGISTRY_AWS_PROFILE"):
+            exchange(registry, identity, 10)
+        assert fake.calls == []
+    assert metadata.requests == []  # type: ignore[attr-defined]
+    assert dict(os.environ) == before

@@ -73,7 +73,7 @@ K, T = "AKIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE"
 def test_identity_of_an_ecr_triple(
     user: str, password: str, extra: dict[str, str], expected: tuple[str, ...]
 ) -> None:
-    found = ecr.identity(user, password, ECR, companions(**extra))
+    found = ecr.identity("ECR", user, password, ECR, companions(**extra))
     assert found is not None
     assert found.parts() == expected
     assert repr(found) == f"AwsIdentity(kind={expected[0]!r})"  # hides the values
@@ -83,7 +83,7 @@ def test_identity_of_an_ecr_triple(
 
 
 def test_no_identity_and_misplaced_keys_outside_ecr() -> None:
-    assert ecr.identity(K, "s", None, companions(PROFILE="dev")) is None
+    assert ecr.identity("ECR", K, "s", None, companions(PROFILE="dev")) is None
     assert ecr.misplaced_key(K + "\n", None) is True
     assert ecr.misplaced_key(K, ECR) is False
     assert ecr.misplaced_key("user", None) is False
@@ -136,3 +136,14 @@ def test_cache_key_follows_every_part_of_the_identity() -> None:
     }
     assert len(keys) == 3
     assert all(len(key) == 40 and set(key) <= set("0123456789abcdef") for key in keys)
+
+
+def test_the_prefix_names_the_variables_and_is_no_part_of_the_key() -> None:
+    """Renaming a secret costs no token: the prefix only names variables in messages."""
+    assert ECR is not None
+    one = ecr.identity("ONE", K, "s", ECR, companions())
+    two = ecr.identity("TWO", K, "s", ECR, companions())
+    assert one is not None and two is not None
+    assert one.variable("_CONTAINER_REGISTRY_USER") == "ONE_CONTAINER_REGISTRY_USER"
+    assert one.parts() == two.parts()
+    assert cache.cache_key(one, ECR) == cache.cache_key(two, ECR)

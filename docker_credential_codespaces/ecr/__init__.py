@@ -7,8 +7,12 @@ credential a triple holds. The rest is loaded only when a token is needed:
 - `token`: a registry token and the one rule for whether it is still good;
 - `cache`: tokens shared by every docker process, one file each, under a lock;
 - `exchange`: GetAuthorizationToken through botocore, imported only there;
-- `login`: what an ECR secret answers, from the cache or a fresh exchange;
+- `answer`: one registry's token, `RegistryToken`: what an ECR secret answers, from the cache
+  or a fresh exchange, refreshed behind the pull, and doctor's view of it;
 - `messages`: every sentence the user reads about ECR.
+
+No module of this package imports the secrets module, which imports this one: an identity
+carries its triple's variable prefix, and the messages name variables through it.
 
 Host matching is by string operations only. For an ECR registry, USER `AWS` means PASSWORD is
 a registry token fetched earlier; any other USER is an AWS access key id and PASSWORD its
@@ -146,12 +150,16 @@ class AwsIdentity:
       `session_name`;
     - PROFILE: `profile`, resolved by botocore from the user's AWS config files;
     - TOKEN: `secret` is a registry token fetched earlier.
+
+    `prefix` is the triple's variable prefix, used only to name its variables in messages:
+    it is no part of the cache key, so renaming a secret costs no token.
     """
 
     __slots__ = (
         "external_id",
         "key_id",
         "kind",
+        "prefix",
         "profile",
         "role_arn",
         "secret",
@@ -169,6 +177,7 @@ class AwsIdentity:
         external_id: str = "",
         session_name: str = "",
         profile: str = "",
+        prefix: str = "",
     ) -> None:
         self.kind = kind
         self.key_id = key_id
@@ -178,6 +187,7 @@ class AwsIdentity:
         self.external_id = external_id
         self.session_name = session_name
         self.profile = profile
+        self.prefix = prefix
 
     def __repr__(self) -> str:
         return f"AwsIdentity(kind={self.kind!r})"
@@ -194,6 +204,10 @@ class AwsIdentity:
             self.session_name,
             self.profile,
         )
+
+    def variable(self, suffix: str) -> str:
+        """The full name of one of the triple's variables, for messages."""
+        return self.prefix + suffix
 
     def lacks_session_token(self) -> bool:
         """A temporary key (ASIA...) without its session token: AWS would refuse it."""
@@ -224,7 +238,8 @@ def identity(
     registry: EcrRegistry | None,
     companion: Callable[[str], str],
 ) -> AwsIdentity | None:
-    """The AWS credential a triple holds for its registry; None for plain credentials.
+    """The AWS credential the triple `prefix` holds for its registry; None for plain
+    credentials.
 
     `companion(suffix)` is the value of the triple's companion variable with that suffix
     (SECRET_AWS_PROFILE and the rest), or "" when it is not set; it is asked only for ECR.
@@ -233,9 +248,10 @@ def identity(
         return None
     user, password = aws_value(user), aws_value(password)
     if not user and not password:
-        return AwsIdentity(PROFILE, profile=aws_value(companion(SECRET_AWS_PROFILE)))
+        profile = aws_value(companion(SECRET_AWS_PROFILE))
+        return AwsIdentity(PROFILE, profile=profile, prefix=prefix)
     if user == ECR_TOKEN_USERNAME:
-        return AwsIdentity(TOKEN, secret=password)
+        return AwsIdentity(TOKEN, secret=password, prefix=prefix)
     session_token = aws_value(companion(SECRET_AWS_SESSION_TOKEN))
     role_arn = aws_value(companion(SECRET_AWS_ROLE_ARN))
     if role_arn:
@@ -247,9 +263,11 @@ def identity(
             role_arn,
             aws_value(companion(SECRET_AWS_EXTERNAL_ID)),
             aws_value(companion(SECRET_AWS_ROLE_SESSION_NAME)) or AWS_DEFAULT_ROLE_SESSION_NAME,
+            prefix=prefix,
         )
     temporary = session_token or user.startswith(AWS_TEMPORARY_KEY_PREFIX)
-    return AwsIdentity(TEMPORARY_KEY if temporary else ACCESS_KEY, user, password, session_token)
+    kind = TEMPORARY_KEY if temporary else ACCESS_KEY
+    return AwsIdentity(kind, user, password, session_token, prefix=prefix)
 
 
 def misplaced_key(user: str, registry: EcrRegistry | None) -> bool:

@@ -131,7 +131,44 @@ def decode_outcome(data: bytes) -> Outcome | None:
     return Outcome(moment, failure)
 
 
-class TokenCache:
+class Cache:
+    """What the helper asks of a token cache, keyed by `cache_key`: the token, the lock that
+    makes one process fetch while the others wait, and the outcome of the last exchange.
+
+    Two kinds: TokenCache, files under a directory, and NullCache, the cache turned off.
+    A plain class, not a typing.Protocol, as wire.Helper: typing is not imported on the hot
+    path.
+    """
+
+    def read(self, key: str) -> Token | None:
+        """The cached token, or None when there is none to read (a broken file is none)."""
+        raise NotImplementedError
+
+    def lock(self, key: str, timeout: float) -> files.FileLock | NoLock:
+        """The lock that makes one process fetch while the others wait and re-read.
+
+        A wait past `timeout` raises files.LockTimeout; timeout 0 tries once.
+        """
+        raise NotImplementedError
+
+    def outcome(self, key: str) -> Outcome | None:
+        """How the last exchange for this key ended, if one is on record."""
+        raise NotImplementedError
+
+    def record(self, key: str, outcome: Outcome) -> None:
+        """Put an exchange's outcome on record, for the gets that follow and for doctor."""
+        raise NotImplementedError
+
+    def write(self, key: str, token: Token) -> None:
+        """Cache a fetched token; where that fails, it is only not cached."""
+        raise NotImplementedError
+
+    def forget(self, key: str) -> None:
+        """Drop the token and the outcome on record: `erase` starts the key afresh."""
+        raise NotImplementedError
+
+
+class TokenCache(Cache):
     """Tokens in files under one private directory; every failure degrades to "not cached".
 
     Degrading is said under debug, except for a directory that a setting names and other
@@ -163,10 +200,6 @@ class TokenCache:
         return decode(data) if data is not None else None
 
     def lock(self, key: str, timeout: float) -> files.FileLock | NoLock:
-        """The lock that makes one process fetch while the others wait and re-read.
-
-        A wait past `timeout` raises files.LockTimeout; timeout 0 tries once.
-        """
         try:
             self.directory.ensure()
         except HelperError as error:
@@ -175,7 +208,6 @@ class TokenCache:
         return self.directory.lock(self.name(key), required=False, timeout=timeout)
 
     def outcome(self, key: str) -> Outcome | None:
-        """How the last exchange for this key ended, if one is on record."""
         try:
             data = self.directory.read(self.outcome_name(key), FILE_CAP)
         except HelperError as error:
@@ -184,7 +216,6 @@ class TokenCache:
         return decode_outcome(data) if data is not None else None
 
     def record(self, key: str, outcome: Outcome) -> None:
-        """Put an exchange's outcome on record, for the gets that follow and for doctor."""
         try:
             self.directory.write(self.outcome_name(key), encode_outcome(outcome))
         except HelperError as error:
@@ -201,7 +232,6 @@ class TokenCache:
             self._degrade("token not cached", error)
 
     def forget(self, key: str) -> None:
-        """Drop the token and the outcome on record: `erase` starts the key afresh."""
         for name in (self.name(key), self.outcome_name(key)):
             path = self.directory.file(name)
             try:
@@ -225,11 +255,12 @@ class NoLock:
         return None
 
 
-class NullCache(TokenCache):
-    """The cache turned off: nothing is read or written, and no lock is taken."""
+class NullCache(Cache):
+    """The cache turned off: nothing is read or written, no lock is taken, no path touched.
 
-    def __init__(self) -> None:
-        super().__init__(files.PrivateDir(""))
+    Its own class, not a TokenCache over no directory: a method it did not override would
+    then act on the current directory.
+    """
 
     def read(self, key: str) -> Token | None:
         return None
@@ -250,9 +281,10 @@ class NullCache(TokenCache):
         return None
 
 
-def open_cache() -> TokenCache:
-    """The cache in force: off when DOCKER_CREDENTIAL_CODESPACES_NO_CACHE is on or no home."""
+def open_cache(repair: bool = True) -> Cache:
+    """The cache in force: off when DOCKER_CREDENTIAL_CODESPACES_NO_CACHE is on or no home.
+    `repair` False (doctor) reads it without mending loose modes (files.PrivateDir)."""
     from ..settings import cache_dir
 
-    directory = cache_dir()
+    directory = cache_dir(repair)
     return TokenCache(directory) if directory is not None else NullCache()

@@ -13,7 +13,9 @@ for its whole life, so a role is assumed once per refresh, and nothing but token
 from __future__ import annotations
 
 import os
+import threading
 import time
+from contextlib import contextmanager
 
 from ..constants import (
     AWS_CONTAINER_CREDENTIAL_VARIABLES,
@@ -28,12 +30,12 @@ from .token import Token
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from botocore.config import Config
     from botocore.session import Session
 
-    from ..secrets import Secret
     from . import AwsIdentity, EcrRegistry
 
 
@@ -43,6 +45,9 @@ SERVICES = ("ecr", "ecr-public", "sts", "sso")
 # environment's keys (the secrets name the identity, not the shell), the container endpoint
 # and the instance metadata (a dev container is not the instance, and probing it stalls).
 _FORBIDDEN_PROVIDERS = ("env", "container-role", "iam-role")
+# Held while os.environ is changed for a profile's resolution: doctor's checks resolve from a
+# thread pool, and one thread must not put back what another has just set.
+_ENVIRON_LOCK = threading.Lock()
 
 
 def _session(profile: str = "") -> Session:
@@ -94,7 +99,7 @@ class _Deadline(BaseException):
     botocore's `except Exception` (its retries among them) can take it for a failed try."""
 
 
-def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity, budget: float) -> Token:
+def exchange(registry: EcrRegistry, identity: AwsIdentity, budget: float) -> Token:
     """Resolve the identity's keys and call GetAuthorizationToken with them, within `budget`
     seconds in all.
 
@@ -105,25 +110,24 @@ def exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity, budge
     Errors name the secret's variables, never their values.
     """
     import signal
-    import threading
 
     def expire(signum: int, frame: object) -> None:
         raise _Deadline
 
     if threading.current_thread() is not threading.main_thread():
-        return _exchange(secret, registry, identity)
+        return _exchange(registry, identity)
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, max(budget, 0.001))
     try:
-        return _exchange(secret, registry, identity)
+        return _exchange(registry, identity)
     except _Deadline:
-        raise HelperError(messages.unanswered(secret, registry, messages.DEADLINE)) from None
+        raise HelperError(messages.unanswered(registry, identity, messages.DEADLINE)) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 
-def _exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> Token:
+def _exchange(registry: EcrRegistry, identity: AwsIdentity) -> Token:
     try:
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:
@@ -133,26 +137,26 @@ def _exchange(secret: Secret, registry: EcrRegistry, identity: AwsIdentity) -> T
     try:
         session = _session(identity.profile if identity.kind == PROFILE else "")
     except BotoCoreError:  # a profile that does not exist, found as the session reads it
-        raise HelperError(messages.profile_missing(secret, identity)) from None
-    keys = _keys(secret, registry, identity, session, config)
+        raise HelperError(messages.profile_missing(identity)) from None
+    keys = _keys(registry, identity, session, config)
     try:
-        client = _client(session, registry.service(), secret, registry, keys, config)
+        client = _client(session, registry.service(), registry, identity, keys, config)
         data = client.get_authorization_token()["authorizationData"]
         if not registry.public:
             data = data[0]
         token, expires_at = data["authorizationToken"], data["expiresAt"].timestamp()
     except ClientError as error:
         code, status = _error_code(error)
-        raise HelperError(messages.refused(secret, registry, identity, code, status)) from None
+        raise HelperError(messages.refused(registry, identity, code, status)) from None
     except BotoCoreError as error:
-        raise HelperError(messages.unanswered(secret, registry, type(error).__name__)) from None
+        raise HelperError(messages.unanswered(registry, identity, type(error).__name__)) from None
     except (KeyError, IndexError, TypeError, AttributeError, ValueError, RuntimeError):
         # An answer of the wrong shape; botocore raises ValueError or RuntimeError for an
         # expiresAt that is no date.
-        raise HelperError(messages.no_usable_token(secret, registry)) from None
-    answer = Token(_decode(secret, registry, token), expires_at, fetched_at)
+        raise HelperError(messages.no_usable_token(registry, identity)) from None
+    answer = Token(_decode(registry, identity, token), expires_at, fetched_at)
     if not answer.plausible():  # an expiry no clock can show, or years away
-        raise HelperError(messages.no_usable_token(secret, registry))
+        raise HelperError(messages.no_usable_token(registry, identity))
     return answer
 
 
@@ -165,19 +169,17 @@ def _error_code(error: Exception) -> tuple[str, int]:
     return code, response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
 
 
-def _keys(
-    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, session: Session, config: Config
-) -> Keys:
+def _keys(registry: EcrRegistry, identity: AwsIdentity, session: Session, config: Config) -> Keys:
     """The keys that sign GetAuthorizationToken: the secret's own, a role's, or a profile's."""
     if identity.kind == PROFILE:
-        return _profile_keys(secret, registry, identity, session)
+        return _profile_keys(identity, session)
     keys = (identity.key_id, identity.secret, identity.session_token)
     if identity.kind != ROLE:
         return keys
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        sts = _client(session, "sts", secret, registry, keys, config)
+        sts = _client(session, "sts", registry, identity, keys, config)
         request = {"RoleArn": identity.role_arn, "RoleSessionName": identity.session_name}
         if identity.external_id:
             request["ExternalId"] = identity.external_id
@@ -185,44 +187,66 @@ def _keys(
         return answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"]
     except ClientError as error:
         code, status = _error_code(error)
-        raise HelperError(messages.role_refused(secret, registry, identity, code, status)) from None
+        raise HelperError(messages.role_refused(registry, identity, code, status)) from None
     except BotoCoreError as error:
         name = type(error).__name__
-        raise HelperError(messages.unanswered(secret, registry, name, "sts")) from None
+        raise HelperError(messages.unanswered(registry, identity, name, "sts")) from None
     except (KeyError, TypeError):
-        raise HelperError(messages.no_usable_token(secret, registry)) from None
+        raise HelperError(messages.no_usable_token(registry, identity)) from None
 
 
-def _profile_keys(
-    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, session: Session
-) -> Keys:
+def _profile_keys(identity: AwsIdentity, session: Session) -> Keys:
     """A named profile's keys, by botocore's own resolution (SSO, credential_process, a role
     with a source profile, static keys), never from the environment or a metadata endpoint."""
     from botocore.exceptions import ProfileNotFound
 
-    os.environ[AWS_METADATA_DISABLED] = "true"  # for the providers a profile's role uses
-    for name in AWS_CONTAINER_CREDENTIAL_VARIABLES:
-        os.environ.pop(name, None)
-    resolver = session.get_component("credential_provider")
-    for name in _FORBIDDEN_PROVIDERS:
-        resolver.remove(name)
-    try:
-        credentials = session.get_credentials()
-        frozen = credentials.get_frozen_credentials() if credentials is not None else None
-    except ProfileNotFound:
-        raise HelperError(messages.profile_missing(secret, identity)) from None
-    except Exception as error:  # BotoCoreError, and others: e.g. a ClientError of the SSO portal
-        raise HelperError(messages.profile_failed(secret, identity, error)) from None
+    with _no_instance_credentials():
+        resolver = session.get_component("credential_provider")
+        for name in _FORBIDDEN_PROVIDERS:
+            resolver.remove(name)
+        try:
+            credentials = session.get_credentials()
+            frozen = credentials.get_frozen_credentials() if credentials is not None else None
+        except ProfileNotFound:
+            raise HelperError(messages.profile_missing(identity)) from None
+        except Exception as error:  # BotoCoreError, and others: a ClientError of the SSO portal
+            raise HelperError(messages.profile_failed(identity, error)) from None
     if frozen is None or not frozen.access_key:
-        raise HelperError(messages.profile_empty(secret, identity))
+        raise HelperError(messages.profile_empty(identity))
     return frozen.access_key, frozen.secret_key or "", frozen.token or ""
+
+
+@contextmanager
+def _no_instance_credentials() -> Iterator[None]:
+    """While a profile is resolved: the instance metadata off and the container endpoint
+    unset, then os.environ put back exactly as it was.
+
+    Removing the providers from the resolver is not enough: a profile's role may name the
+    instance or the container as its credential_source, and botocore builds those providers
+    from os.environ when the resolver is made and reads it when they load. The rest of the
+    process (doctor goes on after its checks) must find the environment it had.
+    """
+    names = (AWS_METADATA_DISABLED, *AWS_CONTAINER_CREDENTIAL_VARIABLES)
+    with _ENVIRON_LOCK:
+        saved = {name: os.environ.get(name) for name in names}
+        os.environ[AWS_METADATA_DISABLED] = "true"
+        for name in AWS_CONTAINER_CREDENTIAL_VARIABLES:
+            os.environ.pop(name, None)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def _client(
     session: Session,
     service: str,
-    secret: Secret,
     registry: EcrRegistry,
+    identity: AwsIdentity,
     keys: Keys,
     config: Config,
 ) -> Any:
@@ -247,11 +271,11 @@ def _client(
     except ValueError as error:  # botocore's word for an endpoint URL it cannot parse
         if isinstance(error, BotoCoreError):  # some of botocore's own are ValueErrors too
             raise
-        raise HelperError(messages.bad_endpoint(secret, registry, service)) from None
+        raise HelperError(messages.bad_endpoint(registry, identity, service)) from None
     return client
 
 
-def _decode(secret: Secret, registry: EcrRegistry, token: str) -> str:
+def _decode(registry: EcrRegistry, identity: AwsIdentity, token: str) -> str:
     """The password inside `base64("AWS:<password>")`."""
     from binascii import Error, a2b_base64
 
@@ -260,5 +284,5 @@ def _decode(secret: Secret, registry: EcrRegistry, token: str) -> str:
     except (Error, ValueError):
         password = ""
     if not password:
-        raise HelperError(messages.malformed_token(secret, registry))
+        raise HelperError(messages.malformed_token(registry, identity))
     return password

@@ -1,7 +1,8 @@
 """Every sentence the user reads about ECR: one line each, naming variables, never values.
 
 AWS's own error text is left out on purpose: it can quote the request, and the request holds
-the key id.
+the key id. Variables are named through the identity's prefix (AwsIdentity.variable), so this
+module needs nothing of the secrets module.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from . import ACCESS_KEY, PROFILE, ROLE, TEMPORARY_KEY
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
-    from ..secrets import Secret
     from . import AwsIdentity, EcrRegistry
 
 
@@ -35,13 +35,14 @@ def when(moment: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(moment))
 
 
-def who(secret: Secret, registry: EcrRegistry) -> str:
+def who(registry: EcrRegistry, identity: AwsIdentity) -> str:
     """How a message names the registry and the secret that configures it."""
-    return f"{registry.describe()} (secret {secret.variable(SECRET_SERVER)})"
+    return f"{registry.describe()} (secret {identity.variable(SECRET_SERVER)})"
 
 
 def misplaced_key(prefix: str, key: str) -> str:
-    """Why a triple with an access key for a host that is not ECR is never answered."""
+    """Why the triple `prefix` is never answered: its USER holds an AWS access key, and its
+    SERVER names `key`, a host that is not ECR (so it has no identity to name it by)."""
     server = prefix + SECRET_SERVER
     return (
         f"{prefix + SECRET_USER} holds an AWS access key id, but {server} names "
@@ -51,19 +52,19 @@ def misplaced_key(prefix: str, key: str) -> str:
     )
 
 
-def expired_token(secret: Secret, expires_at: float) -> str:
+def expired_token(identity: AwsIdentity, expires_at: float) -> str:
     """A USER=AWS token that has expired, and the cure."""
     return (
-        f"{secret.variable(SECRET_PASSWORD)} holds an ECR token that expired at "
+        f"{identity.variable(SECRET_PASSWORD)} holds an ECR token that expired at "
         f"{when(expires_at)}; put the AWS "
-        f"access key id in {secret.variable(SECRET_USER)} and the secret key in "
-        f"{secret.variable(SECRET_PASSWORD)} instead, and the helper refreshes tokens itself"
+        f"access key id in {identity.variable(SECRET_USER)} and the secret key in "
+        f"{identity.variable(SECRET_PASSWORD)} instead, and the helper refreshes tokens itself"
     )
 
 
-def expiring_token(secret: Secret) -> str:
+def expiring_token(identity: AwsIdentity) -> str:
     """doctor's warning for a USER=AWS token that stops working within the hour."""
-    return f"{secret.variable(SECRET_PASSWORD)} holds an ECR token that expires within the hour"
+    return f"{identity.variable(SECRET_PASSWORD)} holds an ECR token that expires within the hour"
 
 
 def _permissions(registry: EcrRegistry) -> str:
@@ -72,7 +73,7 @@ def _permissions(registry: EcrRegistry) -> str:
     return "ecr:GetAuthorizationToken"
 
 
-def _holder(secret: Secret, identity: AwsIdentity) -> str:
+def _holder(identity: AwsIdentity) -> str:
     """Who asked AWS for the token, as the person can find it in the secrets."""
     if identity.kind == ROLE:
         return f"the role {identity.role_arn}"
@@ -81,75 +82,69 @@ def _holder(secret: Secret, identity: AwsIdentity) -> str:
     return "the access key"
 
 
-def missing_session_token(secret: Secret) -> str:
+def missing_session_token(identity: AwsIdentity) -> str:
     """A temporary key without the session token it needs: said before AWS is asked."""
     return (
-        f"{secret.variable(SECRET_USER)} holds a temporary AWS access key (ASIA...), which "
-        f"works only with its session token; add it as {secret.variable(SECRET_AWS_SESSION_TOKEN)}"
+        f"{identity.variable(SECRET_USER)} holds a temporary AWS access key (ASIA...), which "
+        "works only with its session token; add it as "
+        f"{identity.variable(SECRET_AWS_SESSION_TOKEN)}"
     )
 
 
-def _key_refused(head: str, secret: Secret, identity: AwsIdentity, code: str) -> str | None:
+def _key_refused(head: str, identity: AwsIdentity, code: str) -> str | None:
     """The sentence for AWS refusing the key in the secrets themselves, or None."""
     if code in ("ExpiredToken", "ExpiredTokenException"):
-        return f"{head}: {secret.variable(SECRET_AWS_SESSION_TOKEN)} has expired"
+        return f"{head}: {identity.variable(SECRET_AWS_SESSION_TOKEN)} has expired"
     unknown = code in ("UnrecognizedClientException", "InvalidClientTokenId")
     if unknown and identity.session_token:  # AWS says the same of a key and of its token
         return (
-            f"{head}: AWS does not accept the key in {secret.variable(SECRET_USER)} with the "
-            f"session token in {secret.variable(SECRET_AWS_SESSION_TOKEN)}; check that both "
+            f"{head}: AWS does not accept the key in {identity.variable(SECRET_USER)} with the "
+            f"session token in {identity.variable(SECRET_AWS_SESSION_TOKEN)}; check that both "
             "come from the same session"
         )
     if unknown:
-        return f"{head}: AWS does not know the access key id in {secret.variable(SECRET_USER)}"
+        return f"{head}: AWS does not know the access key id in {identity.variable(SECRET_USER)}"
     if code in ("InvalidSignatureException", "SignatureDoesNotMatch"):
         return (
-            f"{head}: AWS rejected the secret key in {secret.variable(SECRET_PASSWORD)}; "
+            f"{head}: AWS rejected the secret key in {identity.variable(SECRET_PASSWORD)}; "
             "check that it belongs to the access key id"
         )
     return None
 
 
-def refused(
-    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, code: str, status: int
-) -> str:
+def refused(registry: EcrRegistry, identity: AwsIdentity, code: str, status: int) -> str:
     """One sentence for a refused GetAuthorizationToken: what to fix, in which variable.
 
     Signed with the secrets' own key, a key error is theirs; signed with a role's or a
     profile's keys, it is not, and is said as AWS's code.
     """
-    head = who(secret, registry)
+    head = who(registry, identity)
     if identity.kind in (ACCESS_KEY, TEMPORARY_KEY):
-        own = _key_refused(head, secret, identity, code)
+        own = _key_refused(head, identity, code)
         if own is not None:
             return own
     if code in ("AccessDeniedException", "AccessDenied"):
-        return (
-            f"{head}: {_holder(secret, identity)} lacks {_permissions(registry)}; check its IAM "
-            "policy"
-        )
+        return f"{head}: {_holder(identity)} lacks {_permissions(registry)}; check its IAM policy"
     return _common(head, code, status)
 
 
-def role_refused(
-    secret: Secret, registry: EcrRegistry, identity: AwsIdentity, code: str, status: int
-) -> str:
+def role_refused(registry: EcrRegistry, identity: AwsIdentity, code: str, status: int) -> str:
     """One sentence for a refused AssumeRole, naming the variables, never their values."""
-    head = who(secret, registry)
-    user, arn = secret.variable(SECRET_USER), identity.role_arn
+    head = who(registry, identity)
+    user, arn = identity.variable(SECRET_USER), identity.role_arn
     if code in ("AccessDenied", "AccessDeniedException"):
         if identity.external_id:
             return (
                 f"{head}: the key in {user} may not assume {arn} with the external id in "
-                f"{secret.variable(SECRET_AWS_EXTERNAL_ID)}; check the role's trust policy and "
+                f"{identity.variable(SECRET_AWS_EXTERNAL_ID)}; check the role's trust policy and "
                 "its sts:ExternalId condition"
             )
         return f"{head}: the key in {user} may not assume {arn}; check the role's trust policy"
-    own = _key_refused(head, secret, identity, code)
+    own = _key_refused(head, identity, code)
     if own is not None:
         return own
     if code in ("MalformedPolicyDocument", "ValidationError"):
-        return f"{head}: AWS refused the role in {secret.variable(SECRET_AWS_ROLE_ARN)} ({code})"
+        return f"{head}: AWS refused the role in {identity.variable(SECRET_AWS_ROLE_ARN)} ({code})"
     return _common(head, code, status)
 
 
@@ -161,45 +156,45 @@ def _common(head: str, code: str, status: int) -> str:
     return f"{head}: AWS refused the token request ({code or status or 'unknown error'})"
 
 
-def profile_missing(secret: Secret, identity: AwsIdentity) -> str:
+def profile_missing(identity: AwsIdentity) -> str:
     return (
-        f"{secret.variable(SECRET_AWS_PROFILE)} names the AWS profile {identity.profile!r}, "
+        f"{identity.variable(SECRET_AWS_PROFILE)} names the AWS profile {identity.profile!r}, "
         "which is not in your AWS config files (~/.aws/config, or AWS_CONFIG_FILE); add it, "
         "or fix the name"
     )
 
 
-def profile_failed(secret: Secret, identity: AwsIdentity, error: Exception) -> str:
+def profile_failed(identity: AwsIdentity, error: Exception) -> str:
     """A profile whose credentials botocore could not get, said so the person can act."""
     name, profile = type(error).__name__, identity.profile
     if "SSO" in name or "Token" in name or "Unauthorized" in name:
         return (
-            f"the AWS profile {profile!r} ({secret.variable(SECRET_AWS_PROFILE)}) has no "
+            f"the AWS profile {profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) has no "
             f"valid SSO session; run `aws sso login --profile {profile}`"
         )
     if "CredentialRetrieval" in name:
         return (
-            f"the AWS profile {profile!r} ({secret.variable(SECRET_AWS_PROFILE)}) could not "
+            f"the AWS profile {profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) could not "
             "get its credentials (its credential_process failed); run that command to see why"
         )
     return (
-        f"the AWS profile {profile!r} ({secret.variable(SECRET_AWS_PROFILE)}) could not get "
+        f"the AWS profile {profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) could not get "
         f"its credentials ({name})"
     )
 
 
-def sso_expired(secret: Secret, identity: AwsIdentity, expires_at: float) -> str:
+def sso_expired(identity: AwsIdentity, expires_at: float) -> str:
     state = f"expired at {when(expires_at)}" if expires_at > 0 else "has no cached login"
     return (
         f"the SSO session of the AWS profile {identity.profile!r} "
-        f"({secret.variable(SECRET_AWS_PROFILE)}) {state}; run "
+        f"({identity.variable(SECRET_AWS_PROFILE)}) {state}; run "
         f"`aws sso login --profile {identity.profile}`"
     )
 
 
-def profile_empty(secret: Secret, identity: AwsIdentity) -> str:
+def profile_empty(identity: AwsIdentity) -> str:
     return (
-        f"the AWS profile {identity.profile!r} ({secret.variable(SECRET_AWS_PROFILE)}) gives no "
+        f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) gives no "
         "credentials; give it sso_session, credential_process, role_arn or keys"
     )
 
@@ -208,7 +203,9 @@ def profile_empty(secret: Secret, identity: AwsIdentity) -> str:
 DEADLINE = "deadline"
 
 
-def unanswered(secret: Secret, registry: EcrRegistry, error_name: str, service: str = "ecr") -> str:
+def unanswered(
+    registry: EcrRegistry, identity: AwsIdentity, error_name: str, service: str = "ecr"
+) -> str:
     """One sentence for a request that got no answer: where it went and what to check."""
     where = registry.endpoint() or f"AWS in {registry.region}"
     if service == "sts":
@@ -228,42 +225,43 @@ def unanswered(secret: Secret, registry: EcrRegistry, error_name: str, service: 
         reason = "cannot connect; check the network, proxies and AWS_ENDPOINT_URL*"
     else:
         reason = f"the request failed ({error_name})"
-    return f"{who(secret, registry)}: {reason} ({where})"
+    return f"{who(registry, identity)}: {reason} ({where})"
 
 
-def bad_endpoint(secret: Secret, registry: EcrRegistry, service: str = "ecr") -> str:
+def bad_endpoint(registry: EcrRegistry, identity: AwsIdentity, service: str = "ecr") -> str:
     """An endpoint URL botocore cannot use, named by where it came from."""
     if service == "sts":
         where = ENV_AWS_STS_ENDPOINT if os.environ.get(ENV_AWS_STS_ENDPOINT) else ""
     else:
         where = registry.endpoint_variable()
     where = where or "the AWS config file"  # its endpoint_url
-    return f"{who(secret, registry)}: the endpoint in {where} is not a valid URL; fix it"
+    return f"{who(registry, identity)}: the endpoint in {where} is not a valid URL; fix it"
 
 
-def no_usable_token(secret: Secret, registry: EcrRegistry) -> str:
-    return f"{who(secret, registry)}: AWS answered without a usable token"
+def no_usable_token(registry: EcrRegistry, identity: AwsIdentity) -> str:
+    return f"{who(registry, identity)}: AWS answered without a usable token"
 
 
-def malformed_token(secret: Secret, registry: EcrRegistry) -> str:
-    return f"{who(secret, registry)}: AWS answered with a malformed token"
+def malformed_token(registry: EcrRegistry, identity: AwsIdentity) -> str:
+    return f"{who(registry, identity)}: AWS answered with a malformed token"
 
 
 BOTO_MISSING = "boto3 is missing; reinstall docker-credential-codespaces"
 
 
-def short_lived(secret: Secret, registry: EcrRegistry, expires_at: float) -> str:
+def short_lived(registry: EcrRegistry, identity: AwsIdentity, expires_at: float) -> str:
     """AWS handed out a token with less life left than a pull needs (Token.good says no)."""
     return (
-        f"{who(secret, registry)}: AWS returned a token about to expire (at "
+        f"{who(registry, identity)}: AWS returned a token about to expire (at "
         f"{when(expires_at)}); check this machine's clock, or renew the temporary key, whose "
         "end ends its tokens"
     )
 
 
-def busy(secret: Secret, registry: EcrRegistry) -> str:
+def busy(registry: EcrRegistry, identity: AwsIdentity) -> str:
     return (
-        f"{who(secret, registry)}: another {PROGRAM} process is still fetching its token; try again"
+        f"{who(registry, identity)}: another {PROGRAM} process is still fetching its token; "
+        "try again"
     )
 
 

@@ -1,0 +1,84 @@
+"""`warm` in process, where a fork or a pipe can be made to fail: the registry whose child
+cannot be started fails in one line of its own, and the others are warmed all the same.
+
+What `warm` fetches and says on success is proven end to end on the fake clock
+(test_refresh.py); the tokens here are USER=AWS ones, which need no exchange.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import json
+import os
+import time
+
+import pytest
+
+from docker_credential_codespaces import warm
+
+FIRST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+SECOND = "210987654321.dkr.ecr.us-west-2.amazonaws.com"
+
+
+def ready(expiration: float) -> str:
+    """A registry token as ECR issues it: base64 of JSON naming its expiration."""
+    document = {"payload": "CANARY-ready", "version": "2", "expiration": int(expiration)}
+    return base64.b64encode(json.dumps(document).encode()).decode()
+
+
+@pytest.fixture
+def two_registries(use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two ECR registries, each with a USER=AWS token good for an hour."""
+    for prefix, host in (("A", FIRST), ("B", SECOND)):
+        monkeypatch.setenv(f"{prefix}_CONTAINER_REGISTRY_SERVER", host)
+        monkeypatch.setenv(f"{prefix}_CONTAINER_REGISTRY_USER", "AWS")
+        monkeypatch.setenv(f"{prefix}_CONTAINER_REGISTRY_PASSWORD", ready(time.time() + 3600))
+
+
+@pytest.mark.parametrize(
+    ("call", "code"), [("fork", errno.EAGAIN), ("pipe", errno.EMFILE)], ids=["fork", "pipe"]
+)
+@pytest.mark.usefixtures("two_registries")
+def test_a_child_that_cannot_be_started_is_one_line_for_its_registry(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    call: str,
+    code: int,
+) -> None:
+    real = getattr(os, call)
+    failures = [OSError(code, os.strerror(code))]
+
+    def once(*args: object) -> object:
+        """The first call fails, as under a process or descriptor limit; the rest are real."""
+        if failures:
+            raise failures.pop()
+        return real(*args)
+
+    monkeypatch.setattr(os, call, once)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    assert warm.main([]) == 1
+    out, err = capsys.readouterr()
+    first, second = out.splitlines()
+    assert first == f"{FIRST}: cannot start a process to fetch its token ({os.strerror(code)})"
+    assert second.startswith(f"{SECOND}: fresh until ")
+    assert err == ""
+    assert len(os.listdir("/proc/self/fd")) == descriptors  # no pipe left open
+
+
+@pytest.mark.usefixtures("two_registries")
+def test_when_no_child_can_be_started_each_registry_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    def fork() -> int:
+        raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+
+    monkeypatch.setattr(os, "fork", fork)
+    assert warm.main([]) == 1
+    out, err = capsys.readouterr()
+    reason = os.strerror(errno.EAGAIN)
+    assert out.splitlines() == [
+        f"{host}: cannot start a process to fetch its token ({reason})" for host in (FIRST, SECOND)
+    ]
+    assert err == ""

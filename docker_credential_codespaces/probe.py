@@ -31,7 +31,8 @@ from .constants import (
 from .servers import api_host
 
 OK = "OK"
-UNAUTHORIZED = "unauthorized (wrong user or password)"
+UNAUTHORIZED = "unauthorized"
+WRONG_LOGIN = "wrong user or password"
 FORBIDDEN = "forbidden"
 UNREACHABLE = "unreachable"
 TLS_ERROR = "TLS error"
@@ -60,6 +61,21 @@ class Outcome:
 
 class _Refused(Exception):
     """The login ended with a known outcome before the final request."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(str(outcome))
+        self.outcome = outcome
+
+
+def _answered(status: int) -> Outcome:
+    """What a registry's (or a token service's) HTTP status says of the login."""
+    if status == 200:
+        return Outcome(OK)
+    if status == 401:
+        return Outcome(UNAUTHORIZED, WRONG_LOGIN)
+    if status == 403:
+        return Outcome(FORBIDDEN)
+    return Outcome(f"unexpected HTTP {status}")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -119,7 +135,9 @@ def _request(
     """One request within the deadline; HTTP errors are answers, not exceptions."""
     timeout = max(0.5, deadline - time.monotonic())
     if not url.startswith(("https://", "http://")):
-        raise _Refused(f"the registry named a token service that is not HTTP: {url[:80]!r}")
+        raise _Refused(
+            Outcome(f"the registry named a token service that is not HTTP: {url[:80]!r}")
+        )
     request = urllib.request.Request(url, data=data, headers={"User-Agent": PROGRAM, **headers})  # noqa: S310
     opener = _DIRECT if is_loopback(url) else _PROXIED
     try:
@@ -160,12 +178,8 @@ def login(key: str, username: str, secret: str, timeout: float) -> Outcome:
 
 def _login(base: str, username: str, secret: str, deadline: float) -> Outcome:
     status, headers, _ = _request(base, deadline, {})
-    if status == 200:
-        return Outcome(OK)
-    if status == 403:
-        return Outcome(FORBIDDEN)
-    if status != 401:
-        return Outcome(f"unexpected HTTP {status}")
+    if status != 401:  # open, refused, or broken before any credential was asked for
+        return _answered(status)
     challenge = {k.lower(): v for k, v in headers.items()}.get("www-authenticate", "")
     scheme, params = parse_challenge(challenge)
     if scheme == "basic":
@@ -174,13 +188,11 @@ def _login(base: str, username: str, secret: str, deadline: float) -> Outcome:
         try:
             token = _bearer_token(params, username, secret, deadline)
         except _Refused as refused:
-            return Outcome(str(refused))
+            return refused.outcome
         status, _, _ = _request(base, deadline, {"Authorization": f"Bearer {token}"})
     else:
         return Outcome(f"unknown authentication scheme {scheme or 'none'}")
-    return Outcome(
-        {200: OK, 401: UNAUTHORIZED, 403: FORBIDDEN}.get(status, f"unexpected HTTP {status}")
-    )
+    return _answered(status)
 
 
 def _bearer_token(params: dict[str, str], username: str, secret: str, deadline: float) -> str:
@@ -210,14 +222,14 @@ def _bearer_token(params: dict[str, str], username: str, secret: str, deadline: 
         )
         status, _, body = _request(url, deadline, {"Authorization": _basic(username, secret)})
     if status in (401, 403):
-        raise _Refused(UNAUTHORIZED if status == 401 else FORBIDDEN)
+        raise _Refused(_answered(status))
     if status != 200:
-        raise _Refused(f"token service answered HTTP {status}")
+        raise _Refused(Outcome(f"token service answered HTTP {status}"))
     try:
         answer = json.loads(body)
         token = answer.get("token") or answer.get("access_token")
     except (ValueError, AttributeError):
         token = None
     if not isinstance(token, str) or not token:
-        raise _Refused("token service answered without a token")
+        raise _Refused(Outcome("token service answered without a token"))
     return token

@@ -306,10 +306,23 @@ def test_the_earliest_expiry_of_several_tokens_is_said(
     assert note(done).endswith(f"; the earliest expires at {when(soon)} ({TOKEN_HOST})")
 
 
-def test_an_expiry_that_cannot_be_told_is_said_so(ecr_env: dict[str, str]) -> None:
-    """With the cache off, nothing keeps the fetched token's expiry; the line says so."""
+def test_with_the_cache_off_the_expiry_comes_with_the_token(
+    ecr_env: dict[str, str], fake: FakeECR
+) -> None:
+    """The answer carries its token's expiry, so nothing needs the cache to keep it: one
+    exchange, and the line says when (it once took two, and could not tell)."""
     ecr_env["DOCKER_CREDENTIAL_CODESPACES_NO_CACHE"] = "1"
     done = export(ecr_env, "--registry", ECR_HOST)
+    (call,) = fake.calls
+    assert call.expires_at is not None
+    assert document(done) == {"auths": {ECR_HOST: {"auth": call.token}}}
+    assert note(done).endswith(f"; the earliest expires at {when(call.expires_at)} ({ECR_HOST})")
+
+
+def test_an_expiry_that_cannot_be_told_is_said_so(env: dict[str, str]) -> None:
+    """A USER=AWS token whose expiry cannot be read is passed through, and the line says so."""
+    add_secret(env, "ECR", ECR_HOST, "AWS", "opaque-registry-token")
+    done = export(env, "--registry", ECR_HOST)
     assert document(done)["auths"]
     assert note(done).endswith(f"; when the ECR token of {ECR_HOST} expires cannot be told")
 

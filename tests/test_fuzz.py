@@ -386,9 +386,7 @@ def run_in_process(verb: str, data: bytes) -> tuple[int, str, str]:
     out = io.StringIO()
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        code = serve(
-            chain(), ["docker-credential-codespaces", verb], io.BytesIO(data), out
-        )
+        code = serve(chain(), ["docker-credential-codespaces", verb], io.BytesIO(data), out)
     return code, out.getvalue(), err.getvalue()
 
 

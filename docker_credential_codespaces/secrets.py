@@ -78,12 +78,8 @@ class Triple:
         registry: EcrRegistry | None,
         companion: Callable[[str], str],
     ) -> None:
-        self.prefix = prefix
-        self.server = server
-        self.user = user
-        self.password = password
-        self.key = key
-        self.registry = registry
+        self.prefix, self.server, self.key, self.registry = prefix, server, key, registry
+        self.user, self.password = user, password
         self.aws: AwsIdentity | None = ecr.identity(prefix, user, password, registry, companion)
 
     def __repr__(self) -> str:

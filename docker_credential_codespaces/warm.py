@@ -92,8 +92,7 @@ def _in_children(jobs: list[tuple[str, RegistryToken]]) -> list[tuple[bool, str]
     return outcomes
 
 
-def main(argv: list[str]) -> int:
-    """`warm`: exit 0 when every ECR registry's token is fresh (or none is named)."""
+def _parser() -> Parser:
     parser = Parser(
         "warm",
         "Fetch a fresh token now for every ECR registry the secrets name, so "
@@ -105,15 +104,17 @@ def main(argv: list[str]) -> int:
         help="return at once and fetch in a detached process (for container start); "
         "`doctor` shows what failed",
     )
-    args = parser.parse_args(argv)
-    from .ecr.answer import RegistryToken, detach
-    from .secrets import scan
+    return parser
 
-    jobs = [
-        (key, RegistryToken(s.registry, s.aws))
-        for key, s in scan().answers.items()
-        if s.registry is not None and s.aws is not None
-    ]
+
+def main(argv: list[str]) -> int:
+    """`warm`: exit 0 when every ECR registry's token is fresh (or none is named)."""
+    args = _parser().parse_args(argv)
+    from .ecr.answer import detach
+    from .secrets import registry_token, scan
+
+    tokens = ((key, registry_token(triple)) for key, triple in scan().answers.items())
+    jobs = [(key, token) for key, token in tokens if token is not None]
     if args.background:
         if not jobs or not detach():  # the outcomes are on record for doctor
             return 0

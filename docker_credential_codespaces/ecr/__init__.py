@@ -149,7 +149,7 @@ class AwsIdentity:
     - ROLE: a key (long-term or temporary) that assumes `role_arn`, with `external_id` and
       `session_name`;
     - PROFILE: `profile`, resolved by botocore from the user's AWS config files;
-    - TOKEN: `secret` is a registry token fetched earlier.
+    - TOKEN: `token` is a registry token fetched earlier.
 
     `prefix` is the triple's variable prefix, used only to name its variables in messages:
     it is no part of the cache key, so renaming a secret costs no token.
@@ -162,32 +162,35 @@ class AwsIdentity:
         "prefix",
         "profile",
         "role_arn",
-        "secret",
+        "secret_key",
         "session_name",
         "session_token",
+        "token",
     )
 
     def __init__(
         self,
         kind: str,
         key_id: str = "",
-        secret: str = "",
+        secret_key: str = "",
         session_token: str = "",
         role_arn: str = "",
         external_id: str = "",
         session_name: str = "",
         profile: str = "",
         prefix: str = "",
+        token: str = "",
     ) -> None:
         self.kind = kind
         self.key_id = key_id
-        self.secret = secret
+        self.secret_key = secret_key
         self.session_token = session_token
         self.role_arn = role_arn
         self.external_id = external_id
         self.session_name = session_name
         self.profile = profile
         self.prefix = prefix
+        self.token = token
 
     def __repr__(self) -> str:
         return f"AwsIdentity(kind={self.kind!r})"
@@ -197,7 +200,7 @@ class AwsIdentity:
         return (
             self.kind,
             self.key_id,
-            self.secret,
+            self.secret_key,
             self.session_token,
             self.role_arn,
             self.external_id,
@@ -251,7 +254,7 @@ def identity(
         profile = aws_value(companion(SECRET_AWS_PROFILE))
         return AwsIdentity(PROFILE, profile=profile, prefix=prefix)
     if user == ECR_TOKEN_USERNAME:
-        return AwsIdentity(TOKEN, secret=password, prefix=prefix)
+        return AwsIdentity(TOKEN, token=password, prefix=prefix)
     session_token = aws_value(companion(SECRET_AWS_SESSION_TOKEN))
     role_arn = aws_value(companion(SECRET_AWS_ROLE_ARN))
     if role_arn:

@@ -161,7 +161,7 @@ class RegistryToken:
         One whose expiry cannot be read is passed through unchecked: it expires all the
         same, at a time nobody can tell.
         """
-        password = self.identity.secret
+        password = self.identity.token
         token = ready_token(password)
         if token is None:
             return Credential(ECR_TOKEN_USERNAME, password, expires=True), ""

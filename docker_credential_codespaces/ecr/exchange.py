@@ -173,7 +173,7 @@ def _keys(registry: EcrRegistry, identity: AwsIdentity, session: Session, config
     """The keys that sign GetAuthorizationToken: the secret's own, a role's, or a profile's."""
     if identity.kind == PROFILE:
         return _profile_keys(identity, session)
-    keys = (identity.key_id, identity.secret, identity.session_token)
+    keys = (identity.key_id, identity.secret_key, identity.session_token)
     if identity.kind != ROLE:
         return keys
     from botocore.exceptions import BotoCoreError, ClientError

@@ -91,6 +91,10 @@ def missing_session_token(identity: AwsIdentity) -> str:
     )
 
 
+# AWS's codes for a caller that lacks a permission (ECR says the first, STS the second).
+_ACCESS_DENIED = ("AccessDeniedException", "AccessDenied")
+
+
 def _key_refused(head: str, identity: AwsIdentity, code: str) -> str | None:
     """The sentence for AWS refusing the key in the secrets themselves, or None."""
     if code in ("ExpiredToken", "ExpiredTokenException"):
@@ -119,33 +123,28 @@ def refused(registry: EcrRegistry, identity: AwsIdentity, code: str, status: int
     profile's keys, it is not, and is said as AWS's code.
     """
     head = who(registry, identity)
-    if identity.kind in (ACCESS_KEY, TEMPORARY_KEY):
-        own = _key_refused(head, identity, code)
-        if own is not None:
-            return own
-    if code in ("AccessDeniedException", "AccessDenied"):
-        return f"{head}: {_holder(identity)} lacks {_permissions(registry)}; check its IAM policy"
-    return _common(head, code, status)
+    own = identity.kind in (ACCESS_KEY, TEMPORARY_KEY)
+    said = _key_refused(head, identity, code) if own else None
+    if said is None and code in _ACCESS_DENIED:
+        said = f"{head}: {_holder(identity)} lacks {_permissions(registry)}; check its IAM policy"
+    return said or _common(head, code, status)
 
 
 def role_refused(registry: EcrRegistry, identity: AwsIdentity, code: str, status: int) -> str:
     """One sentence for a refused AssumeRole, naming the variables, never their values."""
     head = who(registry, identity)
     user, arn = identity.variable(SECRET_USER), identity.role_arn
-    if code in ("AccessDenied", "AccessDeniedException"):
-        if identity.external_id:
-            return (
-                f"{head}: the key in {user} may not assume {arn} with the external id in "
-                f"{identity.variable(SECRET_AWS_EXTERNAL_ID)}; check the role's trust policy and "
-                "its sts:ExternalId condition"
-            )
+    if code in _ACCESS_DENIED and identity.external_id:
+        return (
+            f"{head}: the key in {user} may not assume {arn} with the external id in "
+            f"{identity.variable(SECRET_AWS_EXTERNAL_ID)}; check the role's trust policy and "
+            "its sts:ExternalId condition"
+        )
+    if code in _ACCESS_DENIED:
         return f"{head}: the key in {user} may not assume {arn}; check the role's trust policy"
-    own = _key_refused(head, identity, code)
-    if own is not None:
-        return own
     if code in ("MalformedPolicyDocument", "ValidationError"):
         return f"{head}: AWS refused the role in {identity.variable(SECRET_AWS_ROLE_ARN)} ({code})"
-    return _common(head, code, status)
+    return _key_refused(head, identity, code) or _common(head, code, status)
 
 
 def _common(head: str, code: str, status: int) -> str:

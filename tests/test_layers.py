@@ -9,6 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+if sys.version_info < (3, 11):
+    pytest.skip(
+        "import-linter and grimp need Python 3.11; the main Python checks the layers",
+        allow_module_level=True,
+    )
+
 import grimp
 
 PACKAGE = "docker_credential_codespaces"
@@ -83,3 +91,34 @@ def test_the_cycle_finder_finds_one() -> None:
     assert cycles(graph) == [["p.a", "p.b"]]
     graph.add_import(importer="p", imported="p.c")  # a package importing its own child
     assert cycles(with_parents(graph, "p")) == [["p", "p.a", "p.b", "p.c"]]
+
+
+def package_modules() -> list[str]:
+    """Every module file of the package, as a path under it (`ecr/answer.py`)."""
+    package = ROOT / PACKAGE
+    return sorted(str(p.relative_to(package)) for p in package.rglob("*.py"))
+
+
+def test_the_module_map_in_the_docs_is_the_code() -> None:
+    """docs/how-it-works.md names each module on one line of its own, and no other."""
+    text = (ROOT / "docs" / "how-it-works.md").read_text()
+    block = text[text.index(f"```\n{PACKAGE}/") :]
+    block = block[: block.index("```", 4)]
+    lines = block.splitlines()[2:]
+    assert all(line.startswith("  ") and not line.startswith("   ") for line in lines), lines
+    assert sorted(line.split()[0] for line in lines) == package_modules()
+
+
+def test_the_layers_name_every_module() -> None:
+    """A new module must take its place in the layers; `exhaustive` says so too, this names it."""
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    named = set()
+    for contract in contracts["contracts"]:
+        prefix = contract["containers"][0].removeprefix(PACKAGE).lstrip(".")
+        for layer in contract["layers"]:
+            for module in layer.split("|"):
+                named.add("/".join(filter(None, [prefix, module.strip()])))
+    files = {m.removesuffix(".py").removesuffix("/__init__") for m in package_modules()}
+    assert files - {"__init__", "ecr"} <= named

@@ -25,9 +25,11 @@ from .constants import (
     EXPORT_FORMATS,
     EXPORT_KUBERNETES,
     EXPORT_PODMAN_AUTH,
+    KUBERNETES_API_VERSION,
     KUBERNETES_DEFAULT_SECRET_NAME,
     KUBERNETES_NAME_MAX,
     KUBERNETES_SECRET_DATA_KEY,
+    KUBERNETES_SECRET_KIND,
     KUBERNETES_SECRET_TYPE,
 )
 from .log import warn
@@ -96,8 +98,8 @@ def render(found: dict[str, Credential], form: str, name: str) -> str:
         return dockerconfig.render(auths(found))
     config = json.dumps(auths(found), separators=(",", ":")).encode("utf-8")
     manifest = {
-        "apiVersion": "v1",
-        "kind": "Secret",
+        "apiVersion": KUBERNETES_API_VERSION,
+        "kind": KUBERNETES_SECRET_KIND,
         "metadata": {"name": name},
         "type": KUBERNETES_SECRET_TYPE,
         "data": {KUBERNETES_SECRET_DATA_KEY: base64.b64encode(config).decode("ascii")},

@@ -95,7 +95,7 @@ def test_install_on_a_fresh_home_keeps_every_key_and_login(tmp_path: Path) -> No
         assert {"site", "re", "json", "typing", "boto3", "botocore", "subprocess"}.isdisjoint(
             modules
         )
-        assert "docker_credential_codespaces.resolve" in modules
+        assert "docker_credential_codespaces.chain" in modules
 
         again = subprocess.run(
             [str(REPO / "install.sh")], env=env, capture_output=True, text=True, timeout=300

@@ -151,7 +151,7 @@ def test_the_installed_executable_imports_nothing_the_launchers_does_not(
     modules = imported_modules(env, "get", wrapper=installed, stdin=b"ghcr.io")
     launcher = imported_modules(env, "get", wrapper=launched, stdin=b"ghcr.io")
     assert "re" not in modules
-    assert f"{PACKAGE}.resolve" in modules
+    assert f"{PACKAGE}.chain" in modules
     assert modules - launcher - python_pass_modules(interpreter, env) == set()
     # docs/install.md's way to the fastest start: the launcher, run by the installed venv.
     assert interpreter_command(launched) == [interpreter, "-IS"]

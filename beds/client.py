@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -47,6 +48,62 @@ def run_command(
         timeout=timeout,
         check=False,
     )
+
+
+def run_in_session(
+    argv: list[str], env: dict[str, str], stdin: bytes | None, timeout: float = RUN_TIMEOUT
+) -> tuple[subprocess.CompletedProcess[bytes], list[int]]:
+    """Run a command as `run_command` does, but in a session of its own, and answer with the
+    pids of that session still alive once the command returned: what it left behind (then
+    killed). Past `timeout` the whole session is killed and TimeoutExpired raised, so a
+    command that forks without end cannot outlive the test that ran it."""
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_session(process.pid)
+            raise
+        left = session_members(process.pid)
+        kill_session(process.pid)
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr), left
+
+
+def session_members(session: int) -> list[int]:
+    """The live processes (zombies aside) of a session, by /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[3]) == session and fields[0] != b"Z":
+            members.append(int(entry))
+    return sorted(members)
+
+
+def kill_session(session: int) -> None:
+    """Kill every process of a session, again until none is left (one may be forking)."""
+    for _ in range(100):
+        members = session_members(session)
+        if not members:
+            return
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    raise AssertionError(f"session {session} still has processes after 100 rounds of kills")
 
 
 def wait_for_refreshers(env: dict[str, str], timeout: float = RUN_TIMEOUT) -> None:

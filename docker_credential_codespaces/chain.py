@@ -14,7 +14,9 @@ never loads the modules of the stores behind them.
 from __future__ import annotations
 
 import _thread  # loaded by the interpreter itself: a lock costs no import
+import os  # cli and secrets import it on every path: it costs nothing here
 
+from .constants import ENV_FALLBACK_CALL
 from .log import debug, warn
 from .servers import docker_key, redacted
 from .wire import Credential, Declined, Entry, HelperError, Source
@@ -137,10 +139,19 @@ def logins(creds_store: str | None = None, repair: bool = True) -> Source:
 
     The record is read here, so that the fallback module (and the subprocess module behind
     it) is loaded only where a fallback store is named.
+
+    A run that is itself a fallback call (another helper's fallback store, which set
+    ENV_FALLBACK_CALL) keeps its logins in the local store, whatever is recorded: that
+    helper may be this one, through a link or a wrapper, and running the fallback again
+    would fork without end. The local store is this helper's own and starts no process, so
+    such a loop ends at once, answering as if no fallback store were recorded.
     """
-    found = _fallback(creds_store or "") or _fallback(recorded_fallback(repair))
-    if found is not None:
-        return found
+    if os.environ.get(ENV_FALLBACK_CALL):
+        debug(f"a fallback store's call ({ENV_FALLBACK_CALL} set), so the local store serves")
+    else:
+        found = _fallback(creds_store or "") or _fallback(recorded_fallback(repair))
+        if found is not None:
+            return found
     from .store import LocalStore
 
     return LocalStore(repair)

@@ -1,0 +1,197 @@
+"""The fallback store as a process: a store that leads back to this helper ends at once, and
+one past its deadline goes with everything it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fake_credential_store import ORPHAN
+
+from beds.client import HELPER, run_helper, run_in_session
+from docker_credential_codespaces import fallback
+from docker_credential_codespaces.fallback import FallbackStore
+from docker_credential_codespaces.wire import HelperError
+
+FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"
+NOT_FOUND = b"credentials not found in native keychain\n"
+# The deepest a counting wrapper lets a chain of fallback calls go before it answers not
+# found itself: the bound on a helper that forks without end.
+LOOP_BOUND = 3
+
+
+def write_config(env: dict[str, str], config: object) -> Path:
+    path = Path(env["DOCKER_CONFIG"]) / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config))
+    return path
+
+
+def counting_loop(env: dict[str, str], tmp_path: Path) -> Path:
+    """`docker-credential-loop` on PATH: a wrapper around the helper under test that writes a
+    line per invocation (the verb, and how many of it are above it), and answers not found
+    itself past LOOP_BOUND, so a helper that forks without end is stopped and counted."""
+    bin_dir = tmp_path / "loop-bin"
+    bin_dir.mkdir()
+    log = tmp_path / "loop.log"
+    wrapper = bin_dir / "docker-credential-loop"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "depth=${LOOP_DEPTH:-0}\n"
+        f'printf "%s %s\\n" "$1" "$depth" >>{shlex.quote(str(log))}\n'
+        f'if [ "$depth" -ge {LOOP_BOUND} ]; then echo "{NOT_FOUND.decode().strip()}"; exit 1; fi\n'
+        "LOOP_DEPTH=$((depth + 1))\n"
+        "export LOOP_DEPTH\n"
+        f'exec {shlex.quote(str(HELPER))} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return log
+
+
+def calls(log: Path) -> list[tuple[str, int]]:
+    """The wrapper's invocations since the last look, as (verb, depth)."""
+    try:
+        lines = log.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    log.unlink()
+    return [(verb, int(depth)) for verb, depth in (line.split() for line in lines)]
+
+
+def test_a_fallback_store_that_is_this_helper_starts_one_process_per_request(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`credsStore: loop`, a wrapper around the helper, made the fallback by configure: each
+    request to it was answered by a helper that asked its own fallback, the same wrapper, and
+    so on without end. Now the wrapper runs once per request, never from inside one, and the
+    logins live in the helper's local store, as if no fallback store were recorded."""
+    log = counting_loop(env, tmp_path)
+    write_config(env, {"credsStore": "loop"})
+    configured = run_helper(env, "configure")
+    assert configured.returncode == 0, configured.stderr
+    assert b"docker-credential-loop keeps its logins, as fallback" in configured.stdout
+    calls(log)
+    body = json.dumps({"ServerURL": "r.example", "Username": "u", "Secret": "CANARY-loop"})
+    runs = [
+        (("get",), b"nowhere.example"),
+        (("store",), body.encode()),
+        (("get",), b"r.example"),
+        (("list",), None),
+        (("export", "--format", "docker-config", "--all"), None),
+        (("configure",), None),
+        (("erase",), b"r.example"),
+    ]
+    outcomes = {}
+    for args, stdin in runs:
+        result = run_helper(env, *args, stdin=stdin, timeout=30)
+        outcomes[args[0] if args[0] != "get" else stdin] = (result.returncode, result.stdout)
+        seen = calls(log)
+        assert seen, args
+        assert {depth for _, depth in seen} == {0}, (args, seen)  # none from inside a call
+        assert len(seen) <= 2, (args, seen)
+        assert b"CANARY" not in result.stderr
+    assert outcomes[b"nowhere.example"] == (1, NOT_FOUND)
+    assert outcomes["store"] == (0, b"")
+    assert outcomes[b"r.example"][0] == 0
+    assert json.loads(outcomes[b"r.example"][1])["Secret"] == "CANARY-loop"
+    assert json.loads(outcomes["list"][1]) == {"r.example": "u"}
+    assert b"CANARY" not in outcomes["list"][1]
+    assert outcomes["export"][0] == 0
+    assert list(json.loads(outcomes["export"][1])["auths"]) == ["r.example"]
+    assert outcomes["erase"] == (0, b"")
+    assert run_helper(env, "get", stdin=b"r.example").stdout == NOT_FOUND
+
+
+def test_a_loop_through_a_link_to_the_helper_ends_at_once(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The report's own steps: `docker-credential-loop` a symlink to the helper. A `get` took
+    10 s, and the chain of helpers it started went on forking; now it answers not found at
+    once. Each run is in a session of its own, killed whole at the test's deadline, so a
+    chain that forks without end cannot outlive the test."""
+    bin_dir = tmp_path / "link-bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker-credential-loop").symlink_to(HELPER)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    write_config(env, {"credsStore": "loop"})
+    for args, stdin in (
+        (("configure",), None),
+        (("get",), b"nowhere.example"),
+        (("list",), None),
+    ):
+        started = time.monotonic()
+        result, left = run_in_session([str(HELPER), *args], env, stdin, timeout=8)
+        assert time.monotonic() - started < 5, args
+        assert left == [], args
+        assert result.returncode == (1 if args == ("get",) else 0), (args, result)
+    assert result.stdout == b"{}\n"
+    got, left = run_in_session([str(HELPER), "get"], env, b"nowhere.example", timeout=8)
+    assert (got.returncode, got.stdout, left) == (1, NOT_FOUND, [])
+
+
+@pytest.fixture
+def orphan_store(use_env: dict[str, str], tmp_path: Path) -> Path:
+    """`docker-credential-orphan` on PATH: a store that starts a long-lived child holding its
+    stdout, then never answers. Yields the file its child's pid is written to; any child
+    still alive at the end is killed, so a failing test leaves nothing behind."""
+    bin_dir = tmp_path / "orphan-bin"
+    bin_dir.mkdir()
+    script = bin_dir / "docker-credential-orphan"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_STORE}" "$@"\n')
+    script.chmod(0o755)
+    pids = tmp_path / "orphan.pids"
+    os.environ.update(
+        FAKE_STORE_FILE=str(tmp_path / "fake-store.json"),
+        FAKE_STORE_LOG=str(tmp_path / "fake-store.log"),
+        FAKE_STORE_MODE="orphan",
+        FAKE_STORE_PIDS=str(pids),
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    )
+    yield pids
+    for pid in alive(pids):
+        os.kill(pid, 9)
+
+
+def alive(pids: Path) -> list[int]:
+    """The orphan children named in `pids` that are still running (a zombie is not)."""
+    found = []
+    for pid in (int(line) for line in pids.read_text().split()) if pids.exists() else ():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cmdline.split(b"\0")[-2:-1] == [ORPHAN.encode()] and state != b"Z":
+            found.append(pid)
+    return found
+
+
+def test_a_fallback_past_its_deadline_goes_with_every_process_it_started(
+    orphan_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the deadline the store was killed alone: its child lived on. Now its whole process
+    group goes. The deadline is shortened here; the executable's 10 s is in test_configure."""
+    monkeypatch.setattr(fallback, "FALLBACK_TIMEOUT", 1.5)
+    started = time.monotonic()
+    with pytest.raises(HelperError, match=r"docker-credential-orphan did not answer within 1.5 s"):
+        FallbackStore("orphan").get("r.example")
+    assert time.monotonic() - started < 5
+    assert orphan_store.exists(), "the store never started its child"
+    deadline = time.monotonic() + 2
+    while alive(orphan_store) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert alive(orphan_store) == []
+
+
+def test_no_session_of_a_run_outlives_it() -> None:
+    """The runner the loop tests rely on: a command's leftover processes are found and killed."""
+    code = "import subprocess as s; s.Popen(['sleep', '30'], stdout=s.DEVNULL, stderr=s.DEVNULL)"
+    command = [sys.executable, "-c", code]
+    result, left = run_in_session(command, dict(os.environ), None, timeout=10)
+    assert result.returncode == 0 and len(left) == 1

@@ -19,6 +19,8 @@ from .constants import (
     HELPER_PROGRAM_PREFIX,
     PROGRAM,
 )
+from .log import debug
+from .servers import store_key
 from .wire import Credential, Entry, HelperError, Source
 
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
@@ -104,6 +106,29 @@ class FallbackStore(Source):
         return HelperError(f"the fallback store {self.program} failed to {verb}: {line}")
 
     def get(self, server_url: str) -> Credential | None:
+        """The login under the name as given; failing that, under another spelling of the
+        same registry that the store holds (podman keeps Docker Hub as `docker.io`, docker as
+        its v1 URL). The name as given answers nearly always, in one process; only a miss
+        asks the store's list."""
+        found = self._get(server_url)
+        if found is not None:
+            return found
+        key = store_key(server_url)
+        if key is None:
+            return None
+        try:
+            spellings = self._spellings(key)
+        except HelperError as error:  # the name as given was not found, and a pull goes on
+            debug(f"no other spelling of {key} looked for: {error}")
+            return None
+        for name in spellings:
+            if name != server_url:
+                found = self._get(name)
+                if found is not None:
+                    return found
+        return None
+
+    def _get(self, server_url: str) -> Credential | None:
         code, output = self._run("get", server_url)
         if code != 0:
             if output == ERR_NOT_FOUND:
@@ -135,11 +160,38 @@ class FallbackStore(Source):
             raise self._failed("store", output)
 
     def delete(self, server_url: str) -> None:
+        """Forget the login under the name as given and under every other spelling of the
+        same registry that the store holds: `docker logout` must not leave podman's behind."""
+        self._erase(server_url)
+        key = store_key(server_url)
+        if key is not None:
+            for name in self._spellings(key):
+                if name != server_url:
+                    self._erase(name)
+
+    def _erase(self, server_url: str) -> None:
         code, output = self._run("erase", server_url)
         if code != 0 and output != ERR_NOT_FOUND:
             raise self._failed("erase", output)
 
     def entries(self) -> list[Entry]:
+        """What the store holds, under docker's keys (`servers.store_key`), as the local store
+        keeps them: a client's spelling is not one docker, `export` or `doctor` would look up.
+        Of two spellings of one registry, the one that is docker's key names the user; a name
+        that has no key is shown as it is."""
+        entries: dict[str, Entry] = {}
+        for name, username in self._names():
+            key = store_key(name) or name
+            if key not in entries or name == key:
+                entries[key] = Entry(key, username, self, self.description)
+        return [entries[key] for key in sorted(entries)]
+
+    def _spellings(self, key: str) -> list[str]:
+        """The names the store holds for the registry whose store key is `key`."""
+        return [name for name, _ in self._names() if store_key(name) == key]
+
+    def _names(self) -> list[tuple[str, str]]:
+        """The store's `list`: each name it holds as the client spelt it, and its user."""
         code, output = self._run("list", None)
         if code != 0:
             raise self._failed("list", output)
@@ -154,7 +206,7 @@ class FallbackStore(Source):
                 f"the fallback store {self.program} answered list with no JSON object"
             )
         return [
-            Entry(key, username, self, self.description)
-            for key, username in sorted(entries.items())
-            if isinstance(key, str) and isinstance(username, str)
+            (name, username)
+            for name, username in sorted(entries.items())
+            if isinstance(name, str) and isinstance(username, str)
         ]

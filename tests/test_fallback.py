@@ -78,23 +78,22 @@ def test_a_fallback_store_that_is_this_helper_starts_one_process_per_request(
     assert b"docker-credential-loop keeps its logins, as fallback" in configured.stdout
     calls(log)
     body = json.dumps({"ServerURL": "r.example", "Username": "u", "Secret": "CANARY-loop"})
+    # Each run, and the fallback requests it makes (a miss asks the list for another spelling).
     runs = [
-        (("get",), b"nowhere.example"),
-        (("store",), body.encode()),
-        (("get",), b"r.example"),
-        (("list",), None),
-        (("export", "--format", "docker-config", "--all"), None),
-        (("configure",), None),
-        (("erase",), b"r.example"),
+        (("get",), b"nowhere.example", ["get", "list"]),
+        (("store",), body.encode(), ["store"]),
+        (("get",), b"r.example", ["get"]),
+        (("list",), None, ["list"]),
+        (("export", "--format", "docker-config", "--all"), None, ["list", "get"]),
+        (("configure",), None, ["list"]),
+        (("erase",), b"r.example", ["erase", "list"]),
     ]
     outcomes = {}
-    for args, stdin in runs:
+    for args, stdin, requests in runs:
         result = run_helper(env, *args, stdin=stdin, timeout=30)
         outcomes[args[0] if args[0] != "get" else stdin] = (result.returncode, result.stdout)
-        seen = calls(log)
-        assert seen, args
-        assert {depth for _, depth in seen} == {0}, (args, seen)  # none from inside a call
-        assert len(seen) <= 2, (args, seen)
+        # One process per request, and none started from inside one (depth 0).
+        assert calls(log) == [(verb, 0) for verb in requests], args
         assert b"CANARY" not in result.stderr
     assert outcomes[b"nowhere.example"] == (1, NOT_FOUND)
     assert outcomes["store"] == (0, b"")
@@ -195,3 +194,105 @@ def test_no_session_of_a_run_outlives_it() -> None:
     command = [sys.executable, "-c", code]
     result, left = run_in_session(command, dict(os.environ), None, timeout=10)
     assert result.returncode == 0 and len(left) == 1
+
+
+# --- the store's names, under docker's keys ---------------------------------------------------
+
+HUB = "https://index.docker.io/v1/"
+# What a fallback shared with podman holds: the Hub under podman's name, a host with the
+# scheme a client sent, and one under docker's own key.
+SPELT = {
+    "docker.io": {"Username": "hubuser", "Secret": "CANARY-hub"},
+    "https://registry.gitlab.com": {"Username": "gl", "Secret": "CANARY-gl"},
+    "quay.io": {"Username": "q", "Secret": "CANARY-quay"},
+}
+
+
+@pytest.fixture
+def spelt_store(env: dict[str, str], tmp_path: Path) -> Path:
+    """`docker-credential-desktop`, the fake store, holding SPELT and made the fallback by
+    configure; yields its log of calls (argv only, one JSON line each)."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    script = bin_dir / "docker-credential-desktop"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_STORE}" "$@"\n')
+    script.chmod(0o755)
+    data = tmp_path / "fake-store.json"
+    data.write_text(json.dumps(SPELT))
+    log = tmp_path / "fake-store.log"
+    env.update(FAKE_STORE_FILE=str(data), FAKE_STORE_LOG=str(log))
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    write_config(env, {"credsStore": "desktop"})
+    configured = run_helper(env, "configure")
+    assert configured.returncode == 0, configured.stderr
+    log.unlink()
+    return log
+
+
+def store_calls(log: Path) -> list[list[str]]:
+    """The fake store's calls since the last look, as argv lists."""
+    calls = [json.loads(line)[1:] for line in log.read_text().splitlines()]
+    log.unlink()
+    return calls
+
+
+def answer(env: dict[str, str], server: str) -> tuple[str, str]:
+    got = run_helper(env, "get", stdin=server.encode())
+    assert got.returncode == 0, got.stdout + got.stderr
+    found = json.loads(got.stdout)
+    assert found["ServerURL"] == server  # echoed as received, whichever spelling answered
+    return found["Username"], found["Secret"]
+
+
+def test_a_fallback_login_answers_under_docker_key_whatever_its_spelling(
+    env: dict[str, str], spelt_store: Path
+) -> None:
+    """podman keeps Docker Hub as `docker.io`, docker asks `https://index.docker.io/v1/`:
+    docker never found podman's Hub login, `export --all` left out 2 of 3 logins and exited
+    0, and `list` showed names that are no docker key."""
+    for server in (HUB, "docker.io", "index.docker.io"):
+        assert answer(env, server) == ("hubuser", "CANARY-hub")
+    assert answer(env, "registry.gitlab.com") == ("gl", "CANARY-gl")
+    listed = run_helper(env, "list", stdin=None)
+    assert json.loads(listed.stdout) == {
+        HUB: "hubuser",
+        "registry.gitlab.com": "gl",
+        "quay.io": "q",
+    }
+    store_calls(spelt_store)
+    # The common case still costs one process: the name as given answers.
+    assert answer(env, "quay.io") == ("q", "CANARY-quay")
+    assert store_calls(spelt_store) == [["get"]]
+    # A miss asks the list once, and a name that only looks alike is never answered.
+    missing = run_helper(env, "get", stdin=b"docker.io.evil.example")
+    assert (missing.returncode, missing.stdout) == (1, NOT_FOUND)
+    assert store_calls(spelt_store) == [["get"], ["list"]]
+    oauth = run_helper(env, "get", stdin=b"https://index.docker.io/v1/access-token")
+    assert oauth.stdout == NOT_FOUND
+    exported = run_helper(env, "export", "--format", "docker-config", "--all")
+    assert exported.returncode == 0, exported.stderr
+    auths = json.loads(exported.stdout)["auths"]
+    assert sorted(auths) == sorted([HUB, "registry.gitlab.com", "quay.io"])
+    assert b"3 registries" in exported.stderr
+    assert b"CANARY" not in listed.stdout + listed.stderr + exported.stderr
+    assert "CANARY" not in spelt_store.read_text()  # secrets go over stdin, never argv
+
+
+def test_erase_forgets_every_spelling_the_fallback_holds(
+    env: dict[str, str], spelt_store: Path
+) -> None:
+    """`docker logout` erased docker's key alone: podman's `docker.io` login stayed, and
+    answered the next pull."""
+    data = Path(env["FAKE_STORE_FILE"])
+    entries = json.loads(data.read_text())
+    entries[HUB] = {"Username": "dockeruser", "Secret": "CANARY-docker"}
+    data.write_text(json.dumps(entries))
+    assert answer(env, HUB) == ("dockeruser", "CANARY-docker")  # docker's own spelling first
+    assert json.loads(run_helper(env, "list", stdin=None).stdout)[HUB] == "dockeruser"
+    erased = run_helper(env, "erase", stdin=HUB.encode())
+    assert (erased.returncode, erased.stdout, erased.stderr) == (0, b"", b"")
+    assert sorted(json.loads(data.read_text())) == ["https://registry.gitlab.com", "quay.io"]
+    assert run_helper(env, "get", stdin=b"docker.io").stdout == NOT_FOUND
+    erased = run_helper(env, "erase", stdin=b"registry.gitlab.com")
+    assert (erased.returncode, erased.stdout) == (0, b"")
+    assert sorted(json.loads(data.read_text())) == ["quay.io"]

@@ -30,13 +30,19 @@ def run_helper(
     stdin: bytes | None = b"",
     timeout: float = RUN_TIMEOUT,
     helper: Path = HELPER,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the helper the way docker does: argv, bytes on stdin, both outputs captured."""
-    return run_command([str(helper), *args], env, stdin, timeout)
+    """Run the helper the way docker does: argv, bytes on stdin, both outputs captured; in
+    `cwd` when given (docker's working directory is the user's project)."""
+    return run_command([str(helper), *args], env, stdin, timeout, cwd)
 
 
 def run_command(
-    argv: list[str], env: dict[str, str], stdin: bytes | None, timeout: float = RUN_TIMEOUT
+    argv: list[str],
+    env: dict[str, str],
+    stdin: bytes | None,
+    timeout: float = RUN_TIMEOUT,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a command with bytes on stdin (None: no stdin at all), capturing both outputs."""
     return subprocess.run(
@@ -47,6 +53,7 @@ def run_command(
         env=env,
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )
 
 

@@ -119,6 +119,10 @@ class Chain(Source):
         return {entry.key: entry.username for entry in entries}
 
 
+# The fallback store's record holds one credsStore name: a program's name is far shorter.
+FALLBACK_RECORD_CAP = 256
+
+
 def recorded_fallback(repair: bool = True) -> str:
     """The fallback store's name that `configure` recorded, or "" when it recorded none (or
     the record cannot be read: then the local store serves, and debug says why)."""
@@ -126,7 +130,8 @@ def recorded_fallback(repair: bool = True) -> str:
     from .settings import store_dir
 
     try:
-        return (store_dir(repair).read(FALLBACK_FILE, 256) or b"").decode("utf-8").strip()
+        record = store_dir(repair).read(FALLBACK_FILE, FALLBACK_RECORD_CAP)
+        return (record or b"").decode("utf-8").strip()
     except (UnicodeDecodeError, HelperError) as error:
         debug(f"ignoring the fallback store's record, so the local store serves: {error}")
         return ""

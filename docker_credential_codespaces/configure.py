@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from . import dockerconfig, fallback, store
-from .chain import chain, logins, secrets
+from .chain import FALLBACK_RECORD_CAP, chain, logins, secrets
 from .commands import Parser
 from .constants import FALLBACK_FILE, HELPER_NAME, HELPER_PROGRAM_PREFIX, PROGRAM, STATE_FILE
 from .dockerconfig import Config
@@ -265,7 +265,8 @@ def apply(change: Change, state: dict[str, Any]) -> Result:
         directory.ensure()
         with directory.lock(STATE_FILE):
             if change.fallback:
-                directory.write(FALLBACK_FILE, f"{change.fallback}\n".encode())
+                record = f"{change.fallback}\n".encode()
+                directory.write(FALLBACK_FILE, record, FALLBACK_RECORD_CAP)
             elif change.drop_fallback:
                 try:
                     os.unlink(directory.file(FALLBACK_FILE))
@@ -275,7 +276,8 @@ def apply(change: Change, state: dict[str, Any]) -> Result:
                 state[real] = change.record
             else:
                 state.pop(real, None)
-            directory.write(STATE_FILE, json.dumps(state, indent=2).encode())
+            text = json.dumps(state, indent=2)
+            directory.write(STATE_FILE, text.encode(), dockerconfig.CONFIG_CAP)
     if change.new != change.old or change.create:
         backup = dockerconfig.write(change.path, change.new)
         wrote = f"wrote {change.path}" + (f" (backup in {backup})" if backup else "")

@@ -70,6 +70,12 @@ def write(path: str, new: Config) -> str | None:
     root wiring a user's config.json must not leave the user unable to `docker login`.
     Returns the backup's path, or None when there was no file to back up.
     """
+    text = render(new).encode("utf-8")
+    if len(text) > CONFIG_CAP:  # it could not be read back, by configure or by unconfigure
+        raise HelperError(
+            f"{path} would be {len(text)} bytes, more than the {CONFIG_CAP} it is read back "
+            "with; it is left as it was"
+        )
     real = os.path.realpath(path)
     directory = os.path.dirname(real)
     try:
@@ -82,7 +88,7 @@ def write(path: str, new: Config) -> str | None:
     if os.path.exists(real):
         backup = real + CONFIG_BACKUP_SUFFIX
         files.atomic_write(backup, files.read_regular(real, CONFIG_CAP) or b"", owner=owner)
-    files.atomic_write(real, render(new).encode("utf-8"), owner=owner)
+    files.atomic_write(real, text, owner=owner)
     return backup
 
 

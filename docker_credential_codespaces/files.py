@@ -123,8 +123,18 @@ class PrivateDir:
             return None
         return _read(self.file(name), cap, private=True, repair=self.repair)
 
-    def write(self, name: str, data: bytes) -> None:
-        """Replace a private file here atomically; the caller holds its lock."""
+    def write(self, name: str, data: bytes, cap: int | None = None) -> None:
+        """Replace a private file here atomically; the caller holds its lock.
+
+        `cap` is the most the file is read back with: a write over it is refused, and the
+        file left as it was. Written, it could never be read again, and with it everything
+        else it holds (the store's logins, which not even `erase` could then reach).
+        """
+        if cap is not None and len(data) > cap:
+            raise HelperError(
+                f"{self.file(name)} would be {len(data)} bytes, more than the {cap} it is read "
+                "back with; it is left as it was"
+            )
         self.ensure()
         path = self.file(name)
         remove_stale_temps(path)

@@ -4,10 +4,12 @@ credHelpers keys containers/image needs."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
 from docker_credential_codespaces import dockerconfig
+from docker_credential_codespaces.wire import HelperError
 
 
 def auth(pair: str) -> str:
@@ -136,3 +138,20 @@ def test_helper_keys() -> None:
         "docker.io",
         "ghcr.io",
     ]
+
+
+def test_a_config_json_it_could_not_read_back_is_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """configure and unconfigure read config.json up to CONFIG_CAP: a file they wrote past it
+    could not be read again, even to undo it. Refused in one line, the file left as it was."""
+    path = tmp_path / "config.json"
+    path.write_text('{"psFormat": "x"}')
+    monkeypatch.setattr(dockerconfig, "CONFIG_CAP", 64)
+    with pytest.raises(HelperError, match=r"more than the 64 it is read back with") as refused:
+        dockerconfig.write(
+            str(path), {"credHelpers": {f"r{n}.example": "codespaces" for n in range(9)}}
+        )
+    assert "\n" not in str(refused.value)
+    assert path.read_text() == '{"psFormat": "x"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]

@@ -170,7 +170,12 @@ def interpreter_command(wrapper: Path = HELPER) -> list[str]:
         assert words[0] == "exec" and words[-2:] == ["$0", "$@"], lines[1]
         return words[1:-2]
     assert lines[0].startswith("#!"), lines[0]
-    return lines[0][2:].split()
+    # As the kernel reads it: the interpreter ends at the first blank or tab (no other white
+    # space), and the rest, trimmed, is one argument.
+    line = lines[0][2:].strip(" \t")
+    end = min((i for i in (line.find(" "), line.find("\t")) if i >= 0), default=len(line))
+    argument = line[end:].strip(" \t")
+    return [line[:end], argument] if argument else [line[:end]]
 
 
 def imported_modules(

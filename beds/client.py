@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -29,13 +30,19 @@ def run_helper(
     stdin: bytes | None = b"",
     timeout: float = RUN_TIMEOUT,
     helper: Path = HELPER,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the helper the way docker does: argv, bytes on stdin, both outputs captured."""
-    return run_command([str(helper), *args], env, stdin, timeout)
+    """Run the helper the way docker does: argv, bytes on stdin, both outputs captured; in
+    `cwd` when given (docker's working directory is the user's project)."""
+    return run_command([str(helper), *args], env, stdin, timeout, cwd)
 
 
 def run_command(
-    argv: list[str], env: dict[str, str], stdin: bytes | None, timeout: float = RUN_TIMEOUT
+    argv: list[str],
+    env: dict[str, str],
+    stdin: bytes | None,
+    timeout: float = RUN_TIMEOUT,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a command with bytes on stdin (None: no stdin at all), capturing both outputs."""
     return subprocess.run(
@@ -46,7 +53,64 @@ def run_command(
         env=env,
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )
+
+
+def run_in_session(
+    argv: list[str], env: dict[str, str], stdin: bytes | None, timeout: float = RUN_TIMEOUT
+) -> tuple[subprocess.CompletedProcess[bytes], list[int]]:
+    """Run a command as `run_command` does, but in a session of its own, and answer with the
+    pids of that session still alive once the command returned: what it left behind (then
+    killed). Past `timeout` the whole session is killed and TimeoutExpired raised, so a
+    command that forks without end cannot outlive the test that ran it."""
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_session(process.pid)
+            raise
+        left = session_members(process.pid)
+        kill_session(process.pid)
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr), left
+
+
+def session_members(session: int) -> list[int]:
+    """The live processes (zombies aside) of a session, by /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[3]) == session and fields[0] != b"Z":
+            members.append(int(entry))
+    return sorted(members)
+
+
+def kill_session(session: int) -> None:
+    """Kill every process of a session, again until none is left (one may be forking)."""
+    for _ in range(100):
+        members = session_members(session)
+        if not members:
+            return
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    raise AssertionError(f"session {session} still has processes after 100 rounds of kills")
 
 
 def wait_for_refreshers(env: dict[str, str], timeout: float = RUN_TIMEOUT) -> None:
@@ -106,7 +170,12 @@ def interpreter_command(wrapper: Path = HELPER) -> list[str]:
         assert words[0] == "exec" and words[-2:] == ["$0", "$@"], lines[1]
         return words[1:-2]
     assert lines[0].startswith("#!"), lines[0]
-    return lines[0][2:].split()
+    # As the kernel reads it: the interpreter ends at the first blank or tab (no other white
+    # space), and the rest, trimmed, is one argument.
+    line = lines[0][2:].strip(" \t")
+    end = min((i for i in (line.find(" "), line.find("\t")) if i >= 0), default=len(line))
+    argument = line[end:].strip(" \t")
+    return [line[:end], argument] if argument else [line[:end]]
 
 
 def imported_modules(

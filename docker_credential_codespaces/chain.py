@@ -14,7 +14,9 @@ never loads the modules of the stores behind them.
 from __future__ import annotations
 
 import _thread  # loaded by the interpreter itself: a lock costs no import
+import os  # cli and secrets import it on every path: it costs nothing here
 
+from .constants import ENV_FALLBACK_CALL
 from .log import debug, warn
 from .servers import docker_key, redacted
 from .wire import Credential, Declined, Entry, HelperError, Source
@@ -117,6 +119,10 @@ class Chain(Source):
         return {entry.key: entry.username for entry in entries}
 
 
+# The fallback store's record holds one credsStore name: a program's name is far shorter.
+FALLBACK_RECORD_CAP = 256
+
+
 def recorded_fallback(repair: bool = True) -> str:
     """The fallback store's name that `configure` recorded, or "" when it recorded none (or
     the record cannot be read: then the local store serves, and debug says why)."""
@@ -124,7 +130,8 @@ def recorded_fallback(repair: bool = True) -> str:
     from .settings import store_dir
 
     try:
-        return (store_dir(repair).read(FALLBACK_FILE, 256) or b"").decode("utf-8").strip()
+        record = store_dir(repair).read(FALLBACK_FILE, FALLBACK_RECORD_CAP)
+        return (record or b"").decode("utf-8").strip()
     except (UnicodeDecodeError, HelperError) as error:
         debug(f"ignoring the fallback store's record, so the local store serves: {error}")
         return ""
@@ -137,10 +144,19 @@ def logins(creds_store: str | None = None, repair: bool = True) -> Source:
 
     The record is read here, so that the fallback module (and the subprocess module behind
     it) is loaded only where a fallback store is named.
+
+    A run that is itself a fallback call (another helper's fallback store, which set
+    ENV_FALLBACK_CALL) keeps its logins in the local store, whatever is recorded: that
+    helper may be this one, through a link or a wrapper, and running the fallback again
+    would fork without end. The local store is this helper's own and starts no process, so
+    such a loop ends at once, answering as if no fallback store were recorded.
     """
-    found = _fallback(creds_store or "") or _fallback(recorded_fallback(repair))
-    if found is not None:
-        return found
+    if os.environ.get(ENV_FALLBACK_CALL):
+        debug(f"a fallback store's call ({ENV_FALLBACK_CALL} set), so the local store serves")
+    else:
+        found = _fallback(creds_store or "") or _fallback(recorded_fallback(repair))
+        if found is not None:
+            return found
     from .store import LocalStore
 
     return LocalStore(repair)

@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from . import dockerconfig, fallback, store
-from .chain import chain, logins, secrets
+from .chain import FALLBACK_RECORD_CAP, chain, logins, secrets
 from .commands import Parser
 from .constants import FALLBACK_FILE, HELPER_NAME, HELPER_PROGRAM_PREFIX, PROGRAM, STATE_FILE
 from .dockerconfig import Config
@@ -40,6 +40,7 @@ class Change:
         self.fallback: str | None = None  # a fallback store name to record
         self.drop_fallback = False
         self.logins: dict[str, dict[str, str]] = {}  # inline logins to copy into `target`
+        self.uncarried: dict[str, str] = {}  # inline logins no store can be given, and why
         self.target: Source | None = None
         # Whether a failed copy must stop the run: it would set the credsStore that makes
         # docker stop reading those logins inline.
@@ -155,9 +156,15 @@ def _plan_carry(change: Change, source: Source, held: set[str], covered: list[st
     """
     held_keys = {store_key(key) for key in held}
     change.target = source
+    logins, uncarried = dockerconfig.inline_logins(change.old)
     change.logins = {
         key: login
-        for key, login in dockerconfig.inline_logins(change.old).items()
+        for key, login in logins.items()
+        if docker_key(key) not in covered and key not in held_keys
+    }
+    change.uncarried = {
+        key: why
+        for key, why in uncarried.items()
         if docker_key(key) not in covered and key not in held_keys
     }
 
@@ -199,7 +206,7 @@ def _restore_inline_logins(change: Change) -> None:
     auths = change.new.get("auths")
     if not isinstance(auths, dict):
         auths = {}
-    inline = dockerconfig.inline_logins(change.new)
+    inline, _ = dockerconfig.inline_logins(change.new)
     for key, login in sorted(store.load().items()):
         if store_key(key) != key or inline.get(key) == login:
             continue
@@ -220,11 +227,13 @@ def _carry(change: Change, result: Result) -> None:
     target = change.target
     if target is None:
         return
+    where = f"the {target.description}"
+    for key, why in change.uncarried.items():  # a copy that cannot be, as one that failed
+        _carry_failed(change, result, key, where, HelperError(why))
     if not change.logins:
         if change.unreadable is not None:
             warn(str(change.unreadable))  # as `list` says it; nothing depends on it here
         return
-    where = f"the {target.description}"
     if change.unreadable is not None:
         _carry_failed(change, result, ", ".join(change.logins), where, change.unreadable)
         return
@@ -265,7 +274,8 @@ def apply(change: Change, state: dict[str, Any]) -> Result:
         directory.ensure()
         with directory.lock(STATE_FILE):
             if change.fallback:
-                directory.write(FALLBACK_FILE, f"{change.fallback}\n".encode())
+                record = f"{change.fallback}\n".encode()
+                directory.write(FALLBACK_FILE, record, FALLBACK_RECORD_CAP)
             elif change.drop_fallback:
                 try:
                     os.unlink(directory.file(FALLBACK_FILE))
@@ -275,7 +285,8 @@ def apply(change: Change, state: dict[str, Any]) -> Result:
                 state[real] = change.record
             else:
                 state.pop(real, None)
-            directory.write(STATE_FILE, json.dumps(state, indent=2).encode())
+            text = json.dumps(state, indent=2)
+            directory.write(STATE_FILE, text.encode(), dockerconfig.CONFIG_CAP)
     if change.new != change.old or change.create:
         backup = dockerconfig.write(change.path, change.new)
         wrote = f"wrote {change.path}" + (f" (backup in {backup})" if backup else "")
@@ -324,6 +335,8 @@ def main(argv: list[str], undo: bool = False) -> int:
             where = change.target.description if change.target else ""
             for key in change.logins:
                 print(f"would copy the login for {key} into the {where}")
+            for key, why in change.uncarried.items():
+                print(f"could not copy the login for {key} into the {where}: {why}")
             return 0
         result = apply(change, state)
     except HelperError as error:

@@ -75,6 +75,9 @@ FLAG_OFF = frozenset({"", "0", "false", "no", "off"})
 LOCK_TIMEOUT = 15.0
 # The longest a fallback store (another credential helper, run as a subprocess) may take.
 FALLBACK_TIMEOUT = 10.0
+# Set by the helper in the environment of the fallback store it runs: a helper that finds it
+# is inside a fallback call, and never runs a fallback store of its own (chain.logins).
+ENV_FALLBACK_CALL = "DOCKER_CREDENTIAL_CODESPACES_FALLBACK_CALL"
 
 # config.json, as docker and containers/image read it.
 ENV_DOCKER_CONFIG = "DOCKER_CONFIG"

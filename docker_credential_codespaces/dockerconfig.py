@@ -70,6 +70,12 @@ def write(path: str, new: Config) -> str | None:
     root wiring a user's config.json must not leave the user unable to `docker login`.
     Returns the backup's path, or None when there was no file to back up.
     """
+    text = render(new).encode("utf-8")
+    if len(text) > CONFIG_CAP:  # it could not be read back, by configure or by unconfigure
+        raise HelperError(
+            f"{path} would be {len(text)} bytes, more than the {CONFIG_CAP} it is read back "
+            "with; it is left as it was"
+        )
     real = os.path.realpath(path)
     directory = os.path.dirname(real)
     try:
@@ -82,7 +88,7 @@ def write(path: str, new: Config) -> str | None:
     if os.path.exists(real):
         backup = real + CONFIG_BACKUP_SUFFIX
         files.atomic_write(backup, files.read_regular(real, CONFIG_CAP) or b"", owner=owner)
-    files.atomic_write(real, render(new).encode("utf-8"), owner=owner)
+    files.atomic_write(real, text, owner=owner)
     return backup
 
 
@@ -101,42 +107,64 @@ def go_field(document: dict[str, Any], name: str) -> object:
     return document[keys[-1]] if keys else None
 
 
-def inline_logins(config: Config) -> dict[str, dict[str, str]]:
-    """The logins stored inline in `auths`, by store key, as the local store keeps them.
+# Why a login docker has inline cannot be carried into a store of logins.
+_UNCARRIED = "which a credential helper's JSON cannot carry"
+
+
+def inline_logins(config: Config) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """The logins stored inline in `auths`, by store key, as the local store keeps them; and
+    the logins docker has there that no store can be given, by key, each with the reason.
 
     Every spelling docker honours counts: `auth` (base64 of `user:password`, which wins over
     the separate fields, as docker decodes it over them), `username` with `password`, and
     `identitytoken`, which docker sends before either, each in any case. An `auth` that is
     not strict base64 is no login: docker refuses the whole file over it, and a lenient
     decoder would carry a login docker never had.
+
+    docker keeps the bytes an `auth` decodes to as they are, UTF-8 or not, and a JSON string
+    may hold an unpaired surrogate escape; the protocol's JSON carries neither, so such a
+    login can only stay inline. It is named, never dropped: a caller that made docker stop
+    reading it inline would otherwise lose it unsaid.
     """
     from .secrets import strict_base64
 
-    logins = {}
+    logins: dict[str, dict[str, str]] = {}
+    kept: dict[str, str] = {}
     auths = config.get("auths")
     for server, entry in (auths if isinstance(auths, dict) else {}).items():
         key = store_key(server) if isinstance(server, str) else None
         if key is None or not isinstance(entry, dict):
             continue
+        login: dict[str, str] | None = None
         token = go_field(entry, "identitytoken")
-        if isinstance(token, str) and token:
-            logins[key] = {"Username": IDENTITY_TOKEN_USERNAME, "Secret": token}
-            continue
         auth = go_field(entry, "auth")
-        if isinstance(auth, str) and auth:
+        user, password = go_field(entry, "username"), go_field(entry, "password")
+        if isinstance(token, str) and token:
+            login = {"Username": IDENTITY_TOKEN_USERNAME, "Secret": token}
+        elif isinstance(auth, str) and auth:
             try:
                 decoded = strict_base64(auth.encode("ascii"))
-                pair = decoded.decode("utf-8") if decoded is not None else ""
-            except ValueError:  # not ASCII, or not UTF-8: docker refuses it too
+            except UnicodeEncodeError:  # not ASCII: docker refuses it too
                 continue
-            username, sep, secret = pair.partition(":")
-            if sep and username:
-                logins[key] = {"Username": username, "Secret": secret}
+            username, sep, secret = (decoded or b"").partition(b":")
+            if not sep or not username:
+                continue
+            try:
+                login = {"Username": username.decode("utf-8"), "Secret": secret.decode("utf-8")}
+            except UnicodeDecodeError:
+                kept[key] = f"its `auth` is not UTF-8, {_UNCARRIED}"
+                continue
+        elif isinstance(user, str) and user and isinstance(password, str) and password:
+            login = {"Username": user, "Secret": password}
+        if login is None:
             continue
-        user, password = go_field(entry, "username"), go_field(entry, "password")
-        if isinstance(user, str) and user and isinstance(password, str) and password:
-            logins[key] = {"Username": user, "Secret": password}
-    return logins
+        try:
+            "".join(login.values()).encode("utf-8")
+        except UnicodeEncodeError:
+            kept[key] = f"it holds an unpaired surrogate escape, {_UNCARRIED}"
+            continue
+        logins[key] = login
+    return logins, kept
 
 
 def inline_entry(login: dict[str, str]) -> dict[str, str]:

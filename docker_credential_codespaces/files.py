@@ -20,8 +20,9 @@ _TEMP_SUFFIX = ".tmp"
 
 
 class UnsafeDirectory(HelperError):
-    """A directory a setting names that other users can write to: the user must hear of it,
-    where an unusable cache directory (read-only, no home) is otherwise only said under debug.
+    """A directory a setting names that may not hold secrets (other users can write to it, or
+    it is not an absolute path): the user must hear of it, where an unusable cache directory
+    (read-only, no home) is otherwise only said under debug.
     """
 
 
@@ -58,6 +59,7 @@ class PrivateDir:
 
     def ensure(self) -> None:
         """Create the directory 0700, or check (and, if it is ours, repair) an existing one."""
+        self._refuse_relative()
         try:
             os.makedirs(self.path, mode=0o700, exist_ok=True)
         except OSError as error:
@@ -70,6 +72,7 @@ class PrivateDir:
 
         HelperError names what is wrong with one that may not.
         """
+        self._refuse_relative()
         path = self.path
         try:
             info = os.lstat(path)
@@ -94,6 +97,20 @@ class PrivateDir:
                 raise HelperError(f"cannot make {path} private: {error.strerror}") from None
         return True
 
+    def _refuse_relative(self) -> None:
+        """A path that is not absolute would be taken from docker's working directory, where
+        a project's `git add -A` picks up the secrets. The helper's own directories are
+        always absolute (settings ignores a relative XDG home, as the XDG rules say); a
+        setting the user named is refused, naming it, rather than ignored: the user meant
+        the store or cache to be somewhere, and should not find it elsewhere unsaid."""
+        if os.path.isabs(self.path):
+            return
+        named = f", named by {self.setting}," if self.setting else ""
+        raise UnsafeDirectory(
+            f"{self.path!r}{named} is not an absolute path; refusing to keep secrets under the "
+            "working directory (a shell expands ~, docker and devcontainer.json do not)"
+        )
+
     def read(self, name: str, cap: int) -> bytes | None:
         """The bytes of a private file here, or None when it (or the directory) does not exist.
 
@@ -106,8 +123,18 @@ class PrivateDir:
             return None
         return _read(self.file(name), cap, private=True, repair=self.repair)
 
-    def write(self, name: str, data: bytes) -> None:
-        """Replace a private file here atomically; the caller holds its lock."""
+    def write(self, name: str, data: bytes, cap: int | None = None) -> None:
+        """Replace a private file here atomically; the caller holds its lock.
+
+        `cap` is the most the file is read back with: a write over it is refused, and the
+        file left as it was. Written, it could never be read again, and with it everything
+        else it holds (the store's logins, which not even `erase` could then reach).
+        """
+        if cap is not None and len(data) > cap:
+            raise HelperError(
+                f"{self.file(name)} would be {len(data)} bytes, more than the {cap} it is read "
+                "back with; it is left as it was"
+            )
         self.ensure()
         path = self.file(name)
         remove_stale_temps(path)

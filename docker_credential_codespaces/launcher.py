@@ -50,10 +50,22 @@ def import_paths() -> list[str]:
 
 
 def script(interpreter: str, paths: list[str]) -> str:
-    """The wrapper's text for this interpreter and these import paths.
+    r"""The wrapper's text for this interpreter and these import paths.
 
-    Python reads the script as UTF-8, and a line break would end the `#!` line or the shell's
-    exec line early, so an interpreter path with either is refused in one line.
+    Two readers take the interpreter's path from the script, each by its own rules:
+
+    * the kernel reads the `#!` line up to its first blank, and Python reads that line as a
+      comment where `coding:` or `coding=` declares the file's encoding (PEP 263). A path
+      with a blank, too long for the kernel, or holding such a declaration (`coding:bogus`
+      made every run a SyntaxError) goes through /bin/sh's exec line instead;
+    * sh reads the path of that exec line in single quotes, and Python reads the same bytes
+      in a string literal, where a backslash starts an escape (`\N`, `\x` or `\u` made every
+      run a SyntaxError, any other a SyntaxWarning on docker's terminal). So each backslash
+      is written outside sh's quotes, as `\\`: one backslash to sh, a valid escape to Python.
+
+    What neither can hold is refused in one line: a line break (it would end either line
+    early), a NUL or a path that is not UTF-8 (Python reads the script as UTF-8), and a path
+    that is not absolute, which the kernel would look up from docker's working directory.
     """
     try:
         size = len(interpreter.encode("utf-8"))
@@ -61,10 +73,20 @@ def script(interpreter: str, paths: list[str]) -> str:
         raise HelperError(f"cannot name {interpreter!r} in a script: it is not UTF-8") from None
     if "\n" in interpreter or "\r" in interpreter:
         raise HelperError(f"cannot name {interpreter!r} in a script: it holds a line break")
+    if "\0" in interpreter:
+        raise HelperError(f"cannot name {interpreter!r} in a script: it holds a NUL")
+    if not os.path.isabs(interpreter):
+        raise HelperError(f"cannot name {interpreter!r} in a script: it is not an absolute path")
     shebang = f"#!{interpreter} {FLAGS}\n"
-    if " " in interpreter or "\t" in interpreter or size + len(FLAGS) + 4 > SHEBANG_MAX:
+    if (
+        " " in interpreter
+        or "\t" in interpreter
+        or size + len(FLAGS) + 4 > SHEBANG_MAX
+        or "coding:" in interpreter
+        or "coding=" in interpreter
+    ):
         # pip's trick: sh runs the quoted exec line, Python sees a string and goes on.
-        quoted = "'" + interpreter.replace("'", "'\"'\"'") + "'"
+        quoted = "'" + interpreter.replace("'", "'\"'\"'").replace("\\", "'\\\\'") + "'"
         shebang = f"#!/bin/sh\n'''exec' {quoted} {FLAGS} \"$0\" \"$@\"\n' '''\n"
     return (
         f"{shebang}"

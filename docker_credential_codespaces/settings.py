@@ -1,11 +1,12 @@
 """Where the helper's files live: the local store's directory and the ECR token cache's.
 
 Files live in platformdirs' user data and cache directories, or in the ones a setting names;
-a directory a setting names is the user's choice and is never repaired (see PrivateDir). On
-Linux, where dev containers run, the XDG rules that platformdirs follows are applied here
-directly: importing platformdirs costs more than the rest of a `get`, and docker starts the
-helper anew for every registry it touches. Other platforms ask platformdirs itself. A test
-holds the two to the same answers.
+a directory a setting names is the user's choice and is never repaired, and one that is not
+an absolute path is refused, naming the setting (see PrivateDir). On Linux, where dev
+containers run, the XDG rules that platformdirs follows are applied here directly: importing
+platformdirs costs more than the rest of a `get`, and docker starts the helper anew for every
+registry it touches. Other platforms ask platformdirs itself. A test holds the two to the same
+answers.
 """
 
 from __future__ import annotations
@@ -23,14 +24,38 @@ if TYPE_CHECKING:
 
 
 def _xdg_dir(variable: str, fallback: str) -> str | None:
-    """`$variable/<program>`, or `~/<fallback>/<program>`; None when there is no home."""
-    base = os.environ.get(variable, "").strip()
-    if not base:
-        home = os.path.expanduser("~")
-        if home.startswith("~") or not os.path.isabs(home):
+    """`$variable/<program>`, or `~/<fallback>/<program>`; None when there is no home.
+
+    As the XDG specification says and platformdirs does, a value that is not an absolute
+    path is ignored, as if unset: taken as it is, a relative one (`~/.local/share` from a
+    devcontainer.json `remoteEnv`, which no shell expands) put the store and the token cache
+    under docker's working directory, where `git add -A` finds them. A value is used as it
+    is, never trimmed, so a padded one is relative too.
+    """
+    base = os.environ.get(variable, "")
+    if not os.path.isabs(base):
+        home = _home()
+        if home is None:
             return None
-        base = os.path.join(home, fallback)
+        base = home + "/" + fallback
     return os.path.join(base, PROGRAM)
+
+
+def _home() -> str | None:
+    """The home directory, as platformdirs finds it: HOME when it is absolute (or the password
+    database's entry when HOME is unset, as expanduser does); a relative or empty HOME is
+    taken as unset. None when neither gives an absolute path."""
+    home = os.environ.get("HOME")
+    if home is None or os.path.isabs(home):
+        home = os.path.expanduser("~")
+    else:
+        import pwd
+
+        try:
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except KeyError:
+            return None
+    return home.rstrip("/") if os.path.isabs(home) else None
 
 
 def user_data_dir() -> str | None:

@@ -167,4 +167,4 @@ def _update(change: Callable[[Entries], bool]) -> None:
 
         document["version"] = FORMAT_VERSION
         text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        directory.write(STORE_FILE, text.encode("utf-8"))
+        directory.write(STORE_FILE, text.encode("utf-8"), FILE_CAP)

@@ -5,18 +5,22 @@ URL, and logs each call's argv to FAKE_STORE_LOG. FAKE_STORE_MODE=hang never ans
 FAKE_STORE_MODE=fail answers every verb with an error line; FAKE_STORE_MODE=empty answers a
 `get` for a server it does not hold with exit 0 and an empty Username and Secret, as
 docker-credential-pass 0.6.4 does; FAKE_STORE_MODE=readonly refuses `store`, as a forwarding
-store (VS Code's dev-containers-<id>) may.
+store (VS Code's dev-containers-<id>) may. FAKE_STORE_MODE=orphan starts a child that would
+outlive it, holding its stdout, writes the child's pid to FAKE_STORE_PIDS, and never answers.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 NOT_FOUND = "credentials not found in native keychain"
+#: The last argument of the orphan mode's child, by which a test knows it in /proc.
+ORPHAN = "fake-credential-store-orphan"
 
 
 def main() -> int:
@@ -26,6 +30,10 @@ def main() -> int:
         log.write(json.dumps(sys.argv) + "\n")
     mode = os.environ.get("FAKE_STORE_MODE", "")
     if mode == "hang":
+        time.sleep(3600)
+    if mode == "orphan":
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", ORPHAN])
+        Path(os.environ["FAKE_STORE_PIDS"]).write_text(f"{child.pid}\n")
         time.sleep(3600)
     if mode == "fail":
         print("the keyring is locked")

@@ -431,6 +431,54 @@ def test_a_carry_that_fails_leaves_config_json_as_it_was(env: dict[str, str]) ->
     assert not Path(str(path) + ".bak").exists()
 
 
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        (
+            {"auth": base64.b64encode(b"u:CANARY-\xff\xfe").decode()},
+            b"its `auth` is not UTF-8, which a credential helper's JSON cannot carry",
+        ),
+        (
+            {"username": "u", "password": "CANARY-\ud800"},
+            b"it holds an unpaired surrogate escape, which a credential helper's JSON cannot carry",
+        ),
+    ],
+)
+def test_a_login_no_helper_can_carry_stays_inline_and_the_run_fails(
+    env: dict[str, str], entry: dict[str, str], why: bytes
+) -> None:
+    """docker keeps a password's bytes that are not UTF-8, which the protocol's JSON cannot
+    carry. Such a login was dropped: exit 0, credsStore set, and docker stopped sending it
+    (or, for half a surrogate pair, a traceback). As the README promises for a login that
+    cannot be copied: exit 1 in one line, and config.json left as it was."""
+    original = {"auths": {"odd.example": entry, "r.example": {"auth": auth("u", "CANARY-r")}}}
+    path = Path(env["DOCKER_CONFIG"]) / "config.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(original))
+    before = path.read_bytes()
+    result = run_helper(env, "configure")
+    assert (result.returncode, result.stdout) == (1, b"")
+    assert result.stderr == (
+        b"docker-credential-codespaces: cannot copy the login for odd.example into the local "
+        + b"store: "
+        + why
+        + f"; {path} is left as it is\n".encode()
+    )
+    assert path.read_bytes() == before
+    assert not Path(str(path) + ".bak").exists() and not local_store(env).exists()
+    dry = run_helper(env, "configure", "--dry-run")
+    assert b"could not copy the login for odd.example into the local store: " + why in dry.stdout
+    # Under a credsStore that docker already reads, the rest is done, and the line is said.
+    write_config(env, {**original, "credsStore": "codespaces"})
+    rerun = run_helper(env, "configure")
+    assert rerun.returncode == 1 and rerun.stderr.count(b"\n") == 1
+    assert b"cannot copy the login for odd.example" in rerun.stderr
+    assert b"it stays inline in" in rerun.stderr
+    assert b"copied the login for r.example into the local store" in rerun.stdout
+    assert json.loads(path.read_text())["auths"]["odd.example"] == entry
+    assert b"CANARY" not in result.stderr + dry.stdout + dry.stderr + rerun.stdout + rerun.stderr
+
+
 def test_a_carry_a_fallback_refuses_is_said_and_the_rest_is_wired(
     env: dict[str, str], fake_stores: Path
 ) -> None:

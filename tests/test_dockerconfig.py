@@ -4,10 +4,12 @@ credHelpers keys containers/image needs."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
 from docker_credential_codespaces import dockerconfig
+from docker_credential_codespaces.wire import HelperError
 
 
 def auth(pair: str) -> str:
@@ -54,8 +56,36 @@ def auth(pair: str) -> str:
     ],
 )
 def test_inline_logins(entry: dict[str, object], login: dict[str, str] | None) -> None:
-    found = dockerconfig.inline_logins({"auths": {"https://r.example/v2/": entry}})
+    found, kept = dockerconfig.inline_logins({"auths": {"https://r.example/v2/": entry}})
     assert found == ({"r.example": login} if login is not None else {})
+    assert kept == {}
+
+
+def raw_auth(pair: bytes) -> str:
+    return base64.b64encode(pair).decode()
+
+
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        # docker keeps the bytes `auth` decodes to, UTF-8 or not: its login is there
+        ({"auth": raw_auth(b"u:p\xff\xfe")}, "its `auth` is not UTF-8"),
+        ({"auth": raw_auth(b"\xe9t\xe9:p")}, "its `auth` is not UTF-8"),
+        ({"Auth": raw_auth(b"u:\xc3"), "username": "v", "password": "q"}, "not UTF-8"),
+        # JSON lets a string hold half a surrogate pair; UTF-8 cannot
+        ({"username": "u", "password": "p\ud800"}, "unpaired surrogate"),
+        ({"username": "\udcff", "password": "p"}, "unpaired surrogate"),
+        ({"identitytoken": "t\udfff"}, "unpaired surrogate"),
+    ],
+)
+def test_a_login_docker_has_but_no_helper_can_carry_is_named(
+    entry: dict[str, object], why: str
+) -> None:
+    """Such a login was skipped as if docker had none, so configure set credsStore and docker
+    stopped sending it (exit 0), or the store's write raised a traceback."""
+    found, kept = dockerconfig.inline_logins({"auths": {"r.example": entry}})
+    assert found == {}
+    assert list(kept) == ["r.example"] and why in kept["r.example"]
 
 
 @pytest.mark.parametrize(
@@ -64,7 +94,7 @@ def test_inline_logins(entry: dict[str, object], login: dict[str, str] | None) -
 )
 def test_inline_entry_reads_back_as_the_same_login(login: dict[str, str]) -> None:
     config = {"auths": {"r.example": dockerconfig.inline_entry(login)}}
-    assert dockerconfig.inline_logins(config) == {"r.example": login}
+    assert dockerconfig.inline_logins(config) == ({"r.example": login}, {})
 
 
 def test_masked_hides_every_secret_field_and_leaves_the_original() -> None:
@@ -136,3 +166,20 @@ def test_helper_keys() -> None:
         "docker.io",
         "ghcr.io",
     ]
+
+
+def test_a_config_json_it_could_not_read_back_is_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """configure and unconfigure read config.json up to CONFIG_CAP: a file they wrote past it
+    could not be read again, even to undo it. Refused in one line, the file left as it was."""
+    path = tmp_path / "config.json"
+    path.write_text('{"psFormat": "x"}')
+    monkeypatch.setattr(dockerconfig, "CONFIG_CAP", 64)
+    with pytest.raises(HelperError, match=r"more than the 64 it is read back with") as refused:
+        dockerconfig.write(
+            str(path), {"credHelpers": {f"r{n}.example": "codespaces" for n in range(9)}}
+        )
+    assert "\n" not in str(refused.value)
+    assert path.read_text() == '{"psFormat": "x"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beds.client import HELPER, interpreter_command, run_command
 from beds.environment import add_secret
@@ -78,8 +81,101 @@ def current_umask() -> int:
     return mask
 
 
-def test_an_interpreter_path_a_script_cannot_hold_is_refused_in_one_line() -> None:
-    for path in ("/opt/venv\udcff/bin/python", "/opt/line\nbreak/python"):
-        with pytest.raises(HelperError) as refused:
-            launcher.script(path, ["/x"])
-        assert "\n" not in str(refused.value)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/opt/venv\udcff/bin/python",
+        "/opt/line\nbreak/python",
+        "/opt/carriage\rreturn/python",
+        "/opt/nul\0byte/python",
+        "python3",  # the kernel would look it up from docker's working directory
+        "venv/bin/python",
+        " /opt/padded/python",
+    ],
+)
+def test_an_interpreter_path_a_script_cannot_hold_is_refused_in_one_line(path: str) -> None:
+    with pytest.raises(HelperError, match=r"^cannot name ") as refused:
+        launcher.script(path, ["/x"])
+    assert "\n" not in str(refused.value)
+
+
+# Directory names that the `#!` line and the sh exec line each read by their own rules: a
+# blank sends the path to sh, where Python reads the same bytes in a string literal (a
+# backslash starts an escape), and `coding:` on the `#!` line declares the file's encoding.
+AWKWARD = [
+    "blank \\N",
+    "blank \\x",
+    "blank \\u",
+    "blank \\U{x}",
+    "blank \\d",
+    "blank ends \\",
+    "blank \\'quote'\\",
+    "blank '''three''' \"\"\"",
+    "coding:bogus",
+    "coding=utf-16",
+    "coding:ascii \u00e9",
+    "no-blank\\N",
+]
+
+
+@pytest.mark.parametrize("name", AWKWARD)
+def test_an_awkward_interpreter_path_still_runs(
+    env: dict[str, str], tmp_path: Path, name: str
+) -> None:
+    r"""A path holding a blank and `\N`, `\x` or `\u` made every run a SyntaxError (any other
+    backslash a SyntaxWarning on docker's terminal, from Python 3.12); a `coding:` in it, on
+    the `#!` line, did as much. Each runs now, with nothing on stderr."""
+    odd = tmp_path / name
+    odd.mkdir()
+    (odd / "python").symlink_to(interpreter_command()[0])
+    wrapper = tmp_path / "helper"
+    assert write_and_get(env, wrapper, str(odd / "python")) == ANSWER
+    assert interpreter_command(wrapper) == [str(odd / "python"), "-IS"]
+
+
+# Any character a path may hold, but a line break or NUL (and those str.splitlines takes for
+# a line break, which interpreter_command splits on).
+PATH_CHARS = st.characters(
+    blacklist_categories=("Cs",),
+    blacklist_characters="\n\r\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029",
+)
+
+
+# What either reader gives a meaning to, drawn often among any other character.
+MEANINGFUL = [
+    " ",
+    "\t",
+    "\\",
+    "'",
+    '"',
+    "N",
+    "x",
+    "u",
+    "U",
+    "{",
+    "0",
+    "coding:",
+    "coding=",
+    "$",
+    "`",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    path=st.lists(st.one_of(st.sampled_from(MEANINGFUL), PATH_CHARS), max_size=24).map(
+        lambda parts: "/" + "".join(parts)
+    )
+)
+def test_python_and_sh_both_read_back_any_path(
+    tmp_path_factory: pytest.TempPathFactory, path: str
+) -> None:
+    """Python compiles the script without a warning, and sh's words (shlex, in POSIX mode)
+    give back the very path, whatever it holds."""
+    text = launcher.script(path, ["/x"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile(text, "helper", "exec")
+    wrapper = tmp_path_factory.mktemp("script") / "helper"
+    wrapper.write_text(text, encoding="utf-8")
+    assert interpreter_command(wrapper) == [path, "-IS"]

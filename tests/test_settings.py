@@ -5,6 +5,8 @@ the directories, computed without platformdirs but agreeing with it."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import platformdirs
 import pytest
@@ -13,6 +15,7 @@ from beds.aws import FakeECR, endpoint_env
 from beds.client import run_helper
 from beds.environment import add_secret
 from docker_credential_codespaces import log, settings
+from docker_credential_codespaces.files import UnsafeDirectory
 from docker_credential_codespaces.wire import HelperError
 
 NAME = "DOCKER_CREDENTIAL_CODESPACES_TEST_FLAG"
@@ -57,17 +60,112 @@ def test_anything_else_is_said_once_and_off(
 APP = "docker-credential-codespaces"
 
 
-@pytest.mark.parametrize("xdg", [None, "", "   ", "/custom/base"])
+# XDG homes as a user may set them: unset, empty, blank, relative (a devcontainer.json
+# `remoteEnv` of `~/.local/share` is never expanded), padded, and absolute.
+XDG_VALUES = [
+    None,
+    "",
+    "   ",
+    "relative/base",
+    "~/.local/share",
+    ".",
+    " /custom/base",
+    "/custom/base ",
+    "/custom/base",
+    "/custom/base/",
+]
+# HOME likewise: platformdirs takes a relative or empty one as unset.
+HOME_VALUES = [None, "", "relative-home", " /padded", "/custom/home", "/custom/home/"]
+
+
+@pytest.mark.parametrize("home", HOME_VALUES)
+@pytest.mark.parametrize("xdg", XDG_VALUES)
 def test_same_as_platformdirs(
-    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, xdg: str | None
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str | None
 ) -> None:
-    for variable in ("XDG_DATA_HOME", "XDG_CACHE_HOME"):
-        if xdg is None:
+    """The XDG rule platformdirs follows: a value that is not an absolute path is ignored, as
+    if unset. A relative one used to be joined to docker's working directory."""
+    for variable, value in (("XDG_DATA_HOME", xdg), ("XDG_CACHE_HOME", xdg), ("HOME", home)):
+        if value is None:
             monkeypatch.delenv(variable, raising=False)
         else:
-            monkeypatch.setenv(variable, xdg)
-    assert settings.user_data_dir() == platformdirs.user_data_dir(APP, appauthor=False)
-    assert settings.user_cache_dir() == platformdirs.user_cache_dir(APP, appauthor=False)
+            monkeypatch.setenv(variable, value)
+    try:
+        expected = (
+            platformdirs.user_data_dir(APP, appauthor=False),
+            platformdirs.user_cache_dir(APP, appauthor=False),
+        )
+    except RuntimeError:  # platformdirs finds no home: the helper has none either
+        expected = (None, None)
+    assert (settings.user_data_dir(), settings.user_cache_dir()) == expected
+    assert all(path is None or os.path.isabs(path) for path in expected)
+
+
+def test_a_relative_xdg_home_puts_nothing_under_the_working_directory(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The report's steps: `XDG_DATA_HOME=~/.local/share` set where no shell expands it. The
+    store was written under docker's working directory, the user's project."""
+    project = tmp_path / "project"
+    project.mkdir()
+    env.update(XDG_DATA_HOME="~/.local/share", XDG_CACHE_HOME=".cache")
+    body = json.dumps({"ServerURL": "r.example", "Username": "u", "Secret": "CANARY-xdg"})
+    stored = run_helper(env, "store", stdin=body.encode(), cwd=project)
+    assert (stored.returncode, stored.stdout, stored.stderr) == (0, b"", b"")
+    got = run_helper(env, "get", stdin=b"r.example", cwd=project)
+    assert json.loads(got.stdout)["Secret"] == "CANARY-xdg"
+    assert list(project.iterdir()) == []
+    home = Path(env["HOME"])
+    assert (home / ".local/share" / APP / "credentials.json").is_file()
+
+
+@pytest.mark.parametrize("value", ["relative/store", "~/.creds", "   ", " /padded/store"])
+def test_a_relative_directory_setting_is_refused_in_one_line(
+    env: dict[str, str], tmp_path: Path, value: str
+) -> None:
+    """The helper's own settings are refused, naming the variable, rather than ignored as the
+    XDG homes are: the user meant the store to be there, and must not find it elsewhere
+    unsaid. Nothing is written, under the working directory or anywhere."""
+    project = tmp_path / "project"
+    project.mkdir()
+    env["DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"] = value
+    body = json.dumps({"ServerURL": "r.example", "Username": "u", "Secret": "CANARY-rel"})
+    stored = run_helper(env, "store", stdin=body.encode(), cwd=project)
+    assert stored.returncode == 1
+    assert stored.stdout.count(b"\n") == 1
+    assert b"named by DOCKER_CREDENTIAL_CODESPACES_STORE_DIR, is not an absolute path" in (
+        stored.stdout
+    )
+    got = run_helper(env, "get", stdin=b"r.example", cwd=project)
+    assert got.stdout == b"credentials not found in native keychain\n"
+    assert got.stderr.count(b"\n") == 1 and b"STORE_DIR" in got.stderr
+    configured = run_helper(env, "configure", cwd=project)
+    # configure says it as the store's failure to list, then as its own: the same line
+    assert configured.returncode == 1 and len(set(configured.stderr.splitlines())) == 1
+    assert b"named by DOCKER_CREDENTIAL_CODESPACES_STORE_DIR" in configured.stderr
+    assert list(project.iterdir()) == []
+    assert not (Path(env["XDG_DATA_HOME"]) / APP).exists()
+    assert b"CANARY" not in stored.stdout + got.stderr + configured.stderr
+
+
+@pytest.mark.parametrize("value", ["relative/cache", "~/.cache"])
+def test_a_relative_cache_setting_turns_the_cache_off_naming_it(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    """The token cache, like any cache, is then off (the ECR cache says so once on stderr),
+    and nothing is created under the working directory."""
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR", value)
+    directory = settings.cache_dir()
+    assert directory is not None
+    for use in (directory.check, directory.ensure):
+        with pytest.raises(
+            UnsafeDirectory, match="named by DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"
+        ):
+            use()
+    assert list(project.iterdir()) == []
 
 
 def test_overrides_and_switch_off(use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -167,3 +167,49 @@ def test_hub_oauth_keys_are_stored_apart_from_hub(env: dict[str, str]) -> None:
     assert token["Secret"] == "access"
     refresh = run_helper(env, "get", stdin=b"https://index.docker.io/v1/refresh-token")
     assert refresh.stdout == b"credentials not found in native keychain\n"
+
+
+MIB = 1024 * 1024
+
+
+def test_a_login_the_store_could_not_read_back_is_refused_and_nothing_is_lost(
+    env: dict[str, str],
+) -> None:
+    """The store reads at most 16 MiB. A write past that was accepted, and then every login
+    in it was unreadable and `erase` failed, so not even `docker logout` could recover. It is
+    refused in one line now, through `store` and through configure's copy alike, and the
+    store stays as it was."""
+    path = store_file(env)
+    path.parent.mkdir(parents=True, mode=0o700)
+    logins = {
+        f"big{index}.example": {"Username": "u", "Secret": "CANARY-" + "x" * (5 * MIB)}
+        for index in range(3)
+    }
+    logins["keep.example"] = {"Username": "keeper", "Secret": "CANARY-keep"}
+    path.write_text(json.dumps({"version": 1, "credentials": logins}, indent=2))
+    before = path.read_bytes()
+    stored = store(env, "more.example", "u", "CANARY-" + "y" * (MIB - 100))
+    assert stored.returncode == 1
+    assert stored.stdout.count(b"\n") == 1
+    assert stored.stdout.startswith(f"{path} would be ".encode())
+    assert b"more than the 16777216 it is read back with; it is left as it was" in stored.stdout
+    config = Path(env["DOCKER_CONFIG"]) / "config.json"
+    config.parent.mkdir(parents=True)
+    inline = {"auths": {"inline.example": {"username": "u", "password": "z" * (3 * MIB)}}}
+    config.write_text(json.dumps(inline))
+    configured = run_helper(env, "configure")
+    assert configured.returncode == 1 and configured.stderr.count(b"\n") == 1
+    assert b"cannot copy the login for inline.example" in configured.stderr
+    assert json.loads(config.read_text()) == inline
+    assert path.read_bytes() == before
+    got = run_helper(env, "get", stdin=b"keep.example")
+    assert json.loads(got.stdout)["Secret"] == "CANARY-keep"
+    assert run_helper(env, "erase", stdin=b"big0.example").returncode == 0
+    assert store(env, "more.example", "u", "CANARY-more").returncode == 0
+    assert json.loads(run_helper(env, "list", stdin=None).stdout) == {
+        "big1.example": "u",
+        "big2.example": "u",
+        "keep.example": "keeper",
+        "more.example": "u",
+    }
+    assert b"CANARY" not in stored.stdout + stored.stderr + configured.stdout + configured.stderr

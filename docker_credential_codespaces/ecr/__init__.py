@@ -55,8 +55,6 @@ if TYPE_CHECKING:
 
 # -- which keys are ECR registries ---------------------------------------------------------
 
-_DIGITS = frozenset("0123456789")
-
 
 class EcrRegistry:
     """An AWS ECR registry named by a docker key, with what the token exchange needs."""
@@ -104,7 +102,7 @@ def registry(key: str) -> EcrRegistry | None:
     if len(labels) < 5:
         return None
     account = labels[0]
-    if len(account) != 12 or not _DIGITS.issuperset(account):
+    if len(account) != 12 or not (account.isascii() and account.isdigit()):
         return None
     service = f"{labels[1]}.{labels[2]}" if labels[1] == "dkr" else labels[1]
     if service not in ECR_SERVICE_LABELS:

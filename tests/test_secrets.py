@@ -122,7 +122,7 @@ def test_ecr_values_are_trimmed_and_others_kept_as_written(
         monkeypatch.setenv(name, value)
     answers = scan().answers
     ecr = answers[ECR]
-    assert ecr.aws is not None and (ecr.aws.key_id, ecr.aws.secret) == (KEY_ID, "secret-key")
+    assert ecr.aws is not None and (ecr.aws.key_id, ecr.aws.secret_key) == (KEY_ID, "secret-key")
     assert ecr.username() == "AWS"
     plain = answers["r.example"]
     assert plain.aws is None and (plain.user, plain.password) == (" user ", " pass\n")

@@ -54,12 +54,12 @@ def split_server(url: str) -> tuple[str, str] | None:
 def _normal_hostport(hostport: str) -> str | None:
     """Validate `host[:port]`, lower-case the host and drop leading zeros from the port."""
     if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
+        address, closed, rest = hostport[1:].partition("]")
+        address = address.lower()
+        # Every IPv6 address has two colons or more (`::`, the shortest, has just two).
+        if not closed or address.count(":") < 2 or not _IPV6_CHARS.issuperset(address):
             return None
-        host, rest = hostport[: end + 1].lower(), hostport[end + 1 :]
-        if len(host) < 3 or not _IPV6_CHARS.issuperset(host[1:-1]):
-            return None
+        host = f"[{address}]"
         if rest and not rest.startswith(":"):
             return None
         port = rest[1:] if rest else None
@@ -136,7 +136,7 @@ def store_key(url: str) -> str | None:
     hostport, path = parts
     if _is_hub(hostport):
         oauth = _oauth_path(path)
-        return DOCKER_HUB_KEY if oauth is None else DOCKER_HUB_KEY.rstrip("/") + oauth[3:]
+        return DOCKER_HUB_KEY if oauth is None else DOCKER_HUB_KEY + oauth[len("/v1/") :]
     return hostport
 
 
@@ -144,9 +144,7 @@ def hub_sign_in(key: str) -> bool:
     """Whether a stored key is Docker Hub's sign-in bookkeeping (docker CLI 27+ OAuth): not a
     registry, never answered for the Hub, never checked."""
     parts = split_server(key)
-    return (
-        parts is not None and _is_hub(parts[0]) and parts[1].rstrip("/") in DOCKER_HUB_OAUTH_PATHS
-    )
+    return parts is not None and _is_hub(parts[0]) and _oauth_path(parts[1]) is not None
 
 
 def host_part(key: str) -> str:

@@ -16,13 +16,14 @@ import pytest
 
 from beds.client import run_helper
 from beds.environment import add_secret
+from beds.sources import Fixed, Unreadable
 from docker_credential_codespaces import chain as assembly
 from docker_credential_codespaces.chain import Chain
 from docker_credential_codespaces.codespace_token import CodespaceToken
 from docker_credential_codespaces.fallback import FallbackStore
 from docker_credential_codespaces.secrets import Secrets
 from docker_credential_codespaces.store import LocalStore
-from docker_credential_codespaces.wire import Credential, Declined, Entry, HelperError, Source
+from docker_credential_codespaces.wire import Credential, Declined, HelperError, Source
 
 FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"
 
@@ -90,47 +91,6 @@ def test_contract_an_answer_hides_its_secret(store: Source) -> None:
     found = store.get("r.example")
     assert found is not None and "CANARY" not in repr(found)
     assert found.expires is False and found.expires_at is None
-
-
-class Fixed(Source):
-    """A source that knows what it is given, and counts what it is asked."""
-
-    def __init__(self, known: dict[str, tuple[str, str]], takes_logins: bool = False) -> None:
-        self.known = known
-        self.takes_logins = takes_logins
-        self.asked: list[str] = []
-        self.deleted: list[str] = []
-
-    def get(self, server_url: str) -> Credential | None:
-        self.asked.append(server_url)
-        found = self.known.get(server_url)
-        return Credential(*found) if found is not None else None
-
-    def add(self, server_url: str, username: str, secret: str) -> None:
-        if not self.takes_logins:
-            raise Declined
-        self.known[server_url] = (username, secret)
-
-    def delete(self, server_url: str) -> None:
-        if server_url not in self.known:
-            raise Declined
-        self.deleted.append(server_url)
-
-    def entries(self) -> list[Entry]:
-        return [Entry(key, user, self, "fixed") for key, (user, _) in self.known.items()]
-
-
-class Unreadable(Source):
-    """A store that cannot say what it holds, nor forget anything."""
-
-    def get(self, server_url: str) -> Credential | None:
-        return None
-
-    def delete(self, server_url: str) -> None:
-        raise HelperError("the store CANARY-path is broken")
-
-    def entries(self) -> list[Entry]:
-        raise HelperError("the store CANARY-path is broken")
 
 
 def test_chain_asks_in_order_and_builds_a_source_only_when_it_gets_there() -> None:

@@ -14,9 +14,19 @@ from hypothesis import strategies as st
 
 from beds.client import HELPER, run_helper
 from beds.environment import add_secret
+from beds.sources import Fixed
 from docker_credential_codespaces import __version__
 from docker_credential_codespaces.chain import Chain, chain
-from docker_credential_codespaces.wire import Credential, Source, serve
+from docker_credential_codespaces.constants import STDIN_CAP
+from docker_credential_codespaces.wire import (
+    HELP,
+    Credential,
+    Entry,
+    HelperError,
+    Source,
+    json_string,
+    serve,
+)
 
 NOT_FOUND = b"credentials not found in native keychain\n"
 USAGE = b"Usage: docker-credential-codespaces <store|get|erase|list|version>\n"
@@ -242,8 +252,228 @@ def test_userinfo_in_a_refused_url_is_never_echoed(env: dict[str, str]) -> None:
 
 @given(st.text())
 def test_json_string_is_json(text: str) -> None:
-    from docker_credential_codespaces.wire import json_string
-
     encoded = json_string(text)
     assert encoded.isascii() and "\n" not in encoded
     assert json.loads(encoded) == text
+
+
+# --- the protocol in process: serve over a source in memory, every verb and error as a table
+# (the subprocess tests above prove the executable; these name each rule, and a mutation
+# of it fails here: docs/testing.md)
+
+USAGE_LINE = "Usage: docker-credential-codespaces <store|get|erase|list|version>\n"
+
+
+def served(
+    argv: list[str], stdin: bytes = b"", source: Source | None = None
+) -> tuple[int, str, Source]:
+    source = source if source is not None else Fixed({"r.example": ("u", "p")}, True)
+    out = io.StringIO()
+    code = serve(source, ["docker-credential-codespaces", *argv], io.BytesIO(stdin), out)
+    return code, out.getvalue(), source
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "code", "out"),
+    [
+        ([], b"", 1, USAGE_LINE),
+        (["get", "extra"], b"r.example", 1, USAGE_LINE),
+        (["bogus"], b"", 1, "docker-credential-codespaces: unknown action: bogus\n"),
+        (
+            ["version"],
+            b"",
+            0,
+            f"docker-credential-codespaces (docker_credential_codespaces) {__version__}\n",
+        ),
+        (
+            ["--version"],
+            b"",
+            0,
+            f"docker-credential-codespaces (docker_credential_codespaces) {__version__}\n",
+        ),
+        (
+            ["-v"],
+            b"",
+            0,
+            f"docker-credential-codespaces (docker_credential_codespaces) {__version__}\n",
+        ),
+        (["--help"], b"", 0, HELP),
+        (["-h"], b"", 0, HELP),
+        (["help"], b"", 0, HELP),
+        (["get"], b"r.example", 0, '{"ServerURL":"r.example","Username":"u","Secret":"p"}\n'),
+        (["get"], b"  r.example\n", 0, '{"ServerURL":"r.example","Username":"u","Secret":"p"}\n'),
+        (["get"], b"q.example", 1, "credentials not found in native keychain\n"),
+        (["get"], b"", 1, "no credentials server URL\n"),
+        (["get"], b" \n\t", 1, "no credentials server URL\n"),
+        (["get"], b"\xff", 1, "input is not valid UTF-8\n"),
+        (["get"], b"x" * (STDIN_CAP + 1), 1, f"input is larger than {STDIN_CAP} bytes\n"),
+        (["get"], b" " * STDIN_CAP, 1, "no credentials server URL\n"),  # the cap itself is read
+        (["erase"], b"r.example", 0, ""),
+        (["erase"], b"never.example", 0, ""),  # nothing to forget: docker logout's success
+        (["erase"], b"", 1, "no credentials server URL\n"),
+        (["list"], b"", 0, '{"r.example":"u"}\n'),
+    ],
+)
+def test_every_verb_in_process(argv: list[str], stdin: bytes, code: int, out: str) -> None:
+    assert served(argv, stdin)[:2] == (code, out)
+
+
+def store_request(**fields: object) -> bytes:
+    return json.dumps(fields).encode()
+
+
+@pytest.mark.parametrize(
+    ("stdin", "out"),
+    [
+        (b"not json", "invalid credentials: input is not valid JSON\n"),
+        (b"[" * 100_000, "invalid credentials: input is not valid JSON\n"),
+        (b"[]", "invalid credentials: expected a JSON object\n"),
+        (
+            store_request(ServerURL="s.example", Username=7, Secret="p"),
+            "invalid credentials: Username must be a string\n",
+        ),
+        (
+            store_request(ServerURL=None, Username="u", Secret="p"),
+            "invalid credentials: ServerURL must be a string\n",
+        ),
+        (
+            store_request(ServerURL="s.example", Username="u", Secret=["p"]),
+            "invalid credentials: Secret must be a string\n",
+        ),
+        (
+            b'{"ServerURL":"s.example","Username":"\\ud800","Secret":"p"}',
+            "invalid credentials: Username is not valid Unicode\n",
+        ),
+        (store_request(Username="u", Secret="p"), "no credentials server URL\n"),
+        (store_request(ServerURL="  ", Username="u", Secret="p"), "no credentials server URL\n"),
+        (
+            store_request(ServerURL="s.example", Username="", Secret="p"),
+            "no credentials username\n",
+        ),
+        (store_request(ServerURL="s.example", Secret="p"), "no credentials username\n"),
+    ],
+)
+def test_store_refuses_in_one_line(stdin: bytes, out: str) -> None:
+    code, printed, source = served(["store"], stdin)
+    assert (code, printed) == (1, out)
+    assert isinstance(source, Fixed) and set(source.known) == {"r.example"}  # nothing stored
+
+
+def test_store_keeps_the_trimmed_server_and_every_field_as_sent() -> None:
+    code, out, source = served(
+        ["store"], store_request(ServerURL=" s.example\n", Username=" u ", Secret="")
+    )
+    assert (code, out) == (0, "")
+    assert isinstance(source, Fixed) and source.known["s.example"] == (" u ", "")
+
+
+def test_a_store_nothing_takes_is_one_line() -> None:
+    code, out, _ = served(
+        ["store"], store_request(ServerURL="https://u:CANARY@s.example", Username="u"), Fixed({})
+    )
+    assert (code, out) == (1, "nothing can store a login for '***@s.example'\n")
+
+
+def test_list_never_reads_stdin_and_prints_an_empty_object() -> None:
+    class Unreadable(io.BytesIO):
+        def read(self, *args: object) -> bytes:
+            raise AssertionError("list read stdin")
+
+    out = io.StringIO()
+    assert serve(Fixed({}), ["x", "list"], Unreadable(), out) == 0
+    assert out.getvalue() == "{}\n"
+    keys = {"b.example": ("two", "p"), "a.example": ('q"uote', "p"), "c.example": ("\u00e9", "p")}
+    assert served(["list"], source=Fixed(keys))[1] == (
+        '{"a.example":"q\\"uote","b.example":"two","c.example":"\\u00e9"}\n'
+    )
+
+
+def test_an_error_is_one_ascii_line() -> None:
+    class Failing(Source):
+        def get(self, server_url: str) -> Credential | None:
+            raise HelperError("first\nsecond\u00e9  third")
+
+    assert served(["get"], b"r.example", Failing())[:2] == (1, "first second\\xe9 third\n")
+
+
+def test_a_failing_source_is_said_in_list_and_list_still_answers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Failing(Source):
+        def entries(self) -> list[Entry]:
+            raise HelperError("the store is broken")
+
+    assert served(["list"], source=Failing())[:2] == (0, "{}\n")
+    assert capsys.readouterr().err == "docker-credential-codespaces: the store is broken\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "literal"),
+    [
+        ("plain", '"plain"'),
+        ("", '""'),
+        ('q"uote', '"q\\"uote"'),
+        ("back\\slash", '"back\\\\slash"'),
+        ("\u00e9", '"\\u00e9"'),
+        ("tab\t", '"tab\\t"'),
+    ],
+)
+def test_json_string_quotes_only_what_must_be(text: str, literal: str) -> None:
+    assert json_string(text) == literal
+
+
+def test_a_credential_says_whether_and_when_it_expires_and_hides_its_secret() -> None:
+    plain = Credential("u", "CANARY")
+    dated = Credential("u", "CANARY", 5.0)
+    undated = Credential("u", "CANARY", expires=True)
+    assert (plain.username, plain.secret, plain.expires, plain.expires_at) == (
+        "u",
+        "CANARY",
+        False,
+        None,
+    )
+    assert (dated.expires, dated.expires_at) == (True, 5.0)
+    assert (undated.expires, undated.expires_at) == (True, None)
+    assert all("CANARY" not in repr(c) for c in (plain, dated, undated))
+    assert repr(dated) == "Credential(username='u', expires_at=5.0)"
+    assert plain == Credential("u", "CANARY") and plain != dated and plain != ("u", "CANARY")
+
+
+def test_an_entry_holds_what_list_and_doctor_read() -> None:
+    source = Fixed({})
+    entry = Entry("r.example", "u", source, "local store", "R_CONTAINER_REGISTRY_PASSWORD")
+    assert (entry.key, entry.username, entry.source, entry.where, entry.variable) == (
+        "r.example",
+        "u",
+        source,
+        "local store",
+        "R_CONTAINER_REGISTRY_PASSWORD",
+    )
+    assert Entry("k", "u", source, "w").variable is None
+    assert repr(entry) == "Entry(key='r.example', where='local store')"
+
+
+def test_erase_forgets_the_trimmed_name_it_was_sent() -> None:
+    code, out, source = served(["erase"], b" r.example\n")
+    assert (code, out) == (0, "")
+    assert isinstance(source, Fixed) and source.deleted == ["r.example"]
+
+
+def test_stdin_is_read_with_a_bound_never_whole() -> None:
+    """A request is read up to one byte past the cap: an endless stdin costs no memory."""
+
+    class Endless(io.RawIOBase):
+        def __init__(self) -> None:
+            self.asked: list[int | None] = []
+
+        def read(self, size: int | None = -1) -> bytes:
+            self.asked.append(size)
+            if size is None or size < 0:
+                raise AssertionError("stdin read whole")
+            return b"x" * size
+
+    stdin = Endless()
+    out = io.StringIO()
+    assert serve(Fixed({}), ["x", "get"], stdin, out) == 1  # type: ignore[arg-type]
+    assert out.getvalue() == f"input is larger than {STDIN_CAP} bytes\n"
+    assert stdin.asked == [STDIN_CAP + 1]

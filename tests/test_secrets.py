@@ -375,3 +375,193 @@ def test_a_get_says_nothing_of_triples_for_other_registries(env: dict[str, str])
     warned = run_helper(env, "get", stdin=b"myexample.com")
     assert b"LOOK_CONTAINER_REGISTRY_USER holds an AWS access key id" in warned.stderr
     assert b"CANARY" not in warned.stdout + warned.stderr
+
+
+# --- the records a scan gives, whole: what `doctor` shows and `get` answers comes from them,
+# so every field of every record is named here, messages to the letter.
+
+PROFILE_HOST = "210987654321.dkr.ecr.us-east-1.amazonaws.com"
+
+
+def records(found: secrets.Scan) -> tuple[dict[str, tuple[object, ...]], list[tuple[object, ...]]]:
+    """A scan as plain data: each answer's triple, and each passed-over record."""
+    answers = {
+        key: (
+            t.key,
+            t.prefix,
+            t.server,
+            t.user,
+            t.password,
+            t.registry.host if t.registry is not None else None,
+            t.aws.kind if t.aws is not None else None,
+            t.aws.prefix if t.aws is not None else None,
+            t.username(),
+        )
+        for key, t in found.answers.items()
+    }
+    passed = [(p.prefix, p.reason, p.message, p.key) for p in found.passed_over]
+    return answers, passed
+
+
+V = "_CONTAINER_REGISTRY_"
+
+
+@pytest.mark.parametrize(
+    ("variables", "key", "answers", "passed"),
+    [
+        pytest.param(
+            {f"G{V}SERVER": "https://GHCR.io/ns", f"G{V}USER": "u", f"G{V}PASSWORD": "p"},
+            None,
+            {"ghcr.io": ("ghcr.io", "G", "https://GHCR.io/ns", "u", "p", None, None, None, "u")},
+            [],
+            id="plain",
+        ),
+        pytest.param(
+            {f"Q{V}SERVER": "q.example", f"Q{V}PASSWORD": ""},
+            None,
+            {},
+            [
+                (
+                    "Q",
+                    secrets.INCOMPLETE,
+                    f"Q{V}USER is not set and Q{V}PASSWORD is empty, so the Q triple is not used",
+                    "q.example",
+                )
+            ],
+            id="incomplete",
+        ),
+        pytest.param(
+            {f"O{V}USER": "u", f"O{V}PASSWORD": "p"},
+            None,
+            {},
+            [
+                (
+                    "O",
+                    secrets.INCOMPLETE,
+                    f"O{V}SERVER is not set, so the O triple is not used",
+                    None,
+                )
+            ],
+            id="orphan",
+        ),
+        pytest.param(
+            {f"B{V}SERVER": "u@evil.example", f"B{V}USER": "u", f"B{V}PASSWORD": "p"},
+            None,
+            {},
+            [("B", secrets.NO_HOST, f"B{V}SERVER does not name a registry host", None)],
+            id="no-host",
+        ),
+        pytest.param(
+            {
+                f"A{V}SERVER": "ghcr.io",
+                f"A{V}USER": "a",
+                f"A{V}PASSWORD": "p",
+                f"B{V}SERVER": "https://ghcr.io",
+                f"B{V}USER": "b",
+                f"B{V}PASSWORD": "p",
+            },
+            "ghcr.io",
+            {"ghcr.io": ("ghcr.io", "A", "ghcr.io", "a", "p", None, None, None, "a")},
+            [
+                (
+                    "B",
+                    secrets.SHADOWED,
+                    f"A{V}SERVER and B{V}SERVER both name ghcr.io; A{V}SERVER is used",
+                    "ghcr.io",
+                )
+            ],
+            id="shadowed",
+        ),
+        pytest.param(
+            {f"M{V}SERVER": "ghcr.io", f"M{V}USER": KEY_ID, f"M{V}PASSWORD": "p"},
+            None,
+            {},
+            [
+                (
+                    "M",
+                    secrets.MISPLACED_KEY,
+                    f"M{V}USER holds an AWS access key id, but M{V}SERVER names ghcr.io, which is "
+                    f"not an ECR registry host; fix M{V}SERVER (<account>.dkr.ecr.<region>."
+                    "amazonaws.com or public.ecr.aws): an AWS secret key is never sent anywhere "
+                    "else",
+                    "ghcr.io",
+                )
+            ],
+            id="misplaced-key",
+        ),
+        pytest.param(
+            {f"E{V}SERVER": ECR, f"E{V}USER": KEY_ID, f"E{V}PASSWORD": "s"},
+            ECR,
+            {ECR: (ECR, "E", ECR, KEY_ID, "s", ECR, "access key", "E", "AWS")},
+            [],
+            id="ecr-key",
+        ),
+        pytest.param(
+            {f"P{V}SERVER": PROFILE_HOST, f"P{V}AWS_PROFILE": "dev"},
+            None,
+            {
+                PROFILE_HOST: (
+                    PROFILE_HOST,
+                    "P",
+                    PROFILE_HOST,
+                    "",
+                    "",
+                    PROFILE_HOST,
+                    "profile",
+                    "P",
+                    "AWS",
+                )
+            },
+            [],
+            id="ecr-profile",
+        ),
+        pytest.param(
+            {
+                f"C{V}SERVER": PROFILE_HOST,
+                f"C{V}AWS_PROFILE": "dev",
+                f"C{V}USER": KEY_ID,
+            },
+            None,
+            {},
+            [
+                (
+                    "C",
+                    secrets.CONFLICT,
+                    f"C{V}AWS_PROFILE and C{V}USER/C{V}PASSWORD are both set; keep the profile "
+                    "or the key, not both",
+                    PROFILE_HOST,
+                )
+            ],
+            id="profile-and-key",
+        ),
+        pytest.param(
+            {
+                f"G{V}SERVER": "ghcr.io",
+                f"G{V}USER": "u",
+                f"G{V}PASSWORD": "p",
+                f"L{V}SERVER": "ghcr.io.evil.example",
+                f"L{V}USER": "u",
+                f"L{V}PASSWORD": "p",
+                f"N{V}SERVER": "ghcr.io@x",
+                f"N{V}USER": "u",
+                f"N{V}PASSWORD": "p",
+                f"Q{V}SERVER": "q.example",
+            },
+            "ghcr.io",
+            {"ghcr.io": ("ghcr.io", "G", "ghcr.io", "u", "p", None, None, None, "u")},
+            [("N", secrets.NO_HOST, f"N{V}SERVER does not name a registry host", None)],
+            id="asked-for-one-key",
+        ),
+    ],
+)
+def test_the_records_of_a_scan(
+    use_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    variables: dict[str, str],
+    key: str | None,
+    answers: dict[str, tuple[object, ...]],
+    passed: list[tuple[object, ...]],
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert records(scan(key)) == (answers, passed)

@@ -439,6 +439,39 @@ def test_unreachable_endpoint(env: dict[str, str], userinfo: str) -> None:
     assert_no_canary(result.stdout, result.stderr)
 
 
+@pytest.mark.parametrize(
+    "variable", ["AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"]
+)
+def test_an_endpoint_s_userinfo_and_query_are_never_shown_or_stored(
+    env: dict[str, str], variable: str
+) -> None:
+    """An endpoint can carry a password in its userinfo and an API key in its query: neither
+    reaches get's line (stdout), its debug hints (stderr), the outcome on record, doctor's
+    report or --check, nor any file; the host and port are still named."""
+    port = free_port()
+    env[variable] = (
+        f"http://user:CANARY-endpoint-userinfo@127.0.0.1:{port}/path"
+        "?X-Api-Key=CANARY-endpoint-query#CANARY-endpoint-fragment"
+    )
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    if variable == "AWS_ENDPOINT_URL_STS":  # the endpoint a role is assumed through
+        env["ECR_CONTAINER_REGISTRY_AWS_ROLE_ARN"] = "arn:aws:iam::123456789012:role/pull"
+    result = get(env)
+    assert result.returncode == 1
+    assert b"cannot connect" in result.stdout, result.stdout
+    assert f"***@127.0.0.1:{port}/path?***".encode() in result.stdout
+    outputs = [result.stdout, result.stderr]
+    for args in (("doctor",), ("doctor", "--json"), ("doctor", "--check", "--timeout", "5")):
+        shown = run_helper(env, *args, stdin=None)
+        assert b"Traceback" not in shown.stderr
+        outputs += [shown.stdout, shown.stderr]
+    assert b"failed: ECR 123456789012" in outputs[2]  # the outcome on record, as doctor says it
+    files = [path.read_bytes() for path in Path(env["HOME"]).rglob("*") if path.is_file()]
+    assert files  # the outcome file at least
+    assert_no_canary(*outputs, *files)
+
+
 def aws_token(expiration: float) -> str:
     payload = {"payload": "x", "datakey": "y", "version": "2", "expiration": int(expiration)}
     return base64.b64encode(json.dumps(payload).encode()).decode()

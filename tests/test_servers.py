@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from docker_credential_codespaces.servers import docker_key, store_key
+from docker_credential_codespaces.servers import docker_key, redacted, store_key
 
 HUB = "https://index.docker.io/v1/"
 
@@ -94,3 +94,21 @@ LOOKALIKES = [
 @pytest.mark.parametrize("name", LOOKALIKES)
 def test_lookalikes_never_match(name: str) -> None:
     assert docker_key(name) != "mycompany.azurecr.io"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://ecr.example", "'https://ecr.example'"),
+        ("user:pw@evil.example", "'***@evil.example'"),
+        ("https://u:pw@proxy.example/p", "'***@proxy.example/p'"),
+        ("https://proxy.example/?X-Api-Key=k", "'https://proxy.example/?***'"),
+        ("https://proxy.example/#k", "'https://proxy.example/#***'"),
+        ("https://u:p?w#d@proxy.example/?k=v#f", "'***@proxy.example/?***'"),
+        ("https://proxy.example/?to=a@b", "'***@b'"),  # over-masked, never under
+        ("host?k=" + "x" * 200, "'host?***'"),
+    ],
+)
+def test_redacted_masks_userinfo_query_and_fragment(url: str, shown: str) -> None:
+    """The one masking of a URL for messages and files (server names and AWS endpoints)."""
+    assert redacted(url) == shown

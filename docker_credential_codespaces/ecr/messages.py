@@ -206,11 +206,13 @@ def unanswered(
     registry: EcrRegistry, identity: AwsIdentity, error_name: str, service: str = "ecr"
 ) -> str:
     """One sentence for a request that got no answer: where it went and what to check."""
-    where = registry.endpoint() or f"AWS in {registry.region}"
     if service == "sts":
-        where = os.environ.get(ENV_AWS_STS_ENDPOINT) or f"AWS STS in {registry.region}"
-    if "@" in where:  # userinfo in an endpoint URL is a password, whoever put it there
-        where = redacted(where)
+        endpoint, default = os.environ.get(ENV_AWS_STS_ENDPOINT), f"AWS STS in {registry.region}"
+    else:
+        endpoint, default = registry.endpoint(), f"AWS in {registry.region}"
+    # An endpoint URL's userinfo and query may hold a password or an API key, whoever put
+    # them there: shown, and so stored in the outcome file, only as servers.redacted masks it.
+    where = redacted(endpoint) if endpoint else default
     if error_name == DEADLINE:
         reason = (
             f"the exchange timed out (no answer within {ECR_EXCHANGE_DEADLINE:g} s); check the "

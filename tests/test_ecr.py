@@ -199,6 +199,39 @@ def test_token_past_half_its_life_is_served_and_refreshed_behind(
     assert fake.count() == 1  # the new token is young: nothing more to refresh
 
 
+def test_with_stderr_closed_concurrent_due_gets_make_one_exchange(
+    ecr_env: dict[str, str], fake: FakeECR
+) -> None:
+    """Started with stderr closed (`2>&-`), a get's cache lock would land on descriptor 2,
+    which the refresher's dup2 of /dev/null drops: single flight is lost. The one refresher
+    must hold the lock all along, and the other gets start none. (On the real clock: the fake
+    one's libfaketime takes descriptor 2 itself, hiding the fault.)"""
+    from beds.client import HELPER
+
+    write_cached(ecr_env, fetched_ago=7 * 3600, expires_in=5 * 3600, secret="old-token")
+    fake.hang = True  # the refresher's call never ends until released
+    processes = [
+        subprocess.Popen(
+            ["sh", "-c", 'exec "$0" get 2>&-', str(HELPER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=ecr_env,
+        )
+        for _ in range(6)
+    ]
+    for process in processes:
+        stdout, _ = process.communicate(HOST.encode(), timeout=60)
+        assert process.returncode == 0 and json.loads(stdout)["Secret"] == "old-token"
+    assert fake.wait_for_calls(1)
+    with pytest.raises(AssertionError, match="a refresher still holds"):
+        wait_for_refreshers(ecr_env, timeout=1)  # the one refresher holds the key's lock
+    assert fake.count() == 1
+    fake.hang = False
+    fake.release_hung()
+    wait_for_refreshers(ecr_env)
+    assert fake.count() == 1 and password(get(ecr_env)) != "old-token"
+
+
 @pytest.mark.parametrize("expires", ["inf", "1e300", "nan", "2115000000.0"])
 def test_a_cache_file_with_no_plausible_expiry_is_rebuilt(
     ecr_env: dict[str, str], fake: FakeECR, expires: str

@@ -163,6 +163,15 @@ def profile_missing(identity: AwsIdentity) -> str:
     )
 
 
+def profile_unreadable(identity: AwsIdentity, detail: str) -> str:
+    """doctor's line for an AWS file it cannot read or parse (`detail` names it and why), in
+    which the profile may be: botocore would not read it either."""
+    return (
+        f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) cannot "
+        f"be looked up: {detail}; make it a regular AWS config file"
+    )
+
+
 def profile_failed(identity: AwsIdentity, error: Exception) -> str:
     """A profile whose credentials botocore could not get, said so the person can act."""
     name, profile = type(error).__name__, identity.profile

@@ -217,3 +217,20 @@ def recorded_verbs(log: Path) -> list[str]:
         return []
     log.unlink()
     return verbs
+
+
+def ended(pid: int, within: float = 5.0) -> bool:
+    """Whether the process `pid` ends within `within` seconds: no longer there, or a zombie
+    that only waits for init to reap it. For processes the helper started and must not leave
+    behind."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)

@@ -56,6 +56,26 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def _hold_standard_descriptors() -> None:
+    """Put /dev/null on whichever of descriptors 0, 1 and 2 the helper was started without.
+
+    A process started with one closed (`2>&-`) would hand that number to the next file it
+    opens: a cache key's lock on descriptor 2 is dropped by a refresher's dup2 of /dev/null
+    onto 0-2, and single flight is lost. With the three held first, nothing the helper must
+    keep ever lands there. sys.stdin, sys.stdout and sys.stderr stay None as Python made
+    them, so a closed stdout still means nobody can hear an answer.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            os.set_inheritable(fd, True)
+
+
 def entry() -> NoReturn:
     """The executable: run `main`, flush what it wrote, and exit without the teardown.
 
@@ -69,6 +89,7 @@ def entry() -> NoReturn:
     to end with the process.
     The helper itself must register none.
     """
+    _hold_standard_descriptors()
     try:
         code = main()
     except SystemExit as done:  # argparse, for --help or a bad argument: exit as it says

@@ -164,6 +164,7 @@ ENV_AWS_CREDENTIALS_FILE = "AWS_SHARED_CREDENTIALS_FILE"
 DEFAULT_AWS_CONFIG_FILE = "~/.aws/config"
 DEFAULT_AWS_CREDENTIALS_FILE = "~/.aws/credentials"
 ENV_AWS_STS_ENDPOINT = "AWS_ENDPOINT_URL_STS"
+ENV_AWS_SSO_ENDPOINT = "AWS_ENDPOINT_URL_SSO"
 # Variables that would let botocore ask the instance metadata or a container's credential
 # endpoint; a profile's resolution never may.
 AWS_METADATA_DISABLED = "AWS_EC2_METADATA_DISABLED"
@@ -172,6 +173,16 @@ AWS_CONTAINER_CREDENTIAL_VARIABLES = (
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+)
+# The environment's AWS keys, as botocore's environment provider reads them; a profile's
+# resolution never may (the exchange's child drops them before it resolves one).
+AWS_ENVIRONMENT_KEY_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_ACCOUNT_ID",
 )
 AWS_KEY_ID_LENGTH = 20
 # Endpoint overrides botocore honours, most specific first, for ECR and for ECR Public.
@@ -186,8 +197,9 @@ ECR_REFRESH_AT = 0.5
 ECR_CONNECT_TIMEOUT = 3
 ECR_READ_TIMEOUT = 5
 ECR_MAX_ATTEMPTS = 2
-# The whole exchange (AssumeRole included, every attempt and backoff) ends within this many
-# seconds; a `get`'s whole wait for a token, the lock included, within the second.
+# The whole exchange (AssumeRole, a profile's credential_process, every name lookup, attempt
+# and backoff included) ends within this many seconds; a `get`'s whole wait for a token, the
+# lock included, within the second.
 ECR_EXCHANGE_DEADLINE = 12.0
 ECR_GET_DEADLINE = 18.0
 # A failed exchange is remembered this long, keyed like the token: the gets that waited for

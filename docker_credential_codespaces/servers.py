@@ -89,14 +89,20 @@ def _valid_hostname(host: str) -> bool:
 
 
 def redacted(url: str) -> str:
-    """A server URL as it may appear in a message: userinfo (`user:password@`) masked, short.
+    """A URL as it may be shown or stored: userinfo, query and fragment masked, and short.
 
-    A request naming `https://user:token@host` is refused, and its error must not repeat the
-    token to the terminal.
+    The one masking for every URL the helper names, a server name docker sent or an AWS
+    endpoint from the environment: a refused `https://user:token@host` must not repeat the
+    token to the terminal, and an endpoint such as `https://proxy.example/?X-Api-Key=...`
+    carries a key in its query. Everything up to the last `@` goes first (a `?` or `#` in a
+    password must not cut it short), then everything after the first `?` or `#`.
     """
     text = url.strip()
     if "@" in text:
         text = "***" + text[text.rindex("@") :]
+    marks = [index for index in (text.find("?"), text.find("#")) if index >= 0]
+    if marks:
+        text = text[: min(marks) + 1] + "***"
     return repr(text if len(text) <= 100 else text[:100] + "...")
 
 

@@ -3,11 +3,14 @@
 Run at container start (the dev container Feature runs `warm --background` at postStart), it
 makes the first pull of the day hot: the exchange a cold `get` would wait for happens while
 nobody waits. The registries are fetched at once, WARM_CONCURRENCY at a time, each in a
-forked child: the exchange's deadline is a timer signal, and signals reach a main thread
-only. Each child goes through the same cache, lock, failure record and deadlines as `get`
-(RegistryToken.answer, asked for a young token), so a warm racing a pull still costs one AWS
-call. A registry whose child cannot be started (no process or pipe to be had) fails in its
-own line, as any other.
+forked child that says its one line through a pipe. Each child goes through the same cache,
+lock, failure record and deadlines as `get` (RegistryToken.answer, asked for a young token),
+so a warm racing a pull still costs one AWS call. A registry whose child cannot be started
+(no process or pipe to be had) fails in its own line, as any other.
+
+`warm` waits only for the children it started, each by its pid once its pipe is closed: an
+entrypoint's `sh -c 'job & exec docker-credential-codespaces warm'` hands it a child it did
+not start, which is none of its business.
 """
 
 from __future__ import annotations
@@ -67,8 +70,11 @@ def _in_children(jobs: list[tuple[str, RegistryToken]]) -> list[tuple[bool, str]
     """Run `_warm_one` for each job in a forked child, at most WARM_CONCURRENCY at a time;
     the outcomes in the jobs' order. A child that dies without a word failed, and so did one
     that could not be started."""
+    import select
+
     outcomes: list[tuple[bool, str]] = [(False, "")] * len(jobs)
-    running: dict[int, tuple[int, int]] = {}  # pid -> (job index, read end of its pipe)
+    running: dict[int, tuple[int, int]] = {}  # read end of its pipe -> (job index, pid)
+    poll = select.poll()
     started = 0
     while started < len(jobs) or running:
         while started < len(jobs) and len(running) < WARM_CONCURRENCY:
@@ -79,14 +85,17 @@ def _in_children(jobs: list[tuple[str, RegistryToken]]) -> list[tuple[bool, str]
                 line = f"{jobs[started][0]}: cannot start a process to fetch its token ({reason})"
                 outcomes[started] = (False, line)
             else:
-                running[pid] = (started, read_end)
+                running[read_end] = (started, pid)
+                poll.register(read_end, select.POLLIN)
             started += 1
         if not running:
             break  # the last jobs could not be started: nothing left to wait for
-        pid, _ = os.wait()
-        index, read_end = running.pop(pid)
+        read_end = poll.poll()[0][0]  # a child has said its line, or died
+        poll.unregister(read_end)
+        index, pid = running.pop(read_end)
         with open(read_end, "rb") as pipe:
             said = pipe.read().decode("utf-8", "replace")
+        os.waitpid(pid, 0)
         key = jobs[index][0]
         outcomes[index] = (said[:1] == _FRESH, said[1:] or f"{key}: the fetch died unexpectedly")
     return outcomes

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from beds import dns
 from beds.aws import FakeECR, endpoint_env, moto_server
-from beds.client import run_command, run_helper, spawn, wait_for_refreshers
+from beds.client import HELPER, run_command, run_helper, spawn, wait_for_refreshers
 from beds.clock import moto_clock
+from beds.dns import DeadNameServer
 from beds.environment import add_secret
 from beds.servers import free_port
 
@@ -197,6 +199,37 @@ def test_token_past_half_its_life_is_served_and_refreshed_behind(
     assert password(get(ecr_env)) not in ("old-token", "")
     wait_for_refreshers(ecr_env)
     assert fake.count() == 1  # the new token is young: nothing more to refresh
+
+
+def test_with_stderr_closed_concurrent_due_gets_make_one_exchange(
+    ecr_env: dict[str, str], fake: FakeECR
+) -> None:
+    """Started with stderr closed (`2>&-`), a get's cache lock would land on descriptor 2,
+    which the refresher's dup2 of /dev/null drops: single flight is lost. The one refresher
+    must hold the lock all along, and the other gets start none. (On the real clock: the fake
+    one's libfaketime takes descriptor 2 itself, hiding the fault.)"""
+    write_cached(ecr_env, fetched_ago=7 * 3600, expires_in=5 * 3600, secret="old-token")
+    fake.hang = True  # the refresher's call never ends until released
+    processes = [
+        subprocess.Popen(
+            ["sh", "-c", 'exec "$0" get 2>&-', str(HELPER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=ecr_env,
+        )
+        for _ in range(6)
+    ]
+    for process in processes:
+        stdout, _ = process.communicate(HOST.encode(), timeout=60)
+        assert process.returncode == 0 and json.loads(stdout)["Secret"] == "old-token"
+    assert fake.wait_for_calls(1)
+    with pytest.raises(AssertionError, match="a refresher still holds"):
+        wait_for_refreshers(ecr_env, timeout=1)  # the one refresher holds the key's lock
+    assert fake.count() == 1
+    fake.hang = False
+    fake.release_hung()
+    wait_for_refreshers(ecr_env)
+    assert fake.count() == 1 and password(get(ecr_env)) != "old-token"
 
 
 @pytest.mark.parametrize("expires", ["inf", "1e300", "nan", "2115000000.0"])
@@ -425,6 +458,54 @@ def test_hanging_endpoint_is_cut_off(ecr_env: dict[str, str], fake: FakeECR) -> 
     assert elapsed < 20
 
 
+@pytest.fixture
+def dead_name_server(tmp_path: Path) -> Iterator[DeadNameServer]:
+    """A name server on loopback that never answers, and the namespace that uses it alone."""
+    why = dns.cannot_run()
+    if why is not None:
+        pytest.skip(why)
+    with DeadNameServer(tmp_path) as server:
+        yield server
+
+
+@pytest.mark.slow  # the exchange's whole deadline, in real time
+def test_a_name_server_that_never_answers_cannot_stretch_the_bounds(
+    env: dict[str, str], fake: FakeECR, dead_name_server: DeadNameServer
+) -> None:
+    """Three cold gets at once, every name lookup hanging (glibc's, which no signal stops):
+    each ends within the README's 20 s, the first with the exchange's 12 s line, the others
+    with the line it left on record, and nothing reaches AWS's stand-in."""
+    port = fake.endpoint_url.rsplit(":", 1)[1]
+    env.update(endpoint_env(f"http://ecr.dead-name-server.test:{port}"))
+    add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    started = time.monotonic()
+    processes = [
+        subprocess.Popen(
+            dead_name_server.namespaced([str(HELPER), "get"]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for _ in range(3)
+    ]
+    lines, times = set(), []
+    for process in processes:
+        stdout, stderr = process.communicate(HOST.encode(), timeout=60)
+        times.append(time.monotonic() - started)
+        assert process.returncode == 1 and stdout.count(b"\n") == 1, stdout + stderr
+        assert b"Traceback" not in stderr
+        lines.add(stdout.decode())
+    assert max(times) < 20, times
+    assert lines == {
+        "ECR 123456789012 in eu-west-1 (secret ECR_CONTAINER_REGISTRY_SERVER): the exchange "
+        "timed out (no answer within 12 s); check the network, name resolution and proxies "
+        f"('http://ecr.dead-name-server.test:{port}')\n"
+    }, lines
+    assert dead_name_server.queries > 0  # the lookups went there, and nowhere else
+    assert fake.count() == 0
+
+
 @pytest.mark.parametrize("userinfo", ["", "user:CANARY-endpoint-pw@"])
 def test_unreachable_endpoint(env: dict[str, str], userinfo: str) -> None:
     """Named in the line, but never with a password it holds."""
@@ -437,6 +518,39 @@ def test_unreachable_endpoint(env: dict[str, str], userinfo: str) -> None:
     assert b"cannot connect" in result.stdout and f"127.0.0.1:{port}".encode() in result.stdout
     assert time.monotonic() - started < 20
     assert_no_canary(result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize(
+    "variable", ["AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"]
+)
+def test_an_endpoint_s_userinfo_and_query_are_never_shown_or_stored(
+    env: dict[str, str], variable: str
+) -> None:
+    """An endpoint can carry a password in its userinfo and an API key in its query: neither
+    reaches get's line (stdout), its debug hints (stderr), the outcome on record, doctor's
+    report or --check, nor any file; the host and port are still named."""
+    port = free_port()
+    env[variable] = (
+        f"http://user:CANARY-endpoint-userinfo@127.0.0.1:{port}/path"
+        "?X-Api-Key=CANARY-endpoint-query#CANARY-endpoint-fragment"
+    )
+    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    if variable == "AWS_ENDPOINT_URL_STS":  # the endpoint a role is assumed through
+        env["ECR_CONTAINER_REGISTRY_AWS_ROLE_ARN"] = "arn:aws:iam::123456789012:role/pull"
+    result = get(env)
+    assert result.returncode == 1
+    assert b"cannot connect" in result.stdout, result.stdout
+    assert f"***@127.0.0.1:{port}/path?***".encode() in result.stdout
+    outputs = [result.stdout, result.stderr]
+    for args in (("doctor",), ("doctor", "--json"), ("doctor", "--check", "--timeout", "5")):
+        shown = run_helper(env, *args, stdin=None)
+        assert b"Traceback" not in shown.stderr
+        outputs += [shown.stdout, shown.stderr]
+    assert b"failed: ECR 123456789012" in outputs[2]  # the outcome on record, as doctor says it
+    files = [path.read_bytes() for path in Path(env["HOME"]).rglob("*") if path.is_file()]
+    assert files  # the outcome file at least
+    assert_no_canary(*outputs, *files)
 
 
 def aws_token(expiration: float) -> str:
@@ -638,39 +752,39 @@ def test_boto3_is_imported_only_to_fetch(ecr_env: dict[str, str], fake: FakeECR)
 
 
 # The cold exchange in a process that records every directory listing, through the audit
-# hooks the interpreter raises for os.listdir and os.scandir.
+# hooks the interpreter raises for os.listdir and os.scandir. The hook appends each to a file
+# as it happens: the exchange's child process inherits it, and has no other way to tell.
 LISTING_PROBE = """
 import os, sys
-listed = []
+record = sys.argv[1]
 def hook(event, args):
     if event in ("os.listdir", "os.scandir"):
-        listed.append(os.fsdecode(args[0]) if args[0] is not None else ".")
+        with open(record, "a") as stream:
+            stream.write(repr(os.fsdecode(args[0]) if args[0] is not None else ".") + "\\n")
 sys.addaudithook(hook)
 from docker_credential_codespaces.cli import main
 code = main(["docker-credential-codespaces", "get"])
 sys.stdout.flush()
-sys.stderr.write("LISTED %r\\n" % listed)
 sys.exit(code)
 """
 
 
 def listed_during_get(
-    env: dict[str, str], host: str
+    env: dict[str, str], host: str, record: Path
 ) -> tuple[subprocess.CompletedProcess[bytes], list]:
-    result = run_command([sys.executable, "-c", LISTING_PROBE], env, host.encode())
-    line = result.stderr.decode().rsplit("LISTED ", 1)[-1]
-    return result, ast.literal_eval(line.strip())
+    result = run_command([sys.executable, "-c", LISTING_PROBE, str(record)], env, host.encode())
+    return result, [ast.literal_eval(line) for line in record.read_text().splitlines()]
 
 
 @pytest.mark.parametrize(("host", "service"), [(HOST, "ecr"), ("public.ecr.aws", "ecr-public")])
 def test_cold_exchange_lists_no_service_directories(
-    ecr_env: dict[str, str], fake: FakeECR, host: str, service: str
+    ecr_env: dict[str, str], fake: FakeECR, host: str, service: str, tmp_path: Path
 ) -> None:
     """botocore would list its ~450 service directories twice to check that the service
     exists; the helper tells its loader instead. Only the model's own version directory is
     listed."""
     add_secret(ecr_env, "PUB", "public.ecr.aws", KEY_ID, SECRET_KEY)
-    result, listed = listed_during_get(ecr_env, host)
+    result, listed = listed_during_get(ecr_env, host, tmp_path / "listed")
     assert password(result)
     assert fake.count() == 1
     data = [path for path in listed if f"botocore{os.sep}data" in path]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from beds.aws import FakeECR, endpoint_env, moto_server
-from beds.client import run_helper, spawn
+from beds.client import ended, run_helper, spawn
 from beds.clock import moto_clock
 from beds.environment import add_secret
 
@@ -212,6 +212,81 @@ def test_a_failing_credential_process_is_one_line(
     assert_no_canary(aws_env, result.stdout, result.stderr)
 
 
+def hanging_process(tmp_path: Path) -> tuple[Path, Path]:
+    """A credential_process that never answers, and the file it writes its pid to."""
+    pid_file = tmp_path / "process.pid"
+    script = tmp_path / "hanging-process"
+    script.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 300\n")
+    script.chmod(0o755)
+    return script, pid_file
+
+
+def test_a_hung_credential_process_ends_with_doctor(
+    aws_env: dict[str, str], fake: FakeECR, tmp_path: Path
+) -> None:
+    """doctor --check leaves a check behind at its --timeout and exits: the credential_process
+    that check started ends with it, instead of being adopted by init and left running."""
+    script, pid_file = hanging_process(tmp_path)
+    write_aws_config(aws_env, f"[profile ci]\ncredential_process = {script}\n")
+    profile_secret(aws_env, "ECR", "ci")
+    result = run_helper(aws_env, "doctor", "--check", "--timeout", "3", stdin=None)
+    assert result.returncode == 1 and b"Traceback" not in result.stderr
+    assert pid_file.exists()  # it did start
+    assert ended(int(pid_file.read_text()))
+    assert fake.count() == 0
+
+
+@pytest.mark.slow  # the exchange's whole deadline, in real time
+def test_a_hung_credential_process_is_stopped_at_the_deadline_and_named(
+    aws_env: dict[str, str], fake: FakeECR, tmp_path: Path
+) -> None:
+    """A get whose profile's credential_process never answers fails at the exchange's
+    deadline with a line that names the credential_process (not the network), and the
+    process is killed with the exchange's process group."""
+    script, pid_file = hanging_process(tmp_path)
+    write_aws_config(aws_env, f"[profile ci]\ncredential_process = {script}\n")
+    profile_secret(aws_env, "ECR", "ci")
+    started = time.monotonic()
+    result = get(aws_env)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1 and b"Traceback" not in result.stderr
+    assert result.stdout == (
+        b"the AWS profile 'ci' (ECR_CONTAINER_REGISTRY_AWS_PROFILE): its credential_process "
+        b"gave no answer within 12 s and was stopped; run it to see why\n"
+    )
+    assert elapsed < 14, elapsed
+    assert ended(int(pid_file.read_text()))
+    assert fake.count() == 0
+
+
+@pytest.mark.parametrize("kind", ["key", "profile"])
+@pytest.mark.parametrize("broken", ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"])
+def test_an_aws_file_that_does_not_parse_is_named(
+    aws_env: dict[str, str], fake: FakeECR, tmp_path: Path, kind: str, broken: str
+) -> None:
+    """A config or credentials file botocore cannot parse (it reads both, for a key too) is
+    what the line names: not a profile, least of all through AWS_PROFILE's variable when the
+    triple has no profile."""
+    script = credential_process(tmp_path, KEY_ID, SECRET_KEY)
+    write_aws_config(aws_env, f"[profile ci]\ncredential_process = {script}\n")
+    if kind == "key":
+        add_secret(aws_env, "ECR", HOST, KEY_ID, SECRET_KEY)
+    else:
+        profile_secret(aws_env, "ECR", "ci")
+    path = Path(aws_env[broken])
+    path.write_text("[profile ci\nregion = eu-west-1\n")  # the section's bracket unclosed
+    result = get(aws_env)
+    assert result.returncode == 1
+    assert (
+        result.stdout
+        == (
+            "ECR 123456789012 in eu-west-1 (secret ECR_CONTAINER_REGISTRY_SERVER): botocore cannot "
+            f"parse {path}, an AWS file it reads for this exchange; fix its syntax\n"
+        ).encode()
+    )
+    assert fake.count() == 0
+
+
 def test_profile_and_key_together_are_passed_over_naming_both(aws_env: dict[str, str]) -> None:
     add_secret(aws_env, "ECR", HOST, KEY_ID, SECRET_KEY)
     companion(aws_env, "ECR", "PROFILE", "ci")
@@ -280,7 +355,7 @@ def test_fips_hosts_ask_the_fips_endpoint(
     registry = ecr.registry(host)
     assert registry is not None
     config = exchange.client_config(registry)
-    client = exchange._session().create_client(
+    client = exchange._session(lambda stage: None).create_client(
         "ecr",
         region_name=registry.region,
         aws_access_key_id=KEY_ID,
@@ -530,6 +605,95 @@ def test_no_metadata_endpoint_is_ever_asked(aws_env: dict[str, str], fake: FakeE
     assert result.returncode == 1 and result.stdout.count(b"\n") == 1
     assert b"gives no credentials" in result.stdout
     assert fake.calls == []
+
+
+# A key that signs only where it must never be used: known to the bed, so a request signed
+# with it would verify and succeed.
+CANARY_KEY_ID = "AKIACANARYKEY0000001"
+CANARY_SECRET = "CANARY-elsewhere-secret"
+BARE_PROFILE = "[profile ci]\nregion = eu-west-1\n"
+ROLE_FROM_ENVIRONMENT = (
+    f"[profile ci]\nregion = eu-west-1\nrole_arn = {ROLE_ARN}\ncredential_source = Environment\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("place", "profile"),
+    [
+        ("~/.boto", BARE_PROFILE),
+        ("BOTO_CONFIG", BARE_PROFILE),
+        ("AWS_CREDENTIAL_FILE", BARE_PROFILE),
+        ("environment", BARE_PROFILE),
+        ("environment", ROLE_FROM_ENVIRONMENT),
+    ],
+    ids=["~/.boto", "BOTO_CONFIG", "AWS_CREDENTIAL_FILE", "environment", "credential_source"],
+)
+def test_a_profile_never_signs_with_keys_from_elsewhere(
+    aws_env: dict[str, str], fake: FakeECR, tmp_path: Path, place: str, profile: str
+) -> None:
+    """A profile without keys of its own resolves only from the AWS config and credentials
+    files: a canary key in boto's files, in AWS_CREDENTIAL_FILE or in the environment (even
+    for a role whose credential_source names it) never signs anything."""
+    from beds.aws import Role
+
+    fake.keys[CANARY_KEY_ID] = CANARY_SECRET
+    fake.roles[ROLE_ARN] = Role(trusted={CANARY_KEY_ID})
+    boto = f"[Credentials]\naws_access_key_id = {CANARY_KEY_ID}\n"
+    boto += f"aws_secret_access_key = {CANARY_SECRET}\n"
+    if place == "~/.boto":
+        (Path(aws_env["HOME"]) / ".boto").write_text(boto)
+    elif place == "BOTO_CONFIG":
+        (tmp_path / "boto.cfg").write_text(boto)
+        aws_env["BOTO_CONFIG"] = str(tmp_path / "boto.cfg")
+    elif place == "AWS_CREDENTIAL_FILE":
+        (tmp_path / "ec2-credentials").write_text(
+            f"AWSAccessKeyId={CANARY_KEY_ID}\nAWSSecretKey={CANARY_SECRET}\n"
+        )
+        aws_env["AWS_CREDENTIAL_FILE"] = str(tmp_path / "ec2-credentials")
+    else:
+        aws_env["AWS_ACCESS_KEY_ID"] = CANARY_KEY_ID
+        aws_env["AWS_SECRET_ACCESS_KEY"] = CANARY_SECRET
+    write_aws_config(aws_env, profile)
+    profile_secret(aws_env, "ECR", "ci")
+    result = get(aws_env)
+    assert result.returncode == 1 and result.stdout.count(b"\n") == 1, result.stdout
+    assert fake.count(key_id=CANARY_KEY_ID) == 0 and fake.count() == 0
+    if profile == BARE_PROFILE:
+        assert b"gives no credentials" in result.stdout, result.stdout
+    assert_no_canary(aws_env, result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("source", ["EcsContainer", "Ec2InstanceMetadata", "Environment"])
+@pytest.mark.parametrize("through", ["", "base"])
+def test_a_role_whose_keys_come_from_a_credential_source_is_told_so(
+    aws_env: dict[str, str], fake: FakeECR, source: str, through: str
+) -> None:
+    """credential_source is refused on purpose, and the line says that (it once blamed a
+    credential_process the profile does not have), on the profile or on a source profile."""
+    if through:
+        write_aws_config(
+            aws_env,
+            f"[profile ci]\nrole_arn = {ROLE_ARN}\nsource_profile = {through}\n"
+            f"[profile {through}]\nrole_arn = {ROLE_ARN}\ncredential_source = {source}\n",
+        )
+    else:
+        write_aws_config(
+            aws_env, f"[profile ci]\nrole_arn = {ROLE_ARN}\ncredential_source = {source}\n"
+        )
+    profile_secret(aws_env, "ECR", "ci")
+    result = get(aws_env)
+    where = f" through its source profile '{through}'" if through else ""
+    assert result.returncode == 1
+    assert (
+        result.stdout
+        == (
+            "the AWS profile 'ci' (ECR_CONTAINER_REGISTRY_AWS_PROFILE) takes its role's keys from "
+            f"credential_source = {source}{where}, which this helper never uses (only the AWS "
+            "config and credentials files); give the role a source_profile with keys, SSO or a "
+            "credential_process instead\n"
+        ).encode()
+    )
+    assert fake.count() == 0
 
 
 def test_doctor_check_resolves_the_identity_and_says_the_get_line(

@@ -643,6 +643,45 @@ def test_config_json_over_the_cap_is_named_as_such(env: dict[str, str]) -> None:
     assert result.stderr == message.encode()
 
 
+SSO_PROFILE = (
+    "[profile ci]\nsso_session = corp\n"
+    "[sso-session corp]\nsso_start_url = https://corp.example/start\nsso_region = eu-west-1\n"
+)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+@pytest.mark.parametrize("which", ["config", "credentials", "sso login"])
+def test_aws_files_that_are_not_files_never_hang_doctor(
+    env: dict[str, str], tmp_path: Path, which: str, kind: str
+) -> None:
+    """doctor reads the AWS config and credentials files and the cached SSO login of a
+    profile identity: something else in their place is named, or taken as no login, and
+    doctor ends (a FIFO once hung it for ever)."""
+    import hashlib
+
+    env["ECR_CONTAINER_REGISTRY_SERVER"] = ECR_HOST
+    env["ECR_CONTAINER_REGISTRY_AWS_PROFILE"] = "ci"
+    config, credentials = Path(env["AWS_CONFIG_FILE"]), Path(env["AWS_SHARED_CREDENTIALS_FILE"])
+    config.write_text(SSO_PROFILE)
+    name = hashlib.sha1(b"corp", usedforsecurity=False).hexdigest()
+    sso = Path(env["HOME"]) / ".aws" / "sso" / "cache" / f"{name}.json"
+    target = {"config": config, "credentials": credentials, "sso login": sso}[which]
+    if target.exists():
+        target.unlink()
+    replace_with(target, kind)
+    doctor = run_helper(env, "doctor", "--json", stdin=None, timeout=10)
+    assert doctor.returncode == 1 and b"Traceback" not in doctor.stderr, doctor
+    [row] = json.loads(doctor.stdout)["registries"]
+    if which == "sso login":
+        assert any("has no cached login" in problem for problem in row["problems"]), row
+    else:
+        assert any(
+            problem.startswith("the AWS profile 'ci' (ECR_CONTAINER_REGISTRY_AWS_PROFILE) cannot")
+            and f"{target} is not a regular file" in problem
+            for problem in row["problems"]
+        ), row
+
+
 @pytest.mark.parametrize("kind", ["fifo", "directory"])
 def test_fallback_record_that_is_not_a_file_means_the_local_store(
     hostile_env: dict[str, str], kind: str

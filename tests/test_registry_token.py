@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Union
 
 import pytest
 
+from beds.client import ended
 from docker_credential_codespaces import ecr
-from docker_credential_codespaces.constants import ECR_EXCHANGE_DEADLINE, ECR_FAILURE_MEMORY
+from docker_credential_codespaces.constants import (
+    ECR_EXCHANGE_DEADLINE,
+    ECR_FAILURE_MEMORY,
+    SECRET_AWS_PROFILE,
+)
 from docker_credential_codespaces.ecr import messages
 from docker_credential_codespaces.ecr.answer import RegistryToken, describe
 from docker_credential_codespaces.ecr.cache import Cache, NullCache, TokenCache, cache_key
+from docker_credential_codespaces.ecr.exchange import bounded
 from docker_credential_codespaces.ecr.token import Token
 from docker_credential_codespaces.files import PrivateDir
 from docker_credential_codespaces.wire import Credential, HelperError
@@ -434,3 +444,120 @@ def test_a_temporary_key_without_its_session_token_never_asks() -> None:
     )
     assert exchange.calls == []
     assert describe(who) == "temporary key"
+
+
+# --- the exchange's bounds: a process group of its own, ended at the deadline ----------------
+#
+# bounded() runs the exchange in a forked child that leads a process group. Here the work in
+# that child is a plain function in the exchange's place, given short budgets.
+
+
+def in_child(work: Callable[..., Token], budget: float) -> Callable[..., Token]:
+    """The exchange seam, filled with the real bound around `work` and a short budget."""
+    return lambda registry, who, _: bounded(work, registry, who, budget)
+
+
+PROFILE_IDENTITY = ecr.identity(
+    "ECR", "", "", REGISTRY, lambda suffix: "ci" if suffix == SECRET_AWS_PROFILE else ""
+)
+
+
+def test_an_exchange_deaf_to_every_signal_is_stopped_at_its_deadline(
+    cache: TokenCache, tmp_path: Path
+) -> None:
+    """As glibc's getaddrinfo with a name server that never answers: blocked, and no signal
+    handler of the process's can run. The get fails at the deadline, naming what it waited
+    on, the failure is on record, and the child is gone."""
+    pid_file = tmp_path / "pid"
+
+    def deaf(
+        registry: ecr.EcrRegistry, who: ecr.AwsIdentity, stage: Callable[[str], None]
+    ) -> Token:
+        pid_file.write_text(str(os.getpid()))
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        stage("sts")
+        time.sleep(60)
+        raise AssertionError("never reached")
+
+    token = RegistryToken(REGISTRY, identity(), cache=cache, exchange=in_child(deaf, 0.5))
+    started = time.monotonic()
+    with pytest.raises(HelperError) as raised:
+        token.answer()
+    assert time.monotonic() - started < 2.0
+    assert str(raised.value) == messages.late(REGISTRY, identity(), "sts", 0.5)
+    assert str(raised.value).endswith(
+        "the exchange timed out (no answer within 0.5 s); check the network, name resolution "
+        "and proxies (AWS STS in eu-west-1)"
+    )
+    outcome = cache.outcome(key())
+    assert outcome is not None and outcome.failure == str(raised.value)
+    assert ended(int(pid_file.read_text()))
+
+
+def test_a_hung_credential_process_is_stopped_with_its_group_and_named(tmp_path: Path) -> None:
+    """A profile's credential_process that never answers: killed with the exchange's group at
+    the deadline (not left to init), and the line names it, not the network."""
+    assert PROFILE_IDENTITY is not None and REGISTRY is not None
+    pid_file = tmp_path / "pid"
+
+    def hung(
+        registry: ecr.EcrRegistry, who: ecr.AwsIdentity, stage: Callable[[str], None]
+    ) -> Token:
+        stage(messages.CREDENTIAL_PROCESS)
+        process = subprocess.Popen(["sleep", "60"])
+        pid_file.write_text(str(process.pid))
+        process.wait()
+        raise AssertionError("never reached")
+
+    with pytest.raises(HelperError) as raised:
+        bounded(hung, REGISTRY, PROFILE_IDENTITY, 0.5)
+    assert str(raised.value) == (
+        "the AWS profile 'ci' (ECR_CONTAINER_REGISTRY_AWS_PROFILE): its credential_process "
+        "gave no answer within 0.5 s and was stopped; run it to see why"
+    )
+    assert ended(int(pid_file.read_text()))
+
+
+def test_what_an_exchange_started_ends_with_it_even_after_an_answer(tmp_path: Path) -> None:
+    """A process the exchange started and left behind (a credential_process that forked a
+    helper of its own) is killed with the group once the answer is in."""
+    assert REGISTRY is not None
+    pid_file = tmp_path / "pid"
+
+    def leaves_one(
+        registry: ecr.EcrRegistry, who: ecr.AwsIdentity, stage: Callable[[str], None]
+    ) -> Token:
+        pid_file.write_text(str(subprocess.Popen(["sleep", "60"]).pid))
+        return issued("from-the-child")
+
+    token = bounded(leaves_one, REGISTRY, identity(), 5)
+    assert (token.password, token.expires_at, token.fetched_at) == (
+        "from-the-child",
+        NOW + 12 * HOUR,
+        NOW,
+    )
+    assert ended(int(pid_file.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("ending", "line"),
+    [
+        ("refused", REFUSED),
+        ("died", messages.lost(REGISTRY, identity())),
+        ("multi-line", "first second"),
+    ],
+)
+def test_an_exchange_s_line_comes_back_whole_and_one(ending: str, line: str) -> None:
+    assert REGISTRY is not None
+
+    def ends(
+        registry: ecr.EcrRegistry, who: ecr.AwsIdentity, stage: Callable[[str], None]
+    ) -> Token:
+        stage("ecr")
+        if ending == "died":
+            os._exit(3)
+        raise HelperError(REFUSED if ending == "refused" else "first\nsecond")
+
+    with pytest.raises(HelperError) as raised:
+        bounded(ends, REGISTRY, identity(), 5)
+    assert str(raised.value) == line

@@ -216,3 +216,21 @@ def test_the_hubs_other_names(key: str, host: str, api: str, containers: str) ->
     assert host_part(key) == host
     assert api_host(key) == api
     assert containers_key(key) == containers
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://ecr.example", "'https://ecr.example'"),
+        ("user:pw@evil.example", "'***@evil.example'"),
+        ("https://u:pw@proxy.example/p", "'***@proxy.example/p'"),
+        ("https://proxy.example/?X-Api-Key=k", "'https://proxy.example/?***'"),
+        ("https://proxy.example/#k", "'https://proxy.example/#***'"),
+        ("https://u:p?w#d@proxy.example/?k=v#f", "'***@proxy.example/?***'"),
+        ("https://proxy.example/?to=a@b", "'***@b'"),  # over-masked, never under
+        ("host?k=" + "x" * 200, "'host?***'"),
+    ],
+)
+def test_redacted_masks_userinfo_query_and_fragment(url: str, shown: str) -> None:
+    """The one masking of a URL for messages and files (server names and AWS endpoints)."""
+    assert redacted(url) == shown

@@ -1,8 +1,10 @@
 """`warm` in process, where a fork or a pipe can be made to fail: the registry whose child
-cannot be started fails in one line of its own, and the others are warmed all the same.
+cannot be started fails in one line of its own, and the others are warmed all the same. And
+`warm` started as an entrypoint starts it, beside a child it did not start.
 
 What `warm` fetches and says on success is proven end to end on the fake clock
-(test_refresh.py); the tokens here are USER=AWS ones, which need no exchange.
+(test_refresh.py); the tokens here are USER=AWS ones, which need no exchange, but for the
+entrypoint's, which FakeECR makes slow.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import time
 
 import pytest
 
+from beds.aws import FakeECR, endpoint_env
+from beds.client import HELPER, run_command
+from beds.environment import add_secret
 from docker_credential_codespaces import warm
 
 FIRST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -82,3 +87,22 @@ def test_when_no_child_can_be_started_each_registry_says_so(
         f"{host}: cannot start a process to fetch its token ({reason})" for host in (FIRST, SECOND)
     ]
     assert err == ""
+
+
+def test_a_child_it_did_not_start_is_left_alone(env: dict[str, str]) -> None:
+    """An entrypoint's shape: `sh -c 'job & exec docker-credential-codespaces warm'` hands
+    warm a child of the shell's, which ends while warm waits for its own (FakeECR takes a
+    second to answer each). warm waits only for the children it started."""
+    with FakeECR({"AKIAIOSFODNN7EXAMPLE": "CANARY-secret"}) as fake:
+        fake.delay = 1.0
+        env.update(endpoint_env(fake.endpoint_url))
+        add_secret(env, "A", FIRST, "AKIAIOSFODNN7EXAMPLE", "CANARY-secret")
+        add_secret(env, "B", SECOND, "AWS", ready(time.time() + 3600))
+        result = run_command(
+            ["sh", "-c", 'sleep 0.3 & exec "$0" warm', str(HELPER)], env, stdin=None
+        )
+    assert (result.returncode, result.stderr) == (0, b""), result.stderr
+    first, second = result.stdout.decode().splitlines()
+    assert first.startswith(f"{FIRST}: fresh until ")
+    assert second.startswith(f"{SECOND}: fresh until ")
+    assert fake.count() == 1

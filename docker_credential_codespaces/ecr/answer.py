@@ -252,7 +252,10 @@ class RegistryToken:
 
         identity = self.identity
         kind = describe(identity)
-        found = profiles.profile(identity.profile)
+        try:
+            found = profiles.profile(identity.profile)
+        except HelperError as error:  # a file in the way of the profile, named
+            return kind, [messages.profile_unreadable(identity, str(error))]
         if found is None:
             return kind, [messages.profile_missing(identity)]
         expires_at = profiles.sso_expiry(found)

@@ -11,7 +11,7 @@ import os
 import time
 
 from ..constants import (
-    ECR_EXCHANGE_DEADLINE,
+    ENV_AWS_SSO_ENDPOINT,
     ENV_AWS_STS_ENDPOINT,
     PROGRAM,
     SECRET_AWS_EXTERNAL_ID,
@@ -163,6 +163,15 @@ def profile_missing(identity: AwsIdentity) -> str:
     )
 
 
+def profile_unreadable(identity: AwsIdentity, detail: str) -> str:
+    """doctor's line for an AWS file it cannot read or parse (`detail` names it and why), in
+    which the profile may be: botocore would not read it either."""
+    return (
+        f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) cannot "
+        f"be looked up: {detail}; make it a regular AWS config file"
+    )
+
+
 def profile_failed(identity: AwsIdentity, error: Exception) -> str:
     """A profile whose credentials botocore could not get, said so the person can act."""
     name, profile = type(error).__name__, identity.profile
@@ -198,25 +207,30 @@ def profile_empty(identity: AwsIdentity) -> str:
     )
 
 
-# The name `unanswered` is given for an exchange stopped at ECR_EXCHANGE_DEADLINE.
-DEADLINE = "deadline"
+def _where(registry: EcrRegistry, service: str) -> str:
+    """Where a request for `service` went: its endpoint, masked (servers.redacted), or AWS.
+
+    An endpoint URL's userinfo and query may hold a password or an API key, whoever put them
+    there: shown, and so stored in the outcome file, only as servers.redacted masks them.
+    """
+    if service == "sts":
+        endpoint, default = os.environ.get(ENV_AWS_STS_ENDPOINT), f"AWS STS in {registry.region}"
+    elif service in _SSO_SERVICES:
+        endpoint, default = os.environ.get(ENV_AWS_SSO_ENDPOINT), "the AWS SSO portal"
+    else:
+        endpoint, default = registry.endpoint(), f"AWS in {registry.region}"
+    return redacted(endpoint) if endpoint else default
+
+
+# botocore's names for the SSO portal's APIs, which a profile's SSO login is resolved through.
+_SSO_SERVICES = ("sso", "sso-oidc")
 
 
 def unanswered(
     registry: EcrRegistry, identity: AwsIdentity, error_name: str, service: str = "ecr"
 ) -> str:
     """One sentence for a request that got no answer: where it went and what to check."""
-    where = registry.endpoint() or f"AWS in {registry.region}"
-    if service == "sts":
-        where = os.environ.get(ENV_AWS_STS_ENDPOINT) or f"AWS STS in {registry.region}"
-    if "@" in where:  # userinfo in an endpoint URL is a password, whoever put it there
-        where = redacted(where)
-    if error_name == DEADLINE:
-        reason = (
-            f"the exchange timed out (no answer within {ECR_EXCHANGE_DEADLINE:g} s); check the "
-            "network and proxies"
-        )
-    elif "SSL" in error_name:
+    if "SSL" in error_name:
         reason = "TLS failed; check AWS_CA_BUNDLE and proxies"
     elif "Timeout" in error_name:
         reason = "the request timed out; check the network and proxies"
@@ -224,7 +238,58 @@ def unanswered(
         reason = "cannot connect; check the network, proxies and AWS_ENDPOINT_URL*"
     else:
         reason = f"the request failed ({error_name})"
-    return f"{who(registry, identity)}: {reason} ({where})"
+    return f"{who(registry, identity)}: {reason} ({_where(registry, service)})"
+
+
+# The stage an exchange names while a profile's credential_process runs (see `late`); the
+# others are botocore's names of the service a request goes to.
+CREDENTIAL_PROCESS = "credential_process"
+
+
+def late(registry: EcrRegistry, identity: AwsIdentity, stage: str, seconds: float) -> str:
+    """An exchange stopped at its deadline, by what it was waiting on: the profile's
+    credential_process, or a request (its name lookup included) to the service `stage`."""
+    if stage == CREDENTIAL_PROCESS:
+        return (
+            f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)}): "
+            f"its credential_process gave no answer within {seconds:.3g} s and was stopped; "
+            "run it to see why"
+        )
+    return (
+        f"{who(registry, identity)}: the exchange timed out (no answer within {seconds:.3g} s); "
+        f"check the network, name resolution and proxies ({_where(registry, stage or 'ecr')})"
+    )
+
+
+def lost(registry: EcrRegistry, identity: AwsIdentity) -> str:
+    """The exchange's process ended without a word (killed from outside, out of memory)."""
+    return f"{who(registry, identity)}: the token exchange ended without an answer; try again"
+
+
+def no_process(registry: EcrRegistry, identity: AwsIdentity, reason: str) -> str:
+    """No process could be started for the exchange (a process limit, no memory)."""
+    return f"{who(registry, identity)}: cannot start a process for the token exchange ({reason})"
+
+
+def aws_file_unparsable(registry: EcrRegistry, identity: AwsIdentity, path: str) -> str:
+    """An AWS config or credentials file botocore cannot parse: the file is what to fix, not
+    the identity (botocore reads the config file for a key too)."""
+    return (
+        f"{who(registry, identity)}: botocore cannot parse {path}, an AWS file it reads for "
+        "this exchange; fix its syntax"
+    )
+
+
+def credential_source_refused(identity: AwsIdentity, profile: str, source: str) -> str:
+    """A role whose keys would come from the environment, a container or the instance
+    (`credential_source`): never used, as the secrets name the identity."""
+    where = "" if profile == identity.profile else f" through its source profile {profile!r}"
+    return (
+        f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) takes "
+        f"its role's keys from credential_source = {source}{where}, which this helper never "
+        "uses (only the AWS config and credentials files); give the role a source_profile "
+        "with keys, SSO or a credential_process instead"
+    )
 
 
 def bad_endpoint(registry: EcrRegistry, identity: AwsIdentity, service: str = "ecr") -> str:

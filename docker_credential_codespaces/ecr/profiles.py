@@ -3,7 +3,9 @@ SSO session it uses expire.
 
 Only `doctor` imports this, and nothing here decides a credential: botocore resolves a
 profile for the exchange itself (ecr/exchange.py). The files are found as botocore finds
-them, and the SSO token cache is the one `aws sso login` writes.
+them, and the SSO token cache is the one `aws sso login` writes. Every one is read as the
+secrets file is (files.read_regular): regular files only, never blocking, so a FIFO in place
+of one never hangs doctor.
 """
 
 from __future__ import annotations
@@ -20,22 +22,35 @@ from ..constants import (
     ENV_AWS_CONFIG_FILE,
     ENV_AWS_CREDENTIALS_FILE,
 )
+from ..files import read_regular
+from ..wire import HelperError
 
 # The SSO token cache of the AWS CLI and botocore: one JSON file per session or start URL.
 SSO_CACHE_DIR = "~/.aws/sso/cache"
+# An AWS config or credentials file, or a cached SSO login, is a few KB; more is none of them.
+FILE_CAP = 1024 * 1024
 
 
 def _read(variable: str, default: str) -> configparser.RawConfigParser:
+    """One AWS shared file, parsed; empty when it does not exist. HelperError names the file
+    and what is wrong with one that cannot be read (not a regular file, say) or parsed."""
+    path = os.path.expanduser(os.environ.get(variable) or default)
     parser = configparser.RawConfigParser()
+    data = read_regular(path, FILE_CAP)
+    if data is None:
+        return parser
     try:
-        parser.read(os.path.expanduser(os.environ.get(variable) or default), encoding="utf-8")
+        parser.read_string(data.decode("utf-8"), source=path)
     except (configparser.Error, UnicodeDecodeError):
-        pass  # botocore will say what is wrong when the exchange reads it
+        raise HelperError(f"{path} cannot be parsed") from None
     return parser
 
 
 def profile(name: str) -> dict[str, str] | None:
-    """The settings of a profile in the config or credentials file, or None if it has none."""
+    """The settings of a profile in the config or credentials file, or None if it has none.
+
+    HelperError names a file that cannot be read or parsed, which botocore would not read
+    either."""
     config = _read(ENV_AWS_CONFIG_FILE, DEFAULT_AWS_CONFIG_FILE)
     credentials = _read(ENV_AWS_CREDENTIALS_FILE, DEFAULT_AWS_CREDENTIALS_FILE)
     section = "default" if name == "default" else f"profile {name}"
@@ -59,11 +74,13 @@ def sso_expiry(settings: dict[str, str]) -> float | None:
     name = hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()  # botocore's
     path = os.path.join(os.path.expanduser(SSO_CACHE_DIR), f"{name}.json")
     try:
-        with open(path, encoding="utf-8") as stream:
-            expires = json.load(stream)["expiresAt"]
+        data = read_regular(path, FILE_CAP)
+        if data is None:
+            return 0.0
+        expires = json.loads(data.decode("utf-8"))["expiresAt"]
         moment = datetime.fromisoformat(str(expires).replace("Z", "+00:00").replace("UTC", ""))
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0.0  # no usable token cached: as good as expired
+    except (HelperError, ValueError, KeyError, TypeError, RecursionError):
+        return 0.0  # no usable token cached (none, not a regular file): as good as expired
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()

@@ -166,29 +166,26 @@ def profile_missing(identity: AwsIdentity) -> str:
 def profile_unreadable(identity: AwsIdentity, detail: str) -> str:
     """doctor's line for an AWS file it cannot read or parse (`detail` names it and why), in
     which the profile may be: botocore would not read it either."""
-    return (
-        f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) cannot "
-        f"be looked up: {detail}; make it a regular AWS config file"
-    )
+    return f"{_profile(identity)} cannot be looked up: {detail}; make it a regular AWS config file"
 
 
 def profile_failed(identity: AwsIdentity, error: Exception) -> str:
     """A profile whose credentials botocore could not get, said so the person can act."""
     name, profile = type(error).__name__, identity.profile
     if "SSO" in name or "Token" in name or "Unauthorized" in name:
-        return (
-            f"the AWS profile {profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) has no "
-            f"valid SSO session; run `aws sso login --profile {profile}`"
-        )
+        login = f"aws sso login --profile {profile}"
+        return f"{_profile(identity)} has no valid SSO session; run `{login}`"
     if "CredentialRetrieval" in name:
         return (
-            f"the AWS profile {profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) could not "
-            "get its credentials (its credential_process failed); run that command to see why"
+            f"{_profile(identity)} could not get its credentials (its credential_process "
+            "failed); run that command to see why"
         )
-    return (
-        f"the AWS profile {profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) could not get "
-        f"its credentials ({name})"
-    )
+    return f"{_profile(identity)} could not get its credentials ({name})"
+
+
+def _profile(identity: AwsIdentity) -> str:
+    """How a message names a profile identity: the profile, and the variable that names it."""
+    return f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)})"
 
 
 def sso_expired(identity: AwsIdentity, expires_at: float) -> str:
@@ -202,7 +199,7 @@ def sso_expired(identity: AwsIdentity, expires_at: float) -> str:
 
 def profile_empty(identity: AwsIdentity) -> str:
     return (
-        f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) gives no "
+        f"{_profile(identity)} gives no "
         "credentials; give it sso_session, credential_process, role_arn or keys"
     )
 
@@ -251,7 +248,7 @@ def late(registry: EcrRegistry, identity: AwsIdentity, stage: str, seconds: floa
     credential_process, or a request (its name lookup included) to the service `stage`."""
     if stage == CREDENTIAL_PROCESS:
         return (
-            f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)}): "
+            f"{_profile(identity)}: "
             f"its credential_process gave no answer within {seconds:.3g} s and was stopped; "
             "run it to see why"
         )
@@ -285,7 +282,7 @@ def credential_source_refused(identity: AwsIdentity, profile: str, source: str) 
     (`credential_source`): never used, as the secrets name the identity."""
     where = "" if profile == identity.profile else f" through its source profile {profile!r}"
     return (
-        f"the AWS profile {identity.profile!r} ({identity.variable(SECRET_AWS_PROFILE)}) takes "
+        f"{_profile(identity)} takes "
         f"its role's keys from credential_source = {source}{where}, which this helper never "
         "uses (only the AWS config and credentials files); give the role a source_profile "
         "with keys, SSO or a credential_process instead"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ import pytest
 from beds.client import run_helper
 from beds.environment import add_secret, write_secrets_file
 from docker_credential_codespaces import secrets
+from docker_credential_codespaces.ecr.cache import cache_key, open_cache
+from docker_credential_codespaces.ecr.token import Token
 from docker_credential_codespaces.secrets import (
     INCOMPLETE,
     MISPLACED_KEY,
@@ -21,6 +25,7 @@ from docker_credential_codespaces.secrets import (
     scan,
 )
 from docker_credential_codespaces.servers import docker_key
+from docker_credential_codespaces.wire import Credential, Declined
 
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -565,3 +570,157 @@ def test_the_records_of_a_scan(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     assert records(scan(key)) == (answers, passed)
+
+
+# --- the secrets as a source, in process: what each verb does with what a scan found
+
+
+def secret_env(
+    monkeypatch: pytest.MonkeyPatch, prefix: str, server: str, user: str, password: str
+) -> None:
+    for part, value in (("SERVER", server), ("USER", user), ("PASSWORD", password)):
+        monkeypatch.setenv(f"{prefix}{V}{part}", value)
+
+
+def test_the_secrets_answer_get_and_never_store(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret_env(monkeypatch, "G", "ghcr.io", "u", "p")
+    source = secrets.Secrets()
+    assert source.get("https://ghcr.io/ns") == Credential("u", "p")
+    assert source.get("q.example") is None
+    assert source.get("not a name") is None
+    with pytest.raises(Declined):
+        source.add("q.example", "u", "p")
+    source.add("ghcr.io", "other", "CANARY-login")  # covered: taken, and nothing is stored
+    assert capsys.readouterr().err == (
+        f"docker-credential-codespaces: ghcr.io is covered by the secret G{V}SERVER; "
+        "its credentials are used and nothing was stored\n"
+    )
+    assert source.get("ghcr.io") == Credential("u", "p")
+    for server in ("ghcr.io", "q.example"):  # a plain secret holds nothing to forget
+        with pytest.raises(Declined):
+            source.delete(server)
+
+
+def test_an_ecr_secret_forgets_its_cached_token_on_erase(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_env(monkeypatch, "E", ECR, KEY_ID, "secret-key")
+    triple = scan(ECR).answers[ECR]
+    assert triple.registry is not None and triple.aws is not None
+    cache = open_cache()
+    key = cache_key(triple.aws, triple.registry)
+    cache.write(key, Token("cached", time.time() + 3600, time.time()))
+    assert cache.read(key) is not None
+    secrets.Secrets().delete(ECR)
+    assert cache.read(key) is None
+
+
+def test_a_misplaced_key_is_said_each_time_and_other_skips_only_under_debug(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret_env(monkeypatch, "M", "ghcr.io", KEY_ID, "p")
+    secret_env(monkeypatch, "Q", "q.example", "u", "")
+    source = secrets.Secrets()
+    assert source.get("ghcr.io") is None
+    assert capsys.readouterr().err.startswith(
+        f"docker-credential-codespaces: M{V}USER holds an AWS"
+    )
+    assert source.get("q.example") is None
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_DEBUG", "1")
+    assert source.get("q.example") is None
+    assert f"Q{V}PASSWORD is empty" in capsys.readouterr().err
+
+
+def test_entries_carry_the_triple_and_the_variable_to_fix(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_env(monkeypatch, "G", "ghcr.io", "u", "p")
+    secret_env(monkeypatch, "E", ECR, KEY_ID, "secret-key")
+    source = secrets.Secrets()
+    entries = {e.key: e for e in source.entries()}
+    assert set(entries) == {"ghcr.io", ECR}
+    for key, prefix, username in (("ghcr.io", "G", "u"), (ECR, "E", "AWS")):
+        entry = entries[key]
+        assert isinstance(entry, secrets.TripleEntry)
+        assert (entry.username, entry.source, entry.where, entry.variable) == (
+            username,
+            source,
+            f"secret {prefix}",
+            f"{prefix}{V}PASSWORD",
+        )
+        assert entry.triple.prefix == prefix and entry.triple.key == key
+    assert source.survey() is source.survey()  # one scan for the source's life
+    assert source.list() == {"ghcr.io": "u", ECR: "AWS"}
+
+
+def test_which_triples_hold_a_registry_token(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_env(monkeypatch, "G", "ghcr.io", "u", "p")
+    secret_env(monkeypatch, "E", ECR, KEY_ID, "secret-key")
+    found = scan().answers
+    assert secrets.registry_token(found["ghcr.io"]) is None
+    token = secrets.registry_token(found[ECR])
+    assert token is not None
+    assert (token.registry, token.identity) == (found[ECR].registry, found[ECR].aws)
+    assert (secrets.Secrets().young, secrets.Secrets(young=True).young) == (False, True)
+    assert (secrets.Secrets().repair, secrets.Secrets(repair=False).repair) == (True, False)
+
+
+@pytest.mark.parametrize(
+    ("content", "found", "damaged"),
+    [
+        (b"A_CONTAINER_REGISTRY_USER=dQ==\n", {"A_CONTAINER_REGISTRY_USER": "u"}, []),
+        (b" A_CONTAINER_REGISTRY_USER = dQ== \r\n", {"A_CONTAINER_REGISTRY_USER": "u"}, []),
+        (
+            b"A_CONTAINER_REGISTRY_USER=dQ\n",
+            {},
+            [("A_CONTAINER_REGISTRY_USER", secrets.PADDING_CUT)],
+        ),
+        (
+            b"A_CONTAINER_REGISTRY_USER=d!Q=\n",
+            {},
+            [("A_CONTAINER_REGISTRY_USER", secrets.UNDECODABLE)],
+        ),
+        (
+            b"A_CONTAINER_REGISTRY_USER=/w==\n",
+            {},
+            [("A_CONTAINER_REGISTRY_USER", secrets.UNDECODABLE)],
+        ),
+        (b"A_CONTAINER_REGISTRY_USER\n", {}, []),
+        (b"OTHER=dQ==\n", {}, []),
+        (b"\xff_CONTAINER_REGISTRY_USER=dQ==\n", {}, []),
+        (
+            b"A_CONTAINER_REGISTRY_AWS_PROFILE=ZGV2\n",
+            {"A_CONTAINER_REGISTRY_AWS_PROFILE": "dev"},
+            [],
+        ),
+    ],
+)
+def test_the_secrets_file_line_by_line(
+    tmp_path: Path, content: bytes, found: dict[str, str], damaged: list[tuple[str, str]]
+) -> None:
+    path = tmp_path / "env-secrets"
+    path.write_bytes(content)
+    said: list[tuple[str, str]] = []
+    assert secrets.read_file(str(path), damaged=said) == found
+    assert said == damaged
+
+
+def test_a_secrets_file_that_is_no_file_or_too_large_is_passed_over(tmp_path: Path) -> None:
+    assert secrets.read_file(str(tmp_path / "absent")) == {}
+    assert secrets.read_file(str(tmp_path)) == {}  # a directory
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert secrets.read_file(str(fifo)) == {}  # never blocks
+    large = tmp_path / "large"
+    line = b"A_CONTAINER_REGISTRY_USER=dQ==\n"
+    large.write_bytes(line + b"#" * secrets.SECRETS_FILE_CAP)
+    assert secrets.read_file(str(large)) == {}
+    exact = tmp_path / "exact"
+    exact.write_bytes(line + b"#" * (secrets.SECRETS_FILE_CAP - len(line)))
+    assert secrets.read_file(str(exact)) == {"A_CONTAINER_REGISTRY_USER": "u"}
+    assert secrets.read_file(str(exact), lambda name: name == "OTHER") == {}

@@ -6,4 +6,4 @@ run time: each sets `TYPE_CHECKING = False` and imports what only the type check
 under `if TYPE_CHECKING:`, which mypy reads as true.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

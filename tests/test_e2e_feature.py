@@ -5,9 +5,13 @@ The tool that installs Features (`@devcontainers/cli`, installed by tests/run.sh
 
 - The image is a Debian base built here with debootstrap and `docker import`ed
   (beds/baseimage.py, cached between runs).
+- The configuration is the repository's own `.devcontainer/devcontainer.json`, which names the
+  Feature by its local path with no option, as contributors run it: the image is swapped for
+  that base, and the test's secrets, user and network are laid over it.
 - A stand-in local Feature, installed first, puts the wheelhouse that tests/run.sh builds into
-  the image with `PIP_NO_INDEX` and `PIP_FIND_LINKS`, and creates the remote user; the
-  Feature's `source` option names the checkout's wheel in it.
+  the image with `PIP_NO_INDEX` and `PIP_FIND_LINKS`, and creates the remote user; so the
+  Feature's default, the package version it was released with, comes from the wheelhouse as
+  it would from the Python package index.
 - The container runs with `--network=host`, so it reaches the loopback registry.
 
 The module starts one container and runs its checks in it with `devcontainer exec`, as the
@@ -36,6 +40,7 @@ from beds import daemon as dockerd
 from beds import registry as bed
 from beds.client import recorded_verbs, verb_recorder
 from beds.environment import add_secret, isolated_environ
+from docker_credential_codespaces import __version__
 from docker_credential_codespaces.constants import HELPER_NAME
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +48,8 @@ pytestmark = pytest.mark.e2e
 PROGRAM = "docker-credential-codespaces"
 REPO = Path(__file__).resolve().parent.parent
 FEATURE = REPO / ".devcontainer" / "features" / "docker-credential-codespaces"
+#: The repository's own dev container, which names the Feature by its local path.
+REPO_DEVCONTAINER = REPO / ".devcontainer" / "devcontainer.json"
 WHEELHOUSE = REPO / ".venv" / "wheelhouse"
 DEVCONTAINER = REPO / ".venv" / "node" / "node_modules" / ".bin" / "devcontainer"
 BASE_IMAGE = "dcc-e2e-base:" + baseimage.SUITE
@@ -84,8 +91,10 @@ def unavailable() -> str | None:
         reason = f"missing tools: {', '.join(bed.tools_missing())}"
     if reason is None and not DEVCONTAINER.exists():
         reason = f"no dev container CLI at {DEVCONTAINER}; tests/run.sh installs it"
-    if reason is None and not sorted(WHEELHOUSE.glob("docker_credential_codespaces-*.whl")):
-        reason = f"no wheel in {WHEELHOUSE}; tests/run.sh builds it"
+    if reason is None and not sorted(
+        WHEELHOUSE.glob(f"docker_credential_codespaces-{__version__}-*.whl")
+    ):
+        reason = f"no wheel of {__version__} in {WHEELHOUSE}; tests/run.sh builds it"
     return reason
 
 
@@ -107,8 +116,9 @@ def run(
 
 def write_workspace(
     workspace: Path, registry: bed.RunningRegistry, remote: bed.RunningRegistry
-) -> str:
-    """The project the CLI opens: devcontainer.json, the stand-in Feature and the Feature."""
+) -> None:
+    """The project the CLI opens: the repository's devcontainer.json and its Feature, where
+    they are in the repository, with the stand-in Feature and the test's settings laid over."""
     dot = workspace / ".devcontainer"
     offline = dot / "offline-wheelhouse"
     (offline / "wheels").mkdir(parents=True)
@@ -117,16 +127,16 @@ def write_workspace(
     (offline / "devcontainer-feature.json").write_text(json.dumps(OFFLINE_FEATURE))
     (offline / "install.sh").write_text(OFFLINE_INSTALL)
     (offline / "install.sh").chmod(0o755)
-    shutil.copytree(FEATURE, dot / FEATURE.name)
-    wheel = sorted(WHEELHOUSE.glob("docker_credential_codespaces-*.whl"))[-1]
+    shutil.copytree(FEATURE, dot / FEATURE.relative_to(REPO / ".devcontainer"))
+    repository = json.loads(REPO_DEVCONTAINER.read_text())
+    features = repository["features"]
+    # The Feature from its local path, with its defaults, and nothing fetched from a registry.
+    assert features == {f"./features/{FEATURE.name}": {}}
     config = {
-        "name": "dcc-e2e",
+        **repository,
         "image": BASE_IMAGE,
-        "features": {
-            "./offline-wheelhouse": {},
-            f"./{FEATURE.name}": {"source": f"{IMAGE_WHEELHOUSE}/{wheel.name}"},
-        },
-        "overrideFeatureInstallOrder": ["./offline-wheelhouse", f"./{FEATURE.name}"],
+        "features": {"./offline-wheelhouse": {}, **features},
+        "overrideFeatureInstallOrder": ["./offline-wheelhouse", *features],
         "runArgs": ["--network=host"],
         "remoteUser": REMOTE_USER,
         "updateRemoteUserUID": False,
@@ -243,7 +253,8 @@ def container(
 def test_version_and_doctor_in_the_container(container: DevContainer) -> None:
     version = container.exec(PROGRAM, "version")
     assert version.returncode == 0, version.stderr
-    assert version.stdout.startswith(f"{PROGRAM} (docker_credential_codespaces) ")
+    # The Feature's default: exactly the package version it was released with.
+    assert version.stdout == f"{PROGRAM} (docker_credential_codespaces) {__version__}\n"
 
     doctor = container.exec(PROGRAM, "doctor")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr

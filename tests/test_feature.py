@@ -18,6 +18,7 @@ import pytest
 
 from beds.client import run_helper
 from beds.environment import add_secret, isolated_environ
+from docker_credential_codespaces import __version__
 
 REPO = Path(__file__).resolve().parent.parent
 FEATURE = REPO / ".devcontainer" / "features" / "docker-credential-codespaces"
@@ -49,18 +50,21 @@ def test_manifest_follows_the_feature_spec() -> None:
     assert "installsAfter" not in feature
 
 
-@pytest.mark.e2e
-def test_feature_installs_and_survives_the_codespaces_rewrite(tmp_path: Path) -> None:
-    if not WHEELHOUSE.is_dir():
-        pytest.skip(f"no wheelhouse at {WHEELHOUSE}; tests/run.sh builds it")
-    wheels = sorted(WHEELHOUSE.glob("docker_credential_codespaces-*.whl"))
-    assert wheels, "tests/run.sh puts the package's own wheel in the wheelhouse"
+def test_a_feature_version_is_one_helper_version() -> None:
+    """The Feature is released with the package: its version is the package's, and by default
+    it installs exactly that package version, never whatever the index holds newest."""
+    feature = manifest()
+    assert feature["version"] == __version__
+    assert feature["options"]["version"]["default"] == __version__
+
+
+def feature_env(tmp_path: Path, **options: str) -> tuple[dict[str, str], Path, Path]:
+    """The Feature's installer run as root runs it at build, into tmp_path, offline."""
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(parents=True)
     bin_dir = tmp_path / "bin"
     env = isolated_environ(tmp_path, helper=bin_dir / "docker-credential-codespaces")
     env.update(
-        SOURCE=str(wheels[-1]),
         _REMOTE_USER="root",
         _REMOTE_USER_HOME=str(home),
         DCC_PREFIX=str(tmp_path / "opt"),
@@ -68,10 +72,52 @@ def test_feature_installs_and_survives_the_codespaces_rewrite(tmp_path: Path) ->
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(WHEELHOUSE),
         DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE=str(tmp_path / "none"),
+        **options,
     )
-    built = subprocess.run(
+    return env, home, bin_dir
+
+
+def install_feature(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         ["sh", str(FEATURE / "install.sh")], env=env, capture_output=True, text=True, timeout=300
     )
+
+
+def wheelhouse_or_skip() -> None:
+    if not sorted(WHEELHOUSE.glob(f"docker_credential_codespaces-{__version__}-*.whl")):
+        pytest.skip(f"no wheel of {__version__} in {WHEELHOUSE}; tests/run.sh builds it")
+
+
+@pytest.mark.e2e
+def test_the_default_installs_the_package_version_of_the_feature(tmp_path: Path) -> None:
+    """No option given, as a devcontainer.json that names the Feature with `{}`: the index
+    (here the wheelhouse) is asked for the manifest's default version, and nothing else."""
+    wheelhouse_or_skip()
+    env, _, bin_dir = feature_env(tmp_path)
+    built = install_feature(env)
+    assert built.returncode == 0, built.stdout + built.stderr
+    version = subprocess.run(
+        [str(bin_dir / "docker-credential-codespaces"), "version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.stdout.split()[-1] == __version__ == manifest()["options"]["version"]["default"]
+
+    # A version the index does not hold fails the build, rather than installing another.
+    other_env, _, _ = feature_env(tmp_path / "other", VERSION="0.0.1")
+    refused = install_feature(other_env)
+    assert refused.returncode != 0
+    assert "docker-credential-codespaces==0.0.1" in refused.stderr
+
+
+@pytest.mark.e2e
+def test_feature_installs_and_survives_the_codespaces_rewrite(tmp_path: Path) -> None:
+    wheelhouse_or_skip()
+    wheels = sorted(WHEELHOUSE.glob(f"docker_credential_codespaces-{__version__}-*.whl"))
+    env, home, _ = feature_env(tmp_path, SOURCE=str(wheels[-1]))
+    built = install_feature(env)
     assert built.returncode == 0, built.stdout + built.stderr
     config_file = home / ".docker" / "config.json"
     assert json.loads(config_file.read_text()) == {"credsStore": "codespaces"}

@@ -186,7 +186,7 @@ def test_the_bearer_realm_on_another_host_gets_the_password(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     """As docker's login: the token service named by the challenge is given Basic auth,
-    wherever it is. This is kept on purpose (the README says so)."""
+    wherever it is. This is kept on purpose (docs/how-it-works.md says so, under doctor)."""
     with (
         TokenRegistry(USER, CANARY) as token_service,
         TokenRegistry(USER, CANARY, realm_host=token_service.host) as registry,

@@ -41,12 +41,14 @@ def test_the_sdist_holds_the_package_tests_beds_bench_and_docs() -> None:
     with tarfile.open(built("*.tar.gz")) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     tops = {name.split("/", 1)[0] for name in names}
-    expected = {PACKAGE, "scripts", "tests", "beds", "bench", ".ci", ".devcontainer"}
+    expected = {PACKAGE, "scripts", "tests", "beds", "bench", ".ci", ".github", ".devcontainer"}
     expected |= {"pyproject.toml", "README.md", "install.sh", "PKG-INFO"}
     if (REPO / "docs").is_dir() and any((REPO / "docs").iterdir()):
         expected.add("docs")
     assert expected <= tops
     assert {"tests/run.sh", "tests/test_wheel.py", "bench/__main__.py", "beds/client.py"} <= names
+    # tests/run.sh lints the workflows and installs the Node tools from their lockfile.
+    assert {".github/workflows/release.yml", ".ci/node/package-lock.json"} <= names
     assert not any(part.startswith(".venv") for part in tops)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 from beds.client import HELPER, run_helper
 from beds.environment import add_secret
 from beds.sources import Fixed
-from docker_credential_codespaces import __version__
+from docker_credential_codespaces import __version__, cli
 from docker_credential_codespaces.chain import Chain, chain
 from docker_credential_codespaces.constants import STDIN_CAP
 from docker_credential_codespaces.wire import (
@@ -477,3 +479,32 @@ def test_stdin_is_read_with_a_bound_never_whole() -> None:
     assert serve(Fixed({}), ["x", "get"], stdin, out) == 1  # type: ignore[arg-type]
     assert out.getvalue() == f"input is larger than {STDIN_CAP} bytes\n"
     assert stdin.asked == [STDIN_CAP + 1]
+
+
+def dispatched_commands() -> set[str]:
+    """The people's commands cli.main sends to their modules, read from its code: every
+    string that `command` is compared with (`==` or `in`)."""
+    tree = ast.parse(Path(cli.__file__).read_text())
+    main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
+    names = set()
+    for node in ast.walk(main):
+        if isinstance(node, ast.Compare) and getattr(node.left, "id", None) == "command":
+            for constant in ast.walk(node.comparators[0]):
+                if isinstance(constant, ast.Constant) and isinstance(constant.value, str):
+                    names.add(constant.value)
+    return names
+
+
+def test_help_lists_every_command_people_run(env: dict[str, str]) -> None:
+    commands = dispatched_commands()
+    assert {"configure", "unconfigure", "doctor", "warm", "export"} <= commands
+    result = run_helper(env, "--help", stdin=None)
+    assert result.returncode == 0
+    listed = {
+        line.split()[1]
+        for line in result.stdout.decode().splitlines()
+        if line.startswith("  docker-credential-codespaces ")
+    }
+    assert listed == commands
+    for verb in ("get", "store", "erase", "list", "version"):
+        assert f"\n  {verb} " in result.stdout.decode()

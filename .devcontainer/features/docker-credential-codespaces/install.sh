@@ -6,11 +6,15 @@
 # postStartCommand (see devcontainer-feature.json).
 #
 # Options arrive as VERSION and SOURCE; _REMOTE_USER and _REMOTE_USER_HOME name the user.
+# VERSION's default is the package version this Feature was released with, so that a Feature
+# version always means one helper version; the manifest holds it, and a run by hand without
+# VERSION reads it there rather than keeping a second copy here.
 # DCC_PREFIX and DCC_BIN_DIR move the venv and the link (the tests use them).
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
 prefix=${DCC_PREFIX:-/opt/docker-credential-codespaces}
 bin_dir=${DCC_BIN_DIR:-/usr/local/bin}
-version=${VERSION:-latest}
+version=${VERSION:-}
 source=${SOURCE:-}
 
 if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
@@ -23,6 +27,9 @@ if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip'
     fi
 fi
 
+if [ -z "$source" ] && [ -z "$version" ]; then
+    version=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["options"]["version"]["default"])' "$here/devcontainer-feature.json")
+fi
 if [ -n "$source" ]; then
     requirement=$source
 elif [ "$version" = latest ]; then

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ import pytest
 
 from beds.client import run_helper
 from beds.environment import add_secret
+from beds.fake_store import put_on_path
 from beds.sources import Fixed, Unreadable
 from docker_credential_codespaces import chain as assembly
 from docker_credential_codespaces.chain import Chain
@@ -25,19 +25,10 @@ from docker_credential_codespaces.secrets import Secrets
 from docker_credential_codespaces.store import LocalStore
 from docker_credential_codespaces.wire import Credential, Declined, HelperError, Source
 
-FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"
-
 
 @pytest.fixture
 def fallback_on_path(use_env: dict[str, str], tmp_path: Path) -> None:
-    bin_dir = tmp_path / "fake-bin"
-    bin_dir.mkdir()
-    script = bin_dir / "docker-credential-contract"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_STORE}" "$@"\n')
-    script.chmod(0o755)
-    os.environ["FAKE_STORE_FILE"] = str(tmp_path / "fake-store.json")
-    os.environ["FAKE_STORE_LOG"] = str(tmp_path / "fake-store.log")
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    put_on_path(os.environ, tmp_path, "contract")
 
 
 STORES: dict[str, Callable[[], Source]] = {

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import pytest
 
 from beds.client import run_command, run_helper
 from beds.environment import add_secret
+from beds.fake_store import put_on_path
 
-FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"
 # The credsStore VS Code Dev Containers injects: a helper that forwards to the host's store.
 DEV_CONTAINERS = "dev-containers-3f9c1e2a-7b44-4d1e-9a55-0c6e2b8d1f00"
 
@@ -234,17 +233,8 @@ def test_unconfigure_keeps_logins_made_meanwhile(env: dict[str, str]) -> None:
 def fake_stores(env: dict[str, str], tmp_path: Path) -> Path:
     """docker-credential-desktop, -pass and -dev-containers-<id> stand-ins on PATH, sharing
     one file that holds one login."""
-    bin_dir = tmp_path / "fake-bin"
-    bin_dir.mkdir()
-    for name in ("desktop", "pass", DEV_CONTAINERS):
-        script = bin_dir / f"docker-credential-{name}"
-        script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_STORE}" "$@"\n')
-        script.chmod(0o755)
-    data = tmp_path / "fake-store.json"
+    data = put_on_path(env, tmp_path, "desktop", "pass", DEV_CONTAINERS)
     data.write_text(json.dumps({"registry.gitlab.com": {"Username": "gl", "Secret": "glpat"}}))
-    env["FAKE_STORE_FILE"] = str(data)
-    env["FAKE_STORE_LOG"] = str(tmp_path / "fake-store.log")
-    env["PATH"] = f"{bin_dir}:{env['PATH']}"
     return data
 
 

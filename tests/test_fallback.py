@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_credential_store import ORPHAN
 
 from beds.client import HELPER, run_helper, run_in_session
+from beds.fake_store import ORPHAN, put_on_path
 from docker_credential_codespaces import fallback
 from docker_credential_codespaces.fallback import FallbackStore
 from docker_credential_codespaces.wire import HelperError
 
-FAKE_STORE = Path(__file__).parent / "fake_credential_store.py"
 NOT_FOUND = b"credentials not found in native keychain\n"
 # The deepest a counting wrapper lets a chain of fallback calls go before it answers not
 # found itself: the bound on a helper that forks without end.
@@ -139,19 +138,9 @@ def orphan_store(use_env: dict[str, str], tmp_path: Path) -> Path:
     """`docker-credential-orphan` on PATH: a store that starts a long-lived child holding its
     stdout, then never answers. Yields the file its child's pid is written to; any child
     still alive at the end is killed, so a failing test leaves nothing behind."""
-    bin_dir = tmp_path / "orphan-bin"
-    bin_dir.mkdir()
-    script = bin_dir / "docker-credential-orphan"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_STORE}" "$@"\n')
-    script.chmod(0o755)
+    put_on_path(os.environ, tmp_path, "orphan")
     pids = tmp_path / "orphan.pids"
-    os.environ.update(
-        FAKE_STORE_FILE=str(tmp_path / "fake-store.json"),
-        FAKE_STORE_LOG=str(tmp_path / "fake-store.log"),
-        FAKE_STORE_MODE="orphan",
-        FAKE_STORE_PIDS=str(pids),
-        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-    )
+    os.environ.update(FAKE_STORE_MODE="orphan", FAKE_STORE_PIDS=str(pids))
     yield pids
     for pid in alive(pids):
         os.kill(pid, 9)
@@ -212,16 +201,9 @@ SPELT = {
 def spelt_store(env: dict[str, str], tmp_path: Path) -> Path:
     """`docker-credential-desktop`, the fake store, holding SPELT and made the fallback by
     configure; yields its log of calls (argv only, one JSON line each)."""
-    bin_dir = tmp_path / "fake-bin"
-    bin_dir.mkdir()
-    script = bin_dir / "docker-credential-desktop"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_STORE}" "$@"\n')
-    script.chmod(0o755)
-    data = tmp_path / "fake-store.json"
+    data = put_on_path(env, tmp_path, "desktop")
     data.write_text(json.dumps(SPELT))
-    log = tmp_path / "fake-store.log"
-    env.update(FAKE_STORE_FILE=str(data), FAKE_STORE_LOG=str(log))
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    log = Path(env["FAKE_STORE_LOG"])
     write_config(env, {"credsStore": "desktop"})
     configured = run_helper(env, "configure")
     assert configured.returncode == 0, configured.stderr

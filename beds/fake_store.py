@@ -7,6 +7,8 @@ FAKE_STORE_MODE=fail answers every verb with an error line; FAKE_STORE_MODE=empt
 docker-credential-pass 0.6.4 does; FAKE_STORE_MODE=readonly refuses `store`, as a forwarding
 store (VS Code's dev-containers-<id>) may. FAKE_STORE_MODE=orphan starts a child that would
 outlive it, holding its stdout, writes the child's pid to FAKE_STORE_PIDS, and never answers.
+
+`put_on_path` installs it, under the names given, for a test's environment.
 """
 
 from __future__ import annotations
@@ -16,11 +18,28 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 
 NOT_FOUND = "credentials not found in native keychain"
 #: The last argument of the orphan mode's child, by which a test knows it in /proc.
 ORPHAN = "fake-credential-store-orphan"
+
+
+def put_on_path(env: MutableMapping[str, str], root: Path, *names: str) -> Path:
+    """`docker-credential-<name>` for each name, all this fake, first on `env`'s PATH, over
+    one file of logins under `root` (returned; a missing one holds none) and one log."""
+    bin_dir = root / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name in names:
+        script = bin_dir / f"docker-credential-{name}"
+        script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{__file__}" "$@"\n')
+        script.chmod(0o755)
+    data = root / "fake-store.json"
+    env["FAKE_STORE_FILE"] = str(data)
+    env["FAKE_STORE_LOG"] = str(root / "fake-store.log")
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return data
 
 
 def main() -> int:

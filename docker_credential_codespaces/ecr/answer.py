@@ -43,6 +43,7 @@ from .token import ready_token
 TYPE_CHECKING = False  # typing is not imported at run time: see the package docstring
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TypeGuard
 
     from . import AwsIdentity, EcrRegistry
     from .cache import Cache
@@ -112,7 +113,7 @@ class RegistryToken:
             raise HelperError(messages.missing_session_token(self.identity))
         now = self._clock()
         cached = self._cache.read(self._key)
-        if cached is not None and cached.good(now) and not (young and cached.due(now)):
+        if _serves(cached, now, young):
             if cached.due(now):
                 self._refresh_behind()
             token = cached
@@ -208,7 +209,7 @@ class RegistryToken:
         try:
             with self._cache.lock(self._key, ECR_GET_DEADLINE - _LEAST_BUDGET):
                 cached, now = self._cache.read(self._key), self._clock()
-                if cached is not None and cached.good(now) and not (young and cached.due(now)):
+                if _serves(cached, now, young):
                     return cached  # the process that held the lock fetched it
                 failure = self._remembered()
                 if failure is not None:
@@ -264,6 +265,12 @@ class RegistryToken:
         if expires_at <= now:
             return kind, [messages.sso_expired(identity, expires_at)]
         return f"{kind} (SSO login until {messages.when(expires_at)})", []
+
+
+def _serves(token: Token | None, now: float, young: bool) -> TypeGuard[Token]:
+    """Whether a cached token may answer now: good (Token.good), and, where a young one is
+    asked for (`warm`, `export`), not yet due for refresh."""
+    return token is not None and token.good(now) and not (young and token.due(now))
 
 
 def describe(identity: AwsIdentity) -> str:

@@ -8,52 +8,29 @@ CLI, which authenticates through the helper, as tests/test_e2e_feature.py publis
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from beds import registry as bed
+from beds import scripts
 from beds.client import recorded_verbs, verb_recorder
 from beds.environment import add_secret, isolated_environ
 from docker_credential_codespaces import __version__
 
 REPO = Path(__file__).resolve().parent.parent
-SCRIPT = REPO / "scripts" / "release.py"
 WHEELHOUSE = REPO / ".venv" / "wheelhouse"
 DEVCONTAINER = REPO / ".venv" / "node" / "node_modules" / ".bin" / "devcontainer"
 FEATURE = REPO / ".devcontainer" / "features" / "docker-credential-codespaces"
 PASSWORD = "CANARY-release-publish"
 
 
-def load_release() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("release", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-release = load_release()
-
-
-def script(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+release = scripts.load("release")
 
 
 def version_files(root: Path) -> Path:
@@ -69,7 +46,7 @@ def version_files(root: Path) -> Path:
 
 
 def test_check_passes_for_this_versions_tag() -> None:
-    done = script("check", f"v{__version__}")
+    done = scripts.run("release", "check", f"v{__version__}")
     assert done.returncode == 0, done.stderr
     assert done.stdout == (
         f"release {__version__}: the package, the Feature and the CHANGELOG agree\n"
@@ -78,7 +55,7 @@ def test_check_passes_for_this_versions_tag() -> None:
 
 @pytest.mark.parametrize("tag", ["v9.9.9", "9.9.9", "v1.2", "latest", "v1.2.3-rc1"])
 def test_check_refuses_another_tag_in_one_line(tag: str) -> None:
-    done = script("check", tag)
+    done = scripts.run("release", "check", tag)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("release.py: ")
 
@@ -122,7 +99,7 @@ def test_the_changelog_keeps_unreleased_on_top_and_dates_this_version() -> None:
 
 
 def test_notes_are_the_changelog_section_of_the_version() -> None:
-    done = script("notes", f"v{__version__}")
+    done = scripts.run("release", "notes", f"v{__version__}")
     assert done.returncode == 0, done.stderr
     changelog = (REPO / "CHANGELOG.md").read_text()
     start = changelog.index(f"## [{__version__}] - ")
@@ -142,7 +119,7 @@ def test_the_last_section_leaves_out_the_link_definitions(tmp_path: Path) -> Non
 
 
 def test_notes_of_an_unknown_version_fail_in_one_line() -> None:
-    done = script("notes", "v0.0.9")
+    done = scripts.run("release", "notes", "v0.0.9")
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == "release.py: CHANGELOG.md has no section for 0.0.9\n"
 
@@ -155,7 +132,7 @@ def test_build_makes_the_checked_sdist_and_wheel_of_this_version(tmp_path: Path)
     # The build's isolated environment gets hatchling from the wheelhouse, never the index.
     env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(WHEELHOUSE))
     outdir = tmp_path / "dist"
-    done = script("build", str(outdir), env=env)
+    done = scripts.run("release", "build", str(outdir), env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     sdist = outdir / f"docker_credential_codespaces-{__version__}.tar.gz"
     wheel = outdir / f"docker_credential_codespaces-{__version__}-py3-none-any.whl"
@@ -170,7 +147,7 @@ def test_build_makes_the_checked_sdist_and_wheel_of_this_version(tmp_path: Path)
     with tarfile.open(sdist) as archive:
         assert f"docker_credential_codespaces-{__version__}/CHANGELOG.md" in archive.getnames()
 
-    again = script("build", str(outdir), env=env)
+    again = scripts.run("release", "build", str(outdir), env=env)
     assert again.returncode == 1
     assert (
         again.stderr
@@ -208,7 +185,8 @@ def test_publish_feature_to_a_registry_through_the_helper(tmp_path: Path) -> Non
         assert configured.returncode == 0, configured.stderr
         recorded_verbs(verb_log)
         # A GitHub owner may be spelled in capitals; OCI names are lower case.
-        published = script(
+        published = scripts.run(
+            "release",
             "publish-feature",
             "--registry",
             host,

@@ -229,6 +229,11 @@ def test_the_hubs_other_names(key: str, host: str, api: str, containers: str) ->
         ("https://u:p?w#d@proxy.example/?k=v#f", "'***@proxy.example/?***'"),
         ("https://proxy.example/?to=a@b", "'***@b'"),  # over-masked, never under
         ("host?k=" + "x" * 200, "'host?***'"),
+        # the first mark cuts, never a later one; a mark at the very start cuts too
+        ("https://proxy.example/?a=k?b", "'https://proxy.example/?***'"),
+        ("https://proxy.example/#k#f", "'https://proxy.example/#***'"),
+        ("?X-Api-Key=k", "'?***'"),
+        ("#k", "'#***'"),
     ],
 )
 def test_redacted_masks_userinfo_query_and_fragment(url: str, shown: str) -> None:

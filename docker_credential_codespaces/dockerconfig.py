@@ -70,7 +70,7 @@ def write(path: str, new: Config) -> str | None:
     root wiring a user's config.json must not leave the user unable to `docker login`.
     Returns the backup's path, or None when there was no file to back up.
     """
-    text = render(new).encode("utf-8")
+    text = render(new).encode()
     if len(text) > CONFIG_CAP:  # it could not be read back, by configure or by unconfigure
         raise HelperError(
             f"{path} would be {len(text)} bytes, more than the {CONFIG_CAP} it is read back "
@@ -132,7 +132,7 @@ def inline_logins(config: Config) -> tuple[dict[str, dict[str, str]], dict[str, 
     kept: dict[str, str] = {}
     auths = config.get("auths")
     for server, entry in (auths if isinstance(auths, dict) else {}).items():
-        key = store_key(server) if isinstance(server, str) else None
+        key = store_key(server)
         if key is None or not isinstance(entry, dict):
             continue
         login: dict[str, str] | None = None
@@ -142,15 +142,15 @@ def inline_logins(config: Config) -> tuple[dict[str, dict[str, str]], dict[str, 
         if isinstance(token, str) and token:
             login = {"Username": IDENTITY_TOKEN_USERNAME, "Secret": token}
         elif isinstance(auth, str) and auth:
-            try:
-                decoded = strict_base64(auth.encode("ascii"))
-            except UnicodeEncodeError:  # not ASCII: docker refuses it too
+            # one that is not ASCII is no base64 (docker refuses it too) and may not encode
+            decoded = strict_base64(auth.encode()) if auth.isascii() else None
+            if decoded is None:
                 continue
-            username, sep, secret = (decoded or b"").partition(b":")
+            username, sep, secret = decoded.partition(b":")
             if not sep or not username:
                 continue
             try:
-                login = {"Username": username.decode("utf-8"), "Secret": secret.decode("utf-8")}
+                login = {"Username": username.decode(), "Secret": secret.decode()}
             except UnicodeDecodeError:
                 kept[key] = f"its `auth` is not UTF-8, {_UNCARRIED}"
                 continue
@@ -159,7 +159,7 @@ def inline_logins(config: Config) -> tuple[dict[str, dict[str, str]], dict[str, 
         if login is None:
             continue
         try:
-            "".join(login.values()).encode("utf-8")
+            (login["Username"] + login["Secret"]).encode()
         except UnicodeEncodeError:
             kept[key] = f"it holds an unpaired surrogate escape, {_UNCARRIED}"
             continue
@@ -174,7 +174,7 @@ def inline_entry(login: dict[str, str]) -> dict[str, str]:
     if login["Username"] == IDENTITY_TOKEN_USERNAME:
         return {"identitytoken": login["Secret"]}
     pair = f"{login['Username']}:{login['Secret']}".encode()
-    return {"auth": base64.b64encode(pair).decode("ascii")}
+    return {"auth": base64.b64encode(pair).decode()}
 
 
 def masked(config: Config) -> Config:

@@ -4,6 +4,8 @@ credHelpers keys containers/image needs."""
 from __future__ import annotations
 
 import base64
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -183,3 +185,301 @@ def test_a_config_json_it_could_not_read_back_is_never_written(
     assert "\n" not in str(refused.value)
     assert path.read_text() == '{"psFormat": "x"}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+@pytest.mark.parametrize(
+    ("docker_config", "path"),
+    [
+        ("/etc/dc", "/etc/dc/config.json"),
+        ("relative/dir", "relative/dir/config.json"),
+        ("", "/home/u/.docker/config.json"),  # docker treats an empty DOCKER_CONFIG as unset
+        (None, "/home/u/.docker/config.json"),
+    ],
+)
+def test_config_path_is_where_docker_reads_it(
+    docker_config: str | None, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", "/home/u")
+    if docker_config is None:
+        monkeypatch.delenv("DOCKER_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("DOCKER_CONFIG", docker_config)
+    assert dockerconfig.config_path() == path
+
+
+@pytest.mark.parametrize(
+    ("content", "config"),
+    [
+        (None, {}),  # no file: nothing configured yet
+        (b"", {}),
+        (b" \n\t", {}),
+        (b'{"credsStore": "pass"}', {"credsStore": "pass"}),
+        (b'\n {"auths": {}} \n', {"auths": {}}),
+    ],
+)
+def test_load(tmp_path: Path, content: bytes | None, config: dict[str, object]) -> None:
+    path = tmp_path / "config.json"
+    if content is not None:
+        path.write_bytes(content)
+    assert dockerconfig.load(str(path)) == config
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"[1, 2]", "{path} does not hold a JSON object; fix it first"),
+        (b'"text"', "{path} does not hold a JSON object; fix it first"),
+        (b"null", "{path} does not hold a JSON object; fix it first"),
+        (b"{not json", "{path} is not valid JSON; fix it, then run this again"),
+        (b"\xff\xfe{}", "{path} is not valid JSON; fix it, then run this again"),
+        (b"{}" + b" " * 63, "{path} is larger than 64 bytes"),
+    ],
+)
+def test_load_names_a_config_json_it_cannot_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, error: str
+) -> None:
+    """A file that is not docker's is one line naming it, never a reset to {}: configure would
+    otherwise write over the user's file."""
+    path = tmp_path / "config.json"
+    path.write_bytes(content)
+    monkeypatch.setattr(dockerconfig, "CONFIG_CAP", 64)
+    with pytest.raises(HelperError) as refused:
+        dockerconfig.load(str(path))
+    assert str(refused.value) == error.format(path=path)
+    assert path.read_bytes() == content
+
+
+def test_load_reads_a_config_json_of_exactly_its_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_bytes(b"{}" + b" " * 62)
+    monkeypatch.setattr(dockerconfig, "CONFIG_CAP", 64)
+    assert dockerconfig.load(str(path)) == {}
+
+
+def test_config_cap_is_16_mib() -> None:
+    assert dockerconfig.CONFIG_CAP == 16 * 1024 * 1024
+
+
+def test_render_is_tab_indented_with_a_final_newline_as_docker_writes_it() -> None:
+    config = {"auths": {"r.example": {"auth": "eDp5"}}, "credsStore": "codespaces"}
+    assert dockerconfig.render(config) == (
+        '{\n\t"auths": {\n\t\t"r.example": {\n\t\t\t"auth": "eDp5"\n\t\t}\n\t},\n'
+        '\t"credsStore": "codespaces"\n}\n'
+    )
+
+
+NEW_CONFIG = {"credsStore": "codespaces"}
+NEW_TEXT = '{\n\t"credsStore": "codespaces"\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("before", "backup"),
+    [
+        (None, None),  # no file: created, nothing to back up
+        (b"", b""),
+        (b'{"psFormat": "x"}', b'{"psFormat": "x"}'),
+    ],
+)
+def test_write_keeps_the_old_file_as_the_backup(
+    tmp_path: Path, before: bytes | None, backup: bytes | None
+) -> None:
+    path = tmp_path / "config.json"
+    if before is not None:
+        path.write_bytes(before)
+    made = dockerconfig.write(str(path), NEW_CONFIG)
+    assert path.read_text() == NEW_TEXT
+    if backup is None:
+        assert made is None
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+    else:
+        assert made == f"{path}.bak"
+        assert Path(made).read_bytes() == backup
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "config.json.bak"]
+
+
+@pytest.mark.parametrize("layout", ["linked file", "linked directory"])
+def test_write_goes_through_links_and_leaves_them_links(tmp_path: Path, layout: str) -> None:
+    """In a codespace ~/.docker is a link into the persisted share: a file written in the
+    link's place would be lost when the codespace stops."""
+    target = tmp_path / "persisted" / ".docker"
+    target.mkdir(parents=True)
+    (target / "config.json").write_text('{"psFormat": "x"}')
+    home = tmp_path / "home" / ".docker"
+    home.parent.mkdir()
+    if layout == "linked file":
+        home.mkdir()
+        (home / "config.json").symlink_to(target / "config.json")
+    else:
+        home.symlink_to(target)
+    made = dockerconfig.write(str(home / "config.json"), NEW_CONFIG)
+    assert made == str((target / "config.json.bak").resolve())
+    assert (target / "config.json").read_text() == NEW_TEXT
+    assert (target / "config.json.bak").read_text() == '{"psFormat": "x"}'
+    assert sorted(p.name for p in target.iterdir()) == ["config.json", "config.json.bak"]
+    link = home / "config.json" if layout == "linked file" else home
+    assert link.is_symlink()
+
+
+def test_write_creates_a_missing_directory_private(tmp_path: Path) -> None:
+    path = tmp_path / ".docker" / "config.json"
+    umask = os.umask(0o022)
+    try:
+        assert dockerconfig.write(str(path), NEW_CONFIG) is None
+    finally:
+        os.umask(umask)
+    assert path.read_text() == NEW_TEXT
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_write_names_a_directory_it_cannot_make(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "file" / ".docker" / "config.json"
+    with pytest.raises(HelperError) as refused:
+        dockerconfig.write(str(path), NEW_CONFIG)
+    assert str(refused.value) == f"cannot write {path}: Not a directory"
+
+
+@pytest.mark.parametrize(("slack", "written"), [(0, True), (-1, False)])
+def test_write_refuses_one_byte_past_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack: int, written: bool
+) -> None:
+    path = tmp_path / "config.json"
+    monkeypatch.setattr(dockerconfig, "CONFIG_CAP", len(NEW_TEXT) + slack)
+    if written:
+        dockerconfig.write(str(path), NEW_CONFIG)
+        assert path.read_text() == NEW_TEXT
+    else:
+        with pytest.raises(HelperError, match="it is left as it was"):
+            dockerconfig.write(str(path), NEW_CONFIG)
+        assert not path.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+@pytest.mark.parametrize("exists", [True, False])
+def test_write_keeps_the_owner(tmp_path: Path, exists: bool) -> None:
+    """Root wiring a user's config.json must not leave the user unable to `docker login`: the
+    file and its backup keep the old file's owner, a new file takes its directory's."""
+    directory = tmp_path / ".docker"
+    directory.mkdir()
+    os.chown(directory, 4321, 4322)
+    path = directory / "config.json"
+    if exists:
+        path.write_text("{}")
+        os.chown(path, 4323, 4324)
+    dockerconfig.write(str(path), NEW_CONFIG)
+    owner = (4323, 4324) if exists else (4321, 4322)
+    for written in [path, directory / "config.json.bak"] if exists else [path]:
+        assert (written.stat().st_uid, written.stat().st_gid) == owner, written
+
+
+@pytest.mark.parametrize(
+    ("server", "entry", "kept"),
+    [
+        ("r.example@evil", {"auth": auth("u:p")}, []),  # no registry's key
+        ("r.example", "not an object", []),
+        ("r.example", {}, []),
+        ("r.example", {"auth": "dTpw\u00e9dw=="}, []),  # not ASCII
+        ("r.example", {"auth": "dTp\udfffwdw=="}, []),  # not ASCII, and no UTF-8 either
+        ("r.example", {"auth": "not base64!"}, []),
+        ("r.example", {"auth": auth("no-colon")}, []),
+        ("r.example", {"auth": raw_auth(b"u:\xff")}, ["r.example"]),
+        ("r.example", {"username": "u", "password": "p\ud800"}, ["r.example"]),
+    ],
+)
+def test_an_entry_passed_over_never_stops_the_rest(
+    server: str, entry: object, kept: list[str]
+) -> None:
+    config = {"auths": {server: entry, "z.example": {"auth": auth("u:p")}}}
+    found, why = dockerconfig.inline_logins(config)
+    assert found == {"z.example": {"Username": "u", "Secret": "p"}}
+    assert list(why) == kept
+
+
+@pytest.mark.parametrize("config", [{}, {"auths": None}, {"auths": ["r.example"]}, {"auths": "r"}])
+def test_auths_that_is_no_object_holds_no_login(config: dict[str, object]) -> None:
+    assert dockerconfig.inline_logins(config) == ({}, {})
+
+
+@pytest.mark.parametrize(
+    ("login", "entry"),
+    [
+        ({"Username": "u", "Secret": "p:q"}, {"auth": "dTpwOnE="}),
+        ({"Username": "\u00e9", "Secret": "\u00fc"}, {"auth": "w6k6w7w="}),  # UTF-8, as docker
+        ({"Username": "<token>", "Secret": "id-token"}, {"identitytoken": "id-token"}),
+    ],
+)
+def test_inline_entry_is_what_docker_writes(login: dict[str, str], entry: dict[str, str]) -> None:
+    assert dockerconfig.inline_entry(login) == entry
+
+
+def test_masked_hides_exactly_the_secrets() -> None:
+    config = {
+        "auths": {
+            "a": {"Auth": "s1", "email": "e", "IdentityToken": "s2", "x": {"auth": "kept"}},
+            "b": "not an object",
+            "c": {"password": "s3", "registrytoken": "s4", "username": "u"},
+        },
+        "AUTHS": ["not an object"],
+        "httpHeaders": {"Authorization": "s5"},
+        "HttpHeaders": "not an object",
+        "Proxies": {"default": {"httpProxy": "http://u:s6@p:1"}},
+        "credsStore": "pass",
+    }
+    assert dockerconfig.masked(config) == {
+        "auths": {
+            "a": {
+                "Auth": "<hidden>",
+                "email": "e",
+                "IdentityToken": "<hidden>",
+                "x": {"auth": "kept"},
+            },
+            "b": "not an object",
+            "c": {"password": "<hidden>", "registrytoken": "<hidden>", "username": "u"},
+        },
+        "AUTHS": ["not an object"],
+        "httpHeaders": {"Authorization": "<hidden>"},
+        "HttpHeaders": "not an object",
+        "Proxies": {"default": {"httpProxy": "http://<hidden>@p:1"}},
+        "credsStore": "pass",
+    }
+
+
+@pytest.mark.parametrize(
+    ("proxy", "shown"),
+    [
+        ("http://u:p@proxy:3128", "http://<hidden>@proxy:3128"),
+        ("u:p@proxy:3128/path", "<hidden>@proxy:3128/path"),
+        ("socks5://a@b:c@proxy:1080", "socks5://<hidden>@proxy:1080"),  # the last @ ends it
+        ("http://u:p@proxy/r?next=https://x", "http://<hidden>@proxy/r?next=https://x"),
+        ("http://proxy:3128/a@b", "http://proxy:3128/a@b"),  # an @ in the path is no userinfo
+        ("localhost,127.0.0.1", "localhost,127.0.0.1"),
+        (["http://u:p@p:1/", "plain"], ["http://<hidden>@p:1/", "plain"]),
+        ({"deeper": ["http://u:p@p:1"]}, {"deeper": ["http://<hidden>@p:1"]}),
+        (7, 7),
+        (None, None),
+    ],
+)
+def test_masked_hides_the_userinfo_of_proxy_urls(proxy: object, shown: object) -> None:
+    masked = dockerconfig.masked({"proxies": {"default": {"httpProxy": proxy}}})
+    assert masked == {"proxies": {"default": {"httpProxy": shown}}}
+
+
+def test_credential_helper_asks_as_docker_unless_told() -> None:
+    """docker, the caller that does not say, honours credsStore."""
+    assert dockerconfig.credential_helper(CONFIG, "quay.io") == "desktop"
+
+
+@pytest.mark.parametrize(
+    ("registries", "keys"),
+    [
+        ([], []),
+        (["ghcr.io", "ghcr.io"], ["ghcr.io"]),
+        (["https://index.docker.io/v1/"], ["https://index.docker.io/v1/", "docker.io"]),
+        (["https://index.docker.io/v1/refresh-token", "ghcr.io"], ["ghcr.io"]),
+        (["GHCR.io", "quay.io"], ["quay.io"]),  # not a docker key: no entry docker would read
+    ],
+)
+def test_helper_keys_table(registries: list[str], keys: list[str]) -> None:
+    assert dockerconfig.helper_keys(registries) == keys

@@ -1,6 +1,6 @@
-"""settings.py: one reader for every boolean setting (1/true/yes/on is on; unset, empty,
-0/false/no/off is off; case-insensitive; anything else is said once and taken as off), and
-the directories, computed without platformdirs but agreeing with it."""
+"""settings.py: the directories, computed without platformdirs on Linux but agreeing with it;
+and every boolean variable of the helper read the same way, end to end (the reader itself is
+log.py's, held in test_log.py)."""
 
 from __future__ import annotations
 
@@ -14,46 +14,9 @@ import pytest
 from beds.aws import FakeECR, endpoint_env
 from beds.client import run_helper
 from beds.environment import add_secret
-from docker_credential_codespaces import log, settings
+from docker_credential_codespaces import settings
 from docker_credential_codespaces.files import UnsafeDirectory
 from docker_credential_codespaces.wire import HelperError
-
-NAME = "DOCKER_CREDENTIAL_CODESPACES_TEST_FLAG"
-ON = ["1", "true", "TRUE", "True", "yes", "YES", "on", "On", " on "]
-OFF = ["", "0", "false", "FALSE", "no", "No", "off", "OFF", " 0 "]
-
-
-@pytest.mark.parametrize("value", ON)
-def test_on(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv(NAME, value)
-    assert log.flag(NAME) is True
-
-
-@pytest.mark.parametrize("value", [*OFF, None])
-def test_off(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str | None
-) -> None:
-    if value is None:
-        monkeypatch.delenv(NAME, raising=False)
-    else:
-        monkeypatch.setenv(NAME, value)
-    assert log.flag(NAME) is False
-    assert capsys.readouterr().err == ""
-
-
-@pytest.mark.parametrize("value", ["maybe", "2", "enabled", "y"])
-def test_anything_else_is_said_once_and_off(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
-) -> None:
-    monkeypatch.setattr(log, "_warned", set())
-    monkeypatch.setenv(NAME, value)
-    assert log.flag(NAME) is False
-    assert log.flag(NAME) is False
-    assert capsys.readouterr().err == (
-        f"docker-credential-codespaces: {NAME} is not 1/true/yes/on or 0/false/no/off; "
-        "taken as off\n"
-    )
-
 
 # --- directories ------------------------------------------------------------------------------
 
@@ -201,6 +164,92 @@ def test_no_home(use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.cache_dir() is None
     with pytest.raises(HelperError, match="DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"):
         settings.store_dir()
+
+
+# The rule spelt out, platformdirs aside (it is an oracle only from 4.14): an absolute XDG home,
+# else the home's `.local/share` and `.cache`, the home's trailing slashes dropped and nothing
+# else of it (a home of `/` gives `/.local/share`, never `//.local/share`).
+@pytest.mark.parametrize(
+    ("xdg", "home", "data", "cache"),
+    [
+        (None, "/custom/home", "/custom/home/.local/share", "/custom/home/.cache"),
+        (None, "/custom/home//", "/custom/home/.local/share", "/custom/home/.cache"),
+        (None, "/", "/.local/share", "/.cache"),
+        (None, "/home/MAX", "/home/MAX/.local/share", "/home/MAX/.cache"),
+        (None, "/home/u ", "/home/u /.local/share", "/home/u /.cache"),
+        ("", "/custom/home", "/custom/home/.local/share", "/custom/home/.cache"),
+        ("relative/base", "/", "/.local/share", "/.cache"),
+        ("/custom/base", "/custom/home", "/custom/base", "/custom/base"),
+        ("/custom/base/", "/", "/custom/base", "/custom/base"),
+    ],
+)
+def test_the_xdg_rule(
+    use_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    xdg: str | None,
+    home: str,
+    data: str,
+    cache: str,
+) -> None:
+    monkeypatch.setenv("HOME", home)
+    for variable in ("XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        if xdg is None:
+            monkeypatch.delenv(variable)
+        else:
+            monkeypatch.setenv(variable, xdg)
+    assert (settings.user_data_dir(), settings.user_cache_dir()) == (
+        f"{data}/{APP}",
+        f"{cache}/{APP}",
+    )
+
+
+@pytest.mark.parametrize("kind", ["data", "cache"])
+def test_other_platforms_ask_platformdirs_for_no_author_folder(
+    monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Off Linux the answer is platformdirs' own, for this program with `appauthor=False`: on
+    Windows any other author puts the program's folder in a folder of that author's name."""
+    asked: list[tuple[str | None, str | bool | None]] = []
+
+    def answer(appname: str | None = None, appauthor: str | bool | None = None) -> str:
+        asked.append((appname, appauthor))
+        return "C:\\Users\\u\\AppData\\Local\\" + str(appname)
+
+    monkeypatch.setattr(platformdirs, f"user_{kind}_dir", answer)
+    monkeypatch.setattr(settings.sys, "platform", "win32")
+    directory = getattr(settings, f"user_{kind}_dir")()
+    assert (directory, asked) == (f"C:\\Users\\u\\AppData\\Local\\{APP}", [(APP, False)])
+
+
+DIRECTORIES = [
+    ("store_dir", "DOCKER_CREDENTIAL_CODESPACES_STORE_DIR", "XDG_DATA_HOME"),
+    ("cache_dir", "DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR", "XDG_CACHE_HOME"),
+]
+
+
+@pytest.mark.parametrize("repair", [None, True, False])  # None: not passed, the default
+@pytest.mark.parametrize("named", [False, True])
+@pytest.mark.parametrize(("function", "setting", "xdg"), DIRECTORIES)
+def test_the_directory_and_whether_it_is_repaired(
+    use_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    function: str,
+    setting: str,
+    xdg: str,
+    named: bool,
+    repair: bool | None,
+) -> None:
+    """The helper's own directory under its XDG home, or the one a setting names (and which is
+    then the user's), repaired unless the caller (doctor) only reads."""
+    if named:
+        monkeypatch.setenv(setting, "/named/directory")
+    directory = getattr(settings, function)(*(() if repair is None else (repair,)))
+    assert directory is not None
+    assert (directory.path, directory.setting, directory.repair) == (
+        "/named/directory" if named else f"{use_env[xdg]}/{APP}",
+        setting if named else None,
+        repair is not False,
+    )
 
 
 # --- every boolean variable of the helper reads the same way, end to end ---------------------

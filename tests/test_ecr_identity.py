@@ -127,8 +127,8 @@ def test_cache_file_that_is_not_ours_is_rebuilt(data: bytes) -> None:
 
 def test_cache_key_follows_every_part_of_the_identity() -> None:
     assert ECR is not None
-    base = ecr.AwsIdentity(ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "s")
-    rotated = ecr.AwsIdentity(ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "t")
+    base = ecr.AwsIdentity(ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "s", prefix="ECR")
+    rotated = ecr.AwsIdentity(ecr.ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "t", prefix="ECR")
     other = ecr.registry("123456789012.dkr.ecr.eu-west-2.amazonaws.com")
     assert other is not None
     keys = {
@@ -149,3 +149,38 @@ def test_the_prefix_names_the_variables_and_is_no_part_of_the_key() -> None:
     assert one.variable("_CONTAINER_REGISTRY_USER") == "ONE_CONTAINER_REGISTRY_USER"
     assert one.parts() == two.parts()
     assert cache.cache_key(one, ECR) == cache.cache_key(two, ECR)
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "extra", "kind"),
+    [
+        (K, "s", {}, ecr.ACCESS_KEY),
+        (T, "s", {"SESSION_TOKEN": "st"}, ecr.TEMPORARY_KEY),
+        (K, "s", {"ROLE_ARN": "arn:r"}, ecr.ROLE),
+        ("", "", {"PROFILE": "dev"}, ecr.PROFILE),
+        ("AWS", "tok", {}, ecr.TOKEN),
+    ],
+)
+def test_every_kind_of_identity_names_its_triple_s_variables(
+    user: str, password: str, extra: dict[str, str], kind: str
+) -> None:
+    found = ecr.identity("TWO", user, password, ECR, companions(**extra))
+    assert found is not None and found.kind == kind
+    assert found.variable("_CONTAINER_REGISTRY_SERVER") == "TWO_CONTAINER_REGISTRY_SERVER"
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "expected"),
+    [
+        # Only a triple with neither USER nor PASSWORD is a profile's: one of the two alone,
+        # empty once trimmed, leaves a key (or token) that AWS will refuse.
+        (" \n", "s", (ecr.ACCESS_KEY, "", "s", "", "", "", "", "")),
+        (K, "\r\n", (ecr.ACCESS_KEY, K, "", "", "", "", "", "")),
+        ("AWS", " ", (ecr.TOKEN, "", "", "", "", "", "", "")),
+    ],
+)
+def test_one_part_of_white_space_is_no_profile(
+    user: str, password: str, expected: tuple[str, ...]
+) -> None:
+    found = ecr.identity("ECR", user, password, ECR, companions())
+    assert found is not None and found.parts() == expected

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
 
 import pytest
 
+from docker_credential_codespaces.constants import ECR_CLOCK_SKEW, ECR_MAX_LIFETIME
 from docker_credential_codespaces.ecr.token import Token, ready_token
 
 H = 3600.0
@@ -67,3 +69,69 @@ def ready(payload: object) -> str:
 def test_ready_token_expiry(password: str, expires_at: float | None) -> None:
     token = ready_token(password)
     assert (token.expires_at if token is not None else None) == expires_at
+
+
+SKEW, LIFE = ECR_CLOCK_SKEW, ECR_MAX_LIFETIME
+
+
+@pytest.mark.parametrize(
+    ("fetched_at", "good"),
+    [
+        (NOW, True),  # just fetched
+        (NOW + SKEW, True),  # dated ahead of this clock, by no more than clocks differ
+        (NOW + SKEW + 1, False),  # beyond that: the clock went back, or not this helper's file
+        (NOW + 11 * H, False),
+    ],
+)
+def test_a_token_fetched_in_the_future(fetched_at: float, good: bool) -> None:
+    """However long it has left: twelve hours from now here."""
+    assert Token("p", NOW + 12 * H, fetched_at).good(NOW) is good
+
+
+# The first second after 9999-12-31, which no four-digit year shows.
+LATEST = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()) + 1
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "fetched_at", "plausible"),
+    [
+        (NOW + 12 * H, NOW, True),
+        (NOW + 12 * H, None, True),  # a USER=AWS token's
+        (NOW - H, NOW, True),  # expired before it was fetched: plausible, and not good
+        (NOW + LIFE, NOW, True),
+        (NOW + LIFE + 1, NOW, False),
+        (1.0, 1.0, True),  # the first second of 1970, then each bound of a date
+        (0.0, 1.0, False),
+        (1.0, 0.0, False),
+        (LATEST - 1, LATEST - 1, True),
+        (LATEST, LATEST - 1, False),
+        (LATEST - 1, LATEST, False),
+        (LATEST, None, False),
+        (-1.0, None, False),
+    ],
+)
+def test_plausible_times(expires_at: float, fetched_at: float | None, plausible: bool) -> None:
+    assert Token("p", expires_at, fetched_at).plausible() is plausible
+
+
+@pytest.mark.parametrize(
+    ("expiration", "expires_at"),
+    [
+        (1, 1.0),
+        (LATEST - 1, LATEST - 1.0),
+        (LATEST, None),
+        (-1, None),
+        (float("nan"), None),  # JSON as Python writes and reads it: NaN and Infinity
+        (float("inf"), None),
+        (10**400, None),  # an integer no float can hold is no date either, and no traceback
+    ],
+)
+def test_the_bounds_of_a_ready_token_s_expiry(expiration: float, expires_at: float | None) -> None:
+    """A USER=AWS token's expiry is read by the rule of every token (Token.plausible)."""
+    password = ready({"payload": "x", "expiration": expiration})
+    token = ready_token(password)
+    if expires_at is None:
+        assert token is None
+    else:
+        assert token is not None
+        assert (token.password, token.expires_at, token.fetched_at) == (password, expires_at, None)

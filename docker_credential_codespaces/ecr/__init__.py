@@ -107,9 +107,7 @@ def registry(key: str) -> EcrRegistry | None:
     service = f"{labels[1]}.{labels[2]}" if labels[1] == "dkr" else labels[1]
     if service not in ECR_SERVICE_LABELS:
         return None
-    rest = labels[3:] if labels[1] == "dkr" else labels[2:]
-    if len(rest) < 2:
-        return None
+    rest = labels[3:] if labels[1] == "dkr" else labels[2:]  # five labels leave two here
     region, domain = rest[0], ".".join(rest[1:])
     partition = ECR_DOMAINS.get(domain)
     if partition is None or not _valid_region(region):
@@ -176,7 +174,8 @@ class AwsIdentity:
         external_id: str = "",
         session_name: str = "",
         profile: str = "",
-        prefix: str = "",
+        *,
+        prefix: str,
         token: str = "",
     ) -> None:
         self.kind = kind

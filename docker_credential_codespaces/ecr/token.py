@@ -38,7 +38,8 @@ class Token:
         """Whether its times can be those of a token AWS issued: finite dates a clock can show,
         and a life no longer than ECR_MAX_LIFETIME. A cache file that fails this is corrupt,
         and so is an answer: `inf`, NaN or a date years away must never read as "good for
-        years". (One that expired before it was fetched is plausible, and not good.)"""
+        years". (One that expired before it was fetched is plausible, and not good.) A USER=AWS
+        token that fails it has no expiry anybody can read, and is passed through unchecked."""
         fetched_at = self.expires_at if self.fetched_at is None else self.fetched_at
         dates = 0 < self.expires_at < LATEST_EXPIRATION and 0 < fetched_at < LATEST_EXPIRATION
         return dates and self.expires_at - fetched_at <= ECR_MAX_LIFETIME
@@ -82,6 +83,5 @@ def ready_token(password: str) -> Token | None:
         return None
     if isinstance(expiration, bool) or not isinstance(expiration, (int, float)):
         return None
-    if not 0 < expiration < LATEST_EXPIRATION:  # nan, inf, or no date a clock can show
-        return None
-    return Token(password, float(expiration))
+    token = Token(password, expiration)
+    return token if token.plausible() else None  # nan, inf, or no date a clock can show

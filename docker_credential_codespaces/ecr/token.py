@@ -77,7 +77,7 @@ def ready_token(password: str) -> Token | None:
     from binascii import Error, a2b_base64
 
     try:
-        document = json.loads(a2b_base64(password.encode("ascii") + b"=="))
+        document = json.loads(a2b_base64(password + "=="))  # ValueError if not ASCII
         expiration = document["expiration"]
     except (Error, ValueError, TypeError, KeyError, RecursionError):
         return None

@@ -87,6 +87,8 @@ RULES: dict[str, Rule] = {
     "settings": Rule("settings.py", ("tests/test_settings.py",)),
     "log": Rule("log.py", ("tests/test_log.py",)),
     "loopback": Rule("probe.py", ("tests/test_probe.py",), ("is_loopback",)),
+    "ecr": Rule("ecr/__init__.py", ("tests/test_ecr_hosts.py", "tests/test_ecr_identity.py")),
+    "ecr-token": Rule("ecr/token.py", ("tests/test_token.py",)),
 }
 
 

@@ -178,10 +178,10 @@ def test_the_secrets_file_splits_at_the_first_equals_and_keeps_padding(
         (b"YQ===", None),
         (b"Y===", None),
         (b"YQ==YQ==", None),
-        (b"XXXX", b"]u\xd7"),  # the letters of the alphabet at the end are not padding
+        (b"XXXX", b"]u\xd7"),  # an X at the end is data, never taken for padding
         (b"YWJj=", None),  # a length that is no multiple of 4, however little padding
         (b"YWJjZA===", None),
-        (b"YQ======", None),  # four too many, which a2b_base64 alone would take
+        (b"YQ======", None),  # four "=" too many, which a2b_base64 alone would take
     ],
 )
 def test_base64_is_read_strictly_on_every_python(value: bytes, decoded: bytes | None) -> None:
@@ -872,7 +872,7 @@ ODD = "\udcffS"
             None,
             {"quay.io": plain("quay.io", "X", "quay.io", "u", "new")},
             [],
-            id="the-environment-moved-the-server-all",
+            id="the-environment-moved-the-server-whole-scan",
         ),
         pytest.param(
             {},

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 
 # The secrets file holds every secret of the codespace; a few MiB is far beyond a real one.
 SECRETS_FILE_CAP = 4 * 1024 * 1024
+# How it is opened (as files.read_regular opens files): read only; without blocking, so a
+# FIFO in its place never hangs docker; never made the controlling terminal, should a
+# terminal be put in its place; and never inherited by a program started meanwhile.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 # Names the secrets file is read for: the triple's, and its AWS companions'.
 _SUFFIXES = (SECRET_SERVER, SECRET_USER, SECRET_PASSWORD, *SECRET_AWS_COMPANIONS)
 _ENCODING = sys.getfilesystemencoding()
@@ -295,13 +299,14 @@ def read_file(
             continue
         decoded = strict_base64(value.strip())
         try:
-            if decoded is None:
-                raise ValueError("not base64")
-            found[text] = decoded.decode("utf-8")
-        except ValueError:  # UnicodeDecodeError is one too
-            debug(f"{text} in the secrets file is not base64 of UTF-8 text; ignoring it")
-            if damaged is not None:
-                damaged.append((text, _why_undecodable(value.strip())))
+            if decoded is not None:
+                found[text] = decoded.decode("utf-8")
+                continue
+        except UnicodeDecodeError:
+            pass
+        debug(f"{text} in the secrets file is not base64 of UTF-8 text; ignoring it")
+        if damaged is not None:
+            damaged.append((text, _why_undecodable(value.strip())))
     return found
 
 
@@ -340,7 +345,7 @@ def _read_regular(path: str) -> bytes:
     As files.read_regular, but a `get` reads this file in every codespace, and that module
     costs more to import than the whole read: only `os` and `stat` (loaded by `os`) are used.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    fd = os.open(path, _OPEN_FLAGS)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError("not a regular file")
@@ -424,9 +429,11 @@ class Secrets(Source):
 
     def delete(self, server_url: str) -> None:
         """`docker logout` from a secret-covered ECR registry drops its cached token; the
-        secret itself is the user's to remove, so there is nothing else here to forget."""
+        secret itself is the user's to remove, so there is nothing else here to forget.
+        (Forgetting removes the token's files by name: the cache directory is neither read
+        nor mended, so `repair` has nothing to say here.)"""
         triple = self._covering(server_url)
-        token = registry_token(triple, self.repair) if triple is not None else None
+        token = registry_token(triple) if triple is not None else None
         if token is None:
             raise Declined
         token.forget()

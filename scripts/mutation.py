@@ -82,7 +82,7 @@ class Rule:
 RULES: dict[str, Rule] = {
     "servers": Rule("servers.py", ("tests/test_servers.py",)),
     "wire": Rule("wire.py", ("tests/test_wire.py", "tests/test_chain.py")),
-    "secrets": Rule("secrets.py", ("tests/test_secrets.py", "tests/test_chain.py")),
+    "secrets": Rule("secrets.py", ("tests/test_secrets.py",)),
     "dockerconfig": Rule("dockerconfig.py", ("tests/test_dockerconfig.py",)),
     "settings": Rule("settings.py", ("tests/test_settings.py",)),
     "log": Rule("log.py", ("tests/test_log.py",)),

@@ -8,14 +8,19 @@ import base64
 import json
 import os
 import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from beds.client import run_helper
 from beds.environment import add_secret, write_secrets_file
 from docker_credential_codespaces import secrets
-from docker_credential_codespaces.ecr.cache import cache_key, open_cache
+from docker_credential_codespaces.ecr.answer import RegistryToken
+from docker_credential_codespaces.ecr.cache import Outcome, cache_key, open_cache
 from docker_credential_codespaces.ecr.token import Token
 from docker_credential_codespaces.secrets import (
     INCOMPLETE,
@@ -24,8 +29,9 @@ from docker_credential_codespaces.secrets import (
     SHADOWED,
     scan,
 )
-from docker_credential_codespaces.servers import docker_key
-from docker_credential_codespaces.wire import Credential, Declined
+from docker_credential_codespaces.servers import docker_key, host_part
+from docker_credential_codespaces.settings import cache_dir
+from docker_credential_codespaces.wire import Credential, Declined, HelperError
 
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -172,6 +178,10 @@ def test_the_secrets_file_splits_at_the_first_equals_and_keeps_padding(
         (b"YQ===", None),
         (b"Y===", None),
         (b"YQ==YQ==", None),
+        (b"XXXX", b"]u\xd7"),  # an X at the end is data, never taken for padding
+        (b"YWJj=", None),  # a length that is no multiple of 4, however little padding
+        (b"YWJjZA===", None),
+        (b"YQ======", None),  # four "=" too many, which a2b_base64 alone would take
     ],
 )
 def test_base64_is_read_strictly_on_every_python(value: bytes, decoded: bytes | None) -> None:
@@ -557,6 +567,34 @@ V = "_CONTAINER_REGISTRY_"
             [("N", secrets.NO_HOST, f"N{V}SERVER does not name a registry host", None)],
             id="asked-for-one-key",
         ),
+        pytest.param(
+            {
+                f"G{V}SERVER": "ghcr.io",
+                f"G{V}USER": "u",
+                f"G{V}PASSWORD": "p",
+                f"X{V}SERVER": "u@quay.io",
+                f"X{V}USER": "u",
+                f"X{V}PASSWORD": "p",
+            },
+            "ghcr.io",
+            {"ghcr.io": ("ghcr.io", "G", "ghcr.io", "u", "p", None, None, None, "u")},
+            [],
+            id="a-broken-triple-for-another-host-is-not-this-get's",
+        ),
+        pytest.param(
+            {
+                f"{V}SERVER": "ghcr.io",
+                f"{V}USER": "u",
+                f"{V}PASSWORD": "p",
+                f"G{V}SERVER": "ghcr.io",
+                f"G{V}USER": "u",
+                f"G{V}PASSWORD": "p",
+            },
+            None,
+            {"ghcr.io": ("ghcr.io", "G", "ghcr.io", "u", "p", None, None, None, "u")},
+            [],
+            id="no-prefix-is-no-triple",
+        ),
     ],
 )
 def test_the_records_of_a_scan(
@@ -698,6 +736,29 @@ def test_which_triples_hold_a_registry_token(
             {"A_CONTAINER_REGISTRY_AWS_PROFILE": "dev"},
             [],
         ),
+        (
+            b"A_CONTAINER_REGISTRY_USER=YWI\n",  # one "=" cut off, not three
+            {},
+            [("A_CONTAINER_REGISTRY_USER", secrets.PADDING_CUT)],
+        ),
+        (b"A_CONTAINER_REGISTRY_NOTE=dQ==\n", {}, []),  # the mark without a suffix
+        (b"DB_USER=dQ==\nDB_PASSWORD=!!\n", {}, []),  # a suffix without the mark
+        # Each line on its own: none that is passed over, or read, ends the reading.
+        (
+            b"\xff=x\nOTHER=dQ==\nA\nA_CONTAINER_REGISTRY_USER=dQ==\n"
+            b"A_CONTAINER_REGISTRY_PASSWORD=cA==\n",
+            {"A_CONTAINER_REGISTRY_USER": "u", "A_CONTAINER_REGISTRY_PASSWORD": "p"},
+            [],
+        ),
+        (
+            b"A_CONTAINER_REGISTRY_USER=/w==\nA_CONTAINER_REGISTRY_SERVER=!\n"
+            b"A_CONTAINER_REGISTRY_PASSWORD=cA==\n",
+            {"A_CONTAINER_REGISTRY_PASSWORD": "p"},
+            [
+                ("A_CONTAINER_REGISTRY_USER", secrets.UNDECODABLE),
+                ("A_CONTAINER_REGISTRY_SERVER", secrets.UNDECODABLE),
+            ],
+        ),
     ],
 )
 def test_the_secrets_file_line_by_line(
@@ -724,3 +785,428 @@ def test_a_secrets_file_that_is_no_file_or_too_large_is_passed_over(tmp_path: Pa
     exact.write_bytes(line + b"#" * (secrets.SECRETS_FILE_CAP - len(line)))
     assert secrets.read_file(str(exact)) == {"A_CONTAINER_REGISTRY_USER": "u"}
     assert secrets.read_file(str(exact), lambda name: name == "OTHER") == {}
+
+
+# --- the secrets file and the environment together, in process: what the scan is given
+
+
+def put_secrets_file(
+    monkeypatch: pytest.MonkeyPatch, path: Path, variables: dict[str, str]
+) -> None:
+    write_secrets_file(path, variables)
+    monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE", str(path))
+
+
+def plain(key: str, prefix: str, server: str, user: str, password: str) -> tuple[object, ...]:
+    """An answer as `records` gives it, for a triple that holds no AWS credential."""
+    return (key, prefix, server, user, password, None, None, None, user)
+
+
+FILE_TRIPLE = {f"FILE{V}SERVER": "f.example", f"FILE{V}USER": "u", f"FILE{V}PASSWORD": "p"}
+MOVED = {f"X{V}SERVER": "ghcr.io", f"X{V}USER": "u", f"X{V}PASSWORD": "old"}
+# A name that is not UTF-8 (os.environ holds it surrogate-escaped) still names a triple.
+ODD = "\udcffS"
+
+
+@pytest.mark.parametrize(
+    ("in_file", "in_environment", "key", "answers", "passed"),
+    [
+        pytest.param(
+            FILE_TRIPLE,
+            {},
+            None,
+            {"f.example": plain("f.example", "FILE", "f.example", "u", "p")},
+            [],
+            id="file",
+        ),
+        pytest.param(
+            FILE_TRIPLE,
+            {},
+            "f.example",
+            {"f.example": plain("f.example", "FILE", "f.example", "u", "p")},
+            [],
+            id="file-asked",
+        ),
+        pytest.param(
+            {f"ORPHAN{V}USER": "u", f"ORPHAN{V}PASSWORD": "p"},
+            {},
+            None,
+            {},
+            [
+                (
+                    "ORPHAN",
+                    secrets.INCOMPLETE,
+                    f"ORPHAN{V}SERVER is not set, so the ORPHAN triple is not used",
+                    None,
+                )
+            ],
+            id="file-orphan",
+        ),
+        pytest.param(
+            {f"E{V}SERVER": "e.example"},
+            {f"E{V}USER": "u", f"E{V}PASSWORD": "p"},
+            None,
+            {"e.example": plain("e.example", "E", "e.example", "u", "p")},
+            [],
+            id="parts-from-both",
+        ),
+        pytest.param(
+            MOVED,
+            {f"X{V}SERVER": "quay.io", f"X{V}PASSWORD": "new"},
+            "ghcr.io",
+            {},
+            [],
+            id="the-environment-moved-the-server-away",
+        ),
+        pytest.param(
+            MOVED,
+            {f"X{V}SERVER": "quay.io", f"X{V}PASSWORD": "new"},
+            "quay.io",
+            {"quay.io": plain("quay.io", "X", "quay.io", "u", "new")},
+            [],
+            id="the-environment-moved-the-server-here",
+        ),
+        pytest.param(
+            MOVED,
+            {f"X{V}SERVER": "quay.io", f"X{V}PASSWORD": "new"},
+            None,
+            {"quay.io": plain("quay.io", "X", "quay.io", "u", "new")},
+            [],
+            id="the-environment-moved-the-server-whole-scan",
+        ),
+        pytest.param(
+            {},
+            {f"E{V}USER": "u"},
+            None,
+            {},
+            [
+                (
+                    "E",
+                    secrets.INCOMPLETE,
+                    f"E{V}SERVER is not set and E{V}PASSWORD is not set, so the E triple is "
+                    "not used",
+                    None,
+                )
+            ],
+            id="environment-orphan",
+        ),
+        pytest.param(
+            {},
+            {f"{ODD}{V}SERVER": "s.example", f"{ODD}{V}USER": "u", f"{ODD}{V}PASSWORD": "p"},
+            None,
+            {"s.example": plain("s.example", ODD, "s.example", "u", "p")},
+            [],
+            id="name-not-utf-8",
+        ),
+        pytest.param(
+            {},
+            {f"{ODD}{V}SERVER": "s.example", f"{ODD}{V}USER": "u", f"{ODD}{V}PASSWORD": "p"},
+            "s.example",
+            {"s.example": plain("s.example", ODD, "s.example", "u", "p")},
+            [],
+            id="name-not-utf-8-asked",
+        ),
+    ],
+)
+def test_the_records_of_a_scan_of_the_file_and_the_environment(
+    use_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    in_file: dict[str, str],
+    in_environment: dict[str, str],
+    key: str | None,
+    answers: dict[str, tuple[object, ...]],
+    passed: list[tuple[object, ...]],
+) -> None:
+    put_secrets_file(monkeypatch, tmp_path / "env-secrets", in_file)
+    for name, value in in_environment.items():
+        monkeypatch.setenv(name, value)
+    assert records(scan(key)) == (answers, passed)
+
+
+# SERVER values made of pieces that the bytes pre-filter of a `get` and the text rules could
+# judge apart: case, letters outside ASCII whose lower case is ASCII (the Kelvin sign) or
+# holds it (the dotted capital I), other scripts, and bytes that are not UTF-8 (in the
+# environment only: a file's values are base64 of UTF-8 text).
+PIECES = [
+    "registry",
+    "REGISTRY",
+    "k8s",
+    "\u212a8s",
+    "\u0130o",
+    "b\u00fccher",
+    ".example.com",
+    ".Example.COM",
+    ":5000",
+    "https://",
+    "/v2/",
+    "@",
+    "ghcr.io",
+    "docker.io",
+    "\udcff",
+]
+SERVER_VALUES = st.lists(st.sampled_from(PIECES), min_size=1, max_size=4).map("".join)
+# (SERVER, whether the triple is in the file rather than the environment, the file's SERVER
+# for a triple in the environment: the environment's wins, naming the key or not)
+TRIPLES = st.lists(
+    st.tuples(SERVER_VALUES, st.booleans(), st.one_of(st.none(), SERVER_VALUES)), max_size=5
+)
+ASKED = ["registry.example.com", "registry.example.com:5000", "k8s.example.com", "ghcr.io"]
+
+
+def utf8(text: str) -> bool:
+    """Whether a value can be written to the secrets file (has no surrogate-escaped byte)."""
+    return "\udcff" not in text
+
+
+@given(triples=TRIPLES)
+@example(triples=[("\u212a8s.example.com", False, None)])
+@example(triples=[("\u0130o.example.com", False, None), ("registry.example.com", True, None)])
+@example(triples=[("ghcr.io", False, "quay.io"), ("quay.io", False, "ghcr.io")])
+@settings(
+    max_examples=80,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_a_get_finds_what_the_whole_scan_finds_for_its_key(
+    use_env: dict[str, str], tmp_path: Path, triples: list[tuple[str, bool, str | None]]
+) -> None:
+    """A `get` looks only at the triples whose SERVER contains its key's host, found by
+    scanning the environment's bytes; the whole scan looks at every triple as text. For
+    each key, both must come to the same answer and say the same of the triples passed over
+    (those that name no host, where the SERVER holds the key's host as text)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        in_file: dict[str, str] = {}
+        servers: dict[str, str] = {}
+        for index, (server, file, decoy) in enumerate(triples):
+            prefix = f"P{index}"
+            servers[prefix] = server
+            parts = (("SERVER", server), ("USER", "u"), ("PASSWORD", prefix))
+            triple = {f"{prefix}{V}{part}": value for part, value in parts}
+            if file and utf8(server):
+                in_file.update(triple)
+                continue
+            if decoy is not None and utf8(decoy):
+                in_file[f"{prefix}{V}SERVER"] = decoy
+            for name, value in triple.items():
+                monkeypatch.setenv(name, value)
+        put_secrets_file(monkeypatch, tmp_path / "env-secrets", in_file)
+        everything = records(scan())
+        keys = {*ASKED, *everything[0], *(p[3] for p in everything[1] if p[3] is not None)}
+        for key in sorted(keys):
+            assert isinstance(key, str)
+            needle = host_part(key)
+            expected = (
+                {k: a for k, a in everything[0].items() if k == key},
+                [
+                    p
+                    for p in everything[1]
+                    if p[3] == key
+                    or (p[3] is None and needle in servers.get(str(p[0]), "").lower())
+                ],
+            )
+            assert records(scan(key)) == expected, key
+
+
+# --- what is said of a secrets file passed over, or of a line of it, under debug
+
+
+def no_file(directory: Path) -> Path:
+    return directory / "absent"
+
+
+def a_directory(directory: Path) -> Path:
+    return directory
+
+
+def a_fifo(directory: Path) -> Path:
+    os.mkfifo(directory / "fifo")
+    return directory / "fifo"
+
+
+def under_a_file(directory: Path) -> Path:
+    (directory / "file").write_bytes(b"")
+    return directory / "file" / "env-secrets"
+
+
+def too_large(directory: Path) -> Path:
+    with (directory / "large").open("wb") as stream:
+        stream.truncate(secrets.SECRETS_FILE_CAP + 1)
+    return directory / "large"
+
+
+def damaged_lines(directory: Path) -> Path:
+    path = directory / "env-secrets"
+    path.write_bytes(
+        b"A_CONTAINER_REGISTRY_USER=%%\nA_CONTAINER_REGISTRY_PASSWORD=//4=\n"
+        b"A_CONTAINER_REGISTRY_SERVER=cS5leGFtcGxl\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (no_file, ""),  # outside a codespace: nothing to say
+        (a_directory, "ignoring the secrets file {path}: not a regular file\n"),
+        (a_fifo, "ignoring the secrets file {path}: not a regular file\n"),
+        (under_a_file, "ignoring the secrets file {path}: Not a directory\n"),
+        (too_large, "ignoring the secrets file {path}: it is larger than 4194304 bytes\n"),
+        (
+            damaged_lines,
+            "A_CONTAINER_REGISTRY_USER in the secrets file is not base64 of UTF-8 text; "
+            "ignoring it\n"
+            "docker-credential-codespaces: "
+            "A_CONTAINER_REGISTRY_PASSWORD in the secrets file is not base64 of UTF-8 text; "
+            "ignoring it\n",
+        ),
+    ],
+)
+def test_what_debug_says_of_the_secrets_file(
+    use_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    make: Callable[[Path], Path],
+    said: str,
+) -> None:
+    path = make(tmp_path)
+    expected = {"A_CONTAINER_REGISTRY_SERVER": "q.example"} if make is damaged_lines else {}
+    assert secrets.read_file(str(path)) == expected
+    assert capsys.readouterr().err == ""  # only under debug
+    monkeypatch.setenv("DOCKER_CREDENTIAL_CODESPACES_DEBUG", "1")
+    assert secrets.read_file(str(path)) == expected
+    prefix = "docker-credential-codespaces: " if said else ""
+    assert capsys.readouterr().err == prefix + said.format(path=path)
+
+
+def test_a_large_secrets_file_is_never_read_whole(tmp_path: Path) -> None:
+    """Of a file in its place, however large, one byte past the cap is read: no more memory
+    than that is ever spent on it (a sparse file of 16 times the cap here)."""
+    path = tmp_path / "large"
+    with path.open("wb") as stream:
+        stream.truncate(16 * secrets.SECRETS_FILE_CAP)
+    tracemalloc.start()
+    try:
+        assert secrets.read_file(str(path)) == {}
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert secrets.SECRETS_FILE_CAP < peak < 2 * secrets.SECRETS_FILE_CAP
+
+
+@pytest.mark.parametrize(
+    ("flag", "wanted", "why"),
+    [
+        (os.O_NONBLOCK, True, "a FIFO in the file's place never hangs docker"),
+        (os.O_NOCTTY, True, "a terminal in its place never becomes the controlling terminal"),
+        (os.O_CLOEXEC, True, "no program started meanwhile inherits the descriptor"),
+        (os.O_WRONLY | os.O_RDWR, False, "read only"),
+        (os.O_CREAT | os.O_TRUNC | os.O_APPEND, False, "nothing of it is ever changed"),
+    ],
+)
+def test_how_the_secrets_file_is_opened(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, flag: int, wanted: bool, why: str
+) -> None:
+    assert bool(secrets._OPEN_FLAGS & flag) == wanted, why
+    # ... and the file is opened so: the descriptor's flags, seen as it is checked
+    import fcntl
+
+    seen: list[tuple[int, int]] = []
+    real_fstat = os.fstat
+
+    def fstat(fd: int) -> os.stat_result:
+        seen.append((fcntl.fcntl(fd, fcntl.F_GETFD), fcntl.fcntl(fd, fcntl.F_GETFL)))
+        return real_fstat(fd)
+
+    path = tmp_path / "env-secrets"
+    path.write_bytes(b"A_CONTAINER_REGISTRY_USER=dQ==\n")
+    monkeypatch.setattr(os, "fstat", fstat)
+    assert secrets.read_file(str(path)) == {"A_CONTAINER_REGISTRY_USER": "u"}
+    [(descriptor, status)] = seen
+    assert descriptor & fcntl.FD_CLOEXEC and status & os.O_NONBLOCK
+    assert status & os.O_ACCMODE == os.O_RDONLY
+
+
+# --- an ECR secret as a source, in process: the token it answers, from the cache
+
+
+def cached_ecr_token(
+    monkeypatch: pytest.MonkeyPatch, token: Token, failure: str = ""
+) -> tuple[secrets.Triple, str]:
+    """An ECR access-key secret whose token (and last exchange's outcome) is in the cache:
+    its triple, and the token's key in the cache."""
+    secret_env(monkeypatch, "E", ECR, KEY_ID, "CANARY-secret-key")
+    triple = scan(ECR).answers[ECR]
+    assert triple.registry is not None and triple.aws is not None
+    cache = open_cache()
+    key = cache_key(triple.aws, triple.registry)
+    cache.write(key, token)
+    if failure:
+        cache.record(key, Outcome(time.time(), failure))
+    return triple, key
+
+
+def answer(token: RegistryToken | None) -> Credential | None:
+    return token.answer() if token is not None else None
+
+
+@pytest.mark.parametrize(
+    ("ask", "mended"),
+    [
+        pytest.param(lambda triple: secrets.Secrets().get(ECR), True, id="get"),
+        pytest.param(
+            lambda triple: secrets.Secrets(repair=False).get(ECR), False, id="doctor's-get"
+        ),
+        pytest.param(lambda triple: answer(secrets.registry_token(triple)), True, id="token"),
+        pytest.param(
+            lambda triple: answer(secrets.registry_token(triple, repair=False)),
+            False,
+            id="doctor's-token",
+        ),
+    ],
+)
+def test_an_ecr_secret_answers_its_cached_token_and_only_doctor_leaves_loose_modes(
+    use_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    ask: Callable[[secrets.Triple], Credential | None],
+    mended: bool,
+) -> None:
+    now = time.time()
+    triple, key = cached_ecr_token(monkeypatch, Token("CANARY-token", now + 3600, now))
+    directory = cache_dir()
+    assert directory is not None
+    own = Path(directory.path)
+    for path in (own, *own.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    assert ask(triple) == Credential("AWS", "CANARY-token", now + 3600)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in (own, *own.iterdir())}
+    loose, private = (
+        {own.name: 0o755, f"ecr-{key}.token": 0o644},
+        {
+            own.name: 0o700,
+            f"ecr-{key}.token": 0o600,
+        },
+    )
+    assert modes == (private if mended else loose)
+
+
+@pytest.mark.parametrize("young", [False, True])
+def test_a_young_token_is_asked_for_only_where_the_source_was_made_so(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, young: bool
+) -> None:
+    """A good token past its refresh point serves a `get`; `export` (young) needs a new one,
+    and here the last exchange failed moments ago, so it fails with that exchange's line."""
+    now = time.time()
+    cached_ecr_token(
+        monkeypatch, Token("CANARY-due", now + 3 * 3600, now - 9 * 3600), "the exchange failed"
+    )
+    source = secrets.Secrets(young=young)
+    if young:
+        with pytest.raises(HelperError) as failed:
+            source.get(ECR)
+        assert str(failed.value) == "the exchange failed"
+    else:
+        assert source.get(ECR) == Credential("AWS", "CANARY-due", now + 3 * 3600)

@@ -180,6 +180,12 @@ def _judge(
             )
             return PassedOver(prefix, CONFLICT, message, key)
         return Triple(prefix, server, "", "", key, registry, companion)
+    if registry is not None:
+        # ecr.identity reads an ECR triple's key trimmed: white space alone is empty there too,
+        # and said so here, never taken for a profile no variable names
+        user, password = (
+            None if part is None else ecr.aws_value(part) for part in (user, password)
+        )
     if not (server and user and password):
         parts = ((SECRET_SERVER, server), (SECRET_USER, user), (SECRET_PASSWORD, password))
         missing = [

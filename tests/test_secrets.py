@@ -140,6 +140,33 @@ def test_ecr_values_are_trimmed_and_others_kept_as_written(
     assert plain.username() == " user "
 
 
+@pytest.mark.parametrize(
+    ("user", "password", "said"),
+    [
+        (
+            " ",
+            "\n",
+            "E_CONTAINER_REGISTRY_USER is empty and E_CONTAINER_REGISTRY_PASSWORD is empty",
+        ),
+        (" \t", "secret-key", "E_CONTAINER_REGISTRY_USER is empty,"),
+        (KEY_ID, "\r\n", "E_CONTAINER_REGISTRY_PASSWORD is empty,"),
+    ],
+)
+def test_an_ecr_key_of_white_space_alone_is_empty(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, user: str, password: str, said: str
+) -> None:
+    """ECR reads its key trimmed, so white space alone is a missing part, said as such; it is
+    never taken for an AWS profile that no variable names."""
+    add_secret(use_env, "E", ECR, user, password)
+    for name, value in use_env.items():
+        monkeypatch.setenv(name, value)
+    found = scan()
+    assert found.answers == {}
+    [skipped] = found.passed_over
+    assert skipped.reason == INCOMPLETE and said in skipped.message
+    assert "PROFILE" not in skipped.message
+
+
 def test_the_secrets_file_splits_at_the_first_equals_and_keeps_padding(
     use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
 ) -> None:

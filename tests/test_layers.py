@@ -19,6 +19,9 @@ if sys.version_info < (3, 11):
 
 import grimp
 
+# the layers contract, not the helper: on the main Python only (tests/run.sh)
+pytestmark = pytest.mark.tooling
+
 PACKAGE = "docker_credential_codespaces"
 ROOT = Path(__file__).resolve().parent.parent
 

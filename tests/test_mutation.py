@@ -14,6 +14,9 @@ import pytest
 
 from beds import scripts
 
+# the mutation command, not the helper: on the main Python only (tests/run.sh)
+pytestmark = pytest.mark.tooling
+
 mutation = scripts.load("mutation")
 REPO = Path(__file__).resolve().parent.parent
 

@@ -23,6 +23,9 @@ from beds.client import recorded_verbs, verb_recorder
 from beds.environment import add_secret, isolated_environ
 from docker_credential_codespaces import __version__
 
+# the release script, not the helper: on the main Python only (tests/run.sh)
+pytestmark = pytest.mark.tooling
+
 REPO = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO / ".venv" / "wheelhouse"
 DEVCONTAINER = REPO / ".venv" / "node" / "node_modules" / ".bin" / "devcontainer"

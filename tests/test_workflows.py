@@ -10,7 +10,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+
+# the workflows, not the helper: on the main Python only (tests/run.sh)
+pytestmark = pytest.mark.tooling
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO / ".github" / "workflows"

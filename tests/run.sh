@@ -6,10 +6,13 @@
 #   tests/run.sh ARGS...       any pytest arguments, on the main Python only
 #
 # Every Python that pyproject claims is tested: the main one (PYTHON, default python3) runs the
-# whole suite in .venv; each other of TEST_PYTHONS (default 3.9 to 3.13) found under pyenv
-# or on PATH runs the unit and protocol tests, `-m "not e2e and not slow and not deep"`, in its
-# own .venv-3.X, with the executable the launcher writes, as in .venv. A version not on the
-# machine is skipped with a line saying so. With ARGS, only the main Python runs.
+# whole suite in .venv, on both cores (pytest-xdist, a test file a worker); each other of
+# TEST_PYTHONS (default 3.9 to 3.13) found under pyenv or on PATH runs the unit and protocol
+# tests, `-m "not e2e and not slow and not deep and not tooling"`, in its own .venv-3.X, with
+# the executable the launcher writes, as in .venv. All of them run at once: the tests wait on
+# processes, servers and clocks more than they compute. A version not on the machine is skipped
+# with a line saying so. With ARGS, only the main Python runs. docs/testing.md says where the
+# time goes.
 #
 # Installs Debian's docker-registry, skopeo, apache2-utils, podman, buildah, faketime (the
 # fake clock of the multi-day ECR tests), docker.io (dockerd), debootstrap and valgrind (the
@@ -19,10 +22,11 @@
 # -secretservice in /usr/bin unless it puts one on PATH itself, so the suite proves it is
 # hermetic on a machine that has them; and pass, for the one test that chains to the real
 # docker-credential-pass.
-# The Python side goes into .venv: the package (editable) with its test extras, and a
-# real build (sdist and wheel, checked by twine) and a wheelhouse that lets the install tests
-# and the bench install offline. Then ruff, mypy --strict, lint-imports, actionlint and zizmor
-# on the workflows, pytest.
+# The Python side goes into the venvs, installed by uv: the package (editable) with its test
+# extras, and a real build (sdist and wheel, checked by twine) and a wheelhouse that lets the
+# install tests and the bench install offline. Then ruff, mypy --strict, lint-imports,
+# actionlint and zizmor on the workflows, the mutation run of the rule modules that changed
+# (scripts/mutation.py --changed), pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -56,9 +60,12 @@ if [ ! -x .venv/bin/python ]; then
     # A current pip in .venv, for the wheelhouse below and the tests that build with it.
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 fi
-# uv installs the test venvs: seconds where pip takes minutes each, for five of them.
-[ -x .venv/bin/uv ] || .venv/bin/python -m pip install --quiet --disable-pip-version-check 'uv>=0.9'
-uv=.venv/bin/uv
+# uv installs the test venvs: seconds where pip takes minutes each, for five of them. It lives
+# beside .venv's bin, not in it: pipx takes a uv it finds there as its installer, and the tests
+# that install with pipx do so offline, which uv's own index settings would not be.
+uv=.venv/uv/bin/uv
+[ -x "$uv" ] || .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    --target .venv/uv 'uv>=0.9'
 "$uv" pip install --quiet --python .venv/bin/python -e '.[test]'
 # The executable under test is the one install.sh writes, not the installer's console script.
 .venv/bin/python -I -m docker_credential_codespaces.launcher .venv/bin/docker-credential-codespaces

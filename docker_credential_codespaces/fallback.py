@@ -49,12 +49,14 @@ def _stop(process: Popen[bytes]) -> None:
 
 
 class FallbackStore(Source):
-    """Another credential helper, spoken to exactly as docker would speak to it."""
+    """Another credential helper, spoken to exactly as docker would speak to it; each call
+    stopped after `timeout` seconds (FALLBACK_TIMEOUT, shorter in tests)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, timeout: float = FALLBACK_TIMEOUT) -> None:
         self.name = name
         self.program = HELPER_PROGRAM_PREFIX + name
         self.description = f"fallback store {self.program}"
+        self.timeout = timeout
 
     def _run(self, verb: str, request: str | None) -> tuple[int, str]:
         """Run one verb of the fallback store, and stop it whole at the deadline.
@@ -90,11 +92,11 @@ class FallbackStore(Source):
             raise HelperError(message) from None
         data = request.encode("utf-8") if request is not None else None
         try:
-            output, _ = process.communicate(data, timeout=FALLBACK_TIMEOUT)
+            output, _ = process.communicate(data, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _stop(process)
             raise HelperError(
-                f"the fallback store {self.program} did not answer within {FALLBACK_TIMEOUT:g} s"
+                f"the fallback store {self.program} did not answer within {self.timeout:g} s"
             ) from None
         except BaseException:  # Ctrl-C reaches this helper, not a store in its own session
             _stop(process)

@@ -8,7 +8,7 @@ file is never overwritten: the user's logins in it would be lost.
 from __future__ import annotations
 
 from . import files, settings
-from .constants import STORE_FILE
+from .constants import LOCK_TIMEOUT, STORE_FILE
 from .log import warn
 from .servers import redacted, store_key
 from .wire import Credential, Entry, HelperError, Source
@@ -84,12 +84,14 @@ def invalid_server_url(server_url: str) -> HelperError:
 
 
 class LocalStore(Source):
-    """The logins source when no fallback store is configured: this module's own file."""
+    """The logins source when no fallback store is configured: this module's own file, whose
+    lock a change waits for `lock_timeout` seconds at most (LOCK_TIMEOUT, shorter in tests)."""
 
     description = "local store"
 
-    def __init__(self, repair: bool = True) -> None:
+    def __init__(self, repair: bool = True, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.repair = repair  # False for doctor, which never changes the disk
+        self.lock_timeout = lock_timeout
 
     def get(self, server_url: str) -> Credential | None:
         """The stored login, or None; an unreadable store is warned about, as in `list`."""
@@ -107,13 +109,13 @@ class LocalStore(Source):
         key = store_key(server_url)
         if key is None:
             raise invalid_server_url(server_url)
-        put(key, username, secret)
+        put(key, username, secret, self.lock_timeout)
 
     def delete(self, server_url: str) -> None:
         key = store_key(server_url)
         if key is None:
             raise invalid_server_url(server_url)
-        remove(key)
+        remove(key, self.lock_timeout)
 
     def entries(self) -> list[Entry]:
         logins = load(self.repair)
@@ -122,19 +124,19 @@ class LocalStore(Source):
         ]
 
 
-def put(key: str, username: str, secret: str) -> None:
+def put(key: str, username: str, secret: str, lock_timeout: float) -> None:
     """Store a login, replacing any under the same key."""
 
     def change(entries: dict[str, dict[str, str]]) -> bool:
         entries[key] = {"Username": username, "Secret": secret}
         return True
 
-    _update(change)
+    _update(change, lock_timeout)
 
 
-def remove(key: str) -> None:
+def remove(key: str, lock_timeout: float) -> None:
     """Forget the login under `key`; nothing to forget is success, as docker logout expects."""
-    _update(lambda entries: entries.pop(key, None) is not None)
+    _update(lambda entries: entries.pop(key, None) is not None, lock_timeout)
 
 
 def put_many(logins: dict[str, dict[str, str]]) -> list[str]:
@@ -152,14 +154,15 @@ def put_many(logins: dict[str, dict[str, str]]) -> list[str]:
     return added
 
 
-def _update(change: Callable[[Entries], bool]) -> None:
-    """Read, change and rewrite the store under its lock, so concurrent logins lose nothing.
+def _update(change: Callable[[Entries], bool], lock_timeout: float = LOCK_TIMEOUT) -> None:
+    """Read, change and rewrite the store under its lock, waited for `lock_timeout` seconds at
+    most, so concurrent logins lose nothing.
 
     `change` mutates the entries and says whether anything changed; nothing is written if not.
     """
     directory = settings.store_dir()
     directory.ensure()
-    with directory.lock(STORE_FILE):
+    with directory.lock(STORE_FILE, timeout=lock_timeout):
         document = _read_document(directory) or {"credentials": {}}
         if not change(document["credentials"]):
             return

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from beds.client import run_command, run_helper
 from beds.environment import add_secret
 from beds.fake_store import put_on_path
+from docker_credential_codespaces.constants import FALLBACK_TIMEOUT
 
 # The credsStore VS Code Dev Containers injects: a helper that forwards to the host's store.
 DEV_CONTAINERS = "dev-containers-3f9c1e2a-7b44-4d1e-9a55-0c6e2b8d1f00"
@@ -295,12 +297,22 @@ def test_failing_or_missing_fallback_is_one_clear_line(
     assert got.stdout.startswith(b"the fallback store docker-credential-pass is not on PATH")
 
 
+@pytest.mark.slow  # the real-time proof of FALLBACK_TIMEOUT
 def test_hanging_fallback_is_cut_off(env: dict[str, str], fake_stores: Path) -> None:
+    """A fallback store that never answers: the get fails at FALLBACK_TIMEOUT in one line
+    naming it. Every verb, the store's whole process group gone, and its logins kept, with
+    a fraction of a second: test_fallback.py."""
     write_config(env, ROUND_TRIP["pass"])
     assert run_helper(env, "configure").returncode == 0
     env["FAKE_STORE_MODE"] = "hang"
+    started = time.monotonic()
     got = run_helper(env, "get", stdin=b"registry.gitlab.com", timeout=40)
-    assert got.stdout == b"the fallback store docker-credential-pass did not answer within 10 s\n"
+    elapsed = time.monotonic() - started
+    assert (got.returncode, got.stdout) == (
+        1,
+        b"the fallback store docker-credential-pass did not answer within 10 s\n",
+    )
+    assert FALLBACK_TIMEOUT <= elapsed < FALLBACK_TIMEOUT + 2, elapsed  # start-up and exit
 
 
 def test_unconfigure_drops_the_fallback(env: dict[str, str], fake_stores: Path) -> None:

@@ -245,25 +245,39 @@ def test_check_with_bearer_token_auth(
     assert token_requests and all("account=robot" in line for line in token_requests)
 
 
-def test_checks_run_in_parallel_with_a_bound(env: dict[str, str]) -> None:
-    """Three registries that accept and never answer: all cut off at once, not one by one."""
+def test_checks_run_in_parallel_with_a_bound(
+    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three registries that accept and never answer: all cut off at once at the timeout
+    (half a second here, in process), not one after another."""
+    from docker_credential_codespaces.doctor import report
+
+    timeout = 0.5
     sockets = []
     for index in range(3):
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen(8)
         sockets.append(sock)
-        add_secret(env, f"HANG{index}", f"127.0.0.1:{sock.getsockname()[1]}", "u", CANARY)
+        triple: dict[str, str] = {}
+        add_secret(triple, f"HANG{index}", f"127.0.0.1:{sock.getsockname()[1]}", "u", CANARY)
+        for name, value in triple.items():
+            monkeypatch.setenv(name, value)
     try:
         started = time.monotonic()
-        code, _, report = doctor(configured(env), "--check", "--json", "--timeout", "2")
+        result = report(check=True, timeout=timeout)
         elapsed = time.monotonic() - started
     finally:
         for sock in sockets:
             sock.close()
-    assert code == 1
-    assert [row["check"] for row in report["registries"]] == ["unreachable"] * 3
-    assert elapsed < 3 * 2 * 2
+    assert result["ok"] is False
+    rows = result["registries"]
+    assert [row["check"] for row in rows] == ["unreachable"] * 3
+    assert all(
+        "check failed: unreachable (no answer within 0.5 s)" in row["problems"] for row in rows
+    )
+    assert timeout <= elapsed < 2 * timeout, elapsed  # one after another would take 3 times
+    assert CANARY not in json.dumps(result)
 
 
 @pytest.mark.parametrize(

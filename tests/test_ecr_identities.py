@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from beds.aws import FakeECR, endpoint_env, moto_server
-from beds.client import ended, run_helper, spawn
+from beds.client import run_helper, spawn
 from beds.clock import moto_clock
 from beds.environment import add_secret
 
@@ -210,53 +210,6 @@ def test_a_failing_credential_process_is_one_line(
     assert result.returncode == 1 and result.stdout.count(b"\n") == 1
     assert b"credential_process failed" in result.stdout
     assert_no_canary(aws_env, result.stdout, result.stderr)
-
-
-def hanging_process(tmp_path: Path) -> tuple[Path, Path]:
-    """A credential_process that never answers, and the file it writes its pid to."""
-    pid_file = tmp_path / "process.pid"
-    script = tmp_path / "hanging-process"
-    script.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 300\n")
-    script.chmod(0o755)
-    return script, pid_file
-
-
-def test_a_hung_credential_process_ends_with_doctor(
-    aws_env: dict[str, str], fake: FakeECR, tmp_path: Path
-) -> None:
-    """doctor --check leaves a check behind at its --timeout and exits: the credential_process
-    that check started ends with it, instead of being adopted by init and left running."""
-    script, pid_file = hanging_process(tmp_path)
-    write_aws_config(aws_env, f"[profile ci]\ncredential_process = {script}\n")
-    profile_secret(aws_env, "ECR", "ci")
-    result = run_helper(aws_env, "doctor", "--check", "--timeout", "3", stdin=None)
-    assert result.returncode == 1 and b"Traceback" not in result.stderr
-    assert pid_file.exists()  # it did start
-    assert ended(int(pid_file.read_text()))
-    assert fake.count() == 0
-
-
-@pytest.mark.slow  # the exchange's whole deadline, in real time
-def test_a_hung_credential_process_is_stopped_at_the_deadline_and_named(
-    aws_env: dict[str, str], fake: FakeECR, tmp_path: Path
-) -> None:
-    """A get whose profile's credential_process never answers fails at the exchange's
-    deadline with a line that names the credential_process (not the network), and the
-    process is killed with the exchange's process group."""
-    script, pid_file = hanging_process(tmp_path)
-    write_aws_config(aws_env, f"[profile ci]\ncredential_process = {script}\n")
-    profile_secret(aws_env, "ECR", "ci")
-    started = time.monotonic()
-    result = get(aws_env)
-    elapsed = time.monotonic() - started
-    assert result.returncode == 1 and b"Traceback" not in result.stderr
-    assert result.stdout == (
-        b"the AWS profile 'ci' (ECR_CONTAINER_REGISTRY_AWS_PROFILE): its credential_process "
-        b"gave no answer within 12 s and was stopped; run it to see why\n"
-    )
-    assert elapsed < 14, elapsed
-    assert ended(int(pid_file.read_text()))
-    assert fake.count() == 0
 
 
 @pytest.mark.parametrize("kind", ["key", "profile"])

@@ -25,6 +25,7 @@ from docker_credential_codespaces import ecr
 from docker_credential_codespaces.constants import (
     ECR_EXCHANGE_DEADLINE,
     ECR_FAILURE_MEMORY,
+    ECR_MIN_VALIDITY,
     SECRET_AWS_PROFILE,
 )
 from docker_credential_codespaces.ecr import messages
@@ -221,6 +222,25 @@ def test_an_access_key_token(
         assert outcome.failure == (str(expected) if isinstance(expected, HelperError) else "")
     else:
         assert outcome is None
+
+
+@pytest.mark.parametrize(
+    ("later", "served", "exchanges"),
+    [(0, "first", 1), (1, "first", 1), (1.99, "first", 1), (2, "second", 2), (2.5, "second", 2)],
+)
+def test_a_token_issued_with_little_life_serves_until_its_margin(
+    cache: TokenCache, later: float, served: str, exchanges: int
+) -> None:
+    """AWS answers a token that lives ECR_MIN_VALIDITY and 2 s more: it is served, with no
+    refresher, for those 2 s (its refresh point is its margin, before half its life), and
+    then a new one is fetched, the pull waiting for it. (Once proven by sleeping 2.5 s.)"""
+    clock = Clock()
+    first = Token("first", NOW + ECR_MIN_VALIDITY + 2, NOW)
+    exchange, spawn = Exchange(first, issued("second")), Spawn(inline=False)
+    assert make(cache, exchange, clock, spawn).answer().secret == "first"
+    clock.now = NOW + later
+    assert make(cache, exchange, clock, spawn).answer().secret == served
+    assert (len(exchange.calls), spawn.asked) == (exchanges, 0)
 
 
 # --- a due token's refresher ------------------------------------------------------------------

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from beds.client import run_helper, spawn
+from docker_credential_codespaces.constants import LOCK_TIMEOUT
 
 
 def store_file(env: dict[str, str]) -> Path:
@@ -131,6 +134,33 @@ def test_store_that_is_a_directory_or_fifo(env: dict[str, str]) -> None:
     os.mkfifo(path)
     got = run_helper(env, "get", stdin=b"r.example", timeout=20)
     assert got.stdout == b"credentials not found in native keychain\n"
+
+
+@pytest.mark.slow  # the real-time proof of LOCK_TIMEOUT
+def test_a_store_whose_lock_another_process_holds_fails_at_the_lock_timeout(
+    env: dict[str, str],
+) -> None:
+    """`docker login` while another process holds the store's lock and never lets go: one
+    line naming the lock at LOCK_TIMEOUT, exit 1, no secret, and the store as it was. Every
+    change of the store, with a fraction of a second: test_deadlines.py."""
+    assert store(env, "kept.example", "u", "CANARY-kept").returncode == 0
+    path = store_file(env)
+    before = path.read_bytes()
+    lock = os.open(f"{path}.lock", os.O_RDWR)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        started = time.monotonic()
+        result = store(env, "new.example", "u", "CANARY-new")
+        elapsed = time.monotonic() - started
+    finally:
+        os.close(lock)
+    assert (result.returncode, result.stdout) == (
+        1,
+        f"timed out waiting for the lock {path}.lock\n".encode(),
+    )
+    assert LOCK_TIMEOUT <= elapsed < LOCK_TIMEOUT + 2, elapsed  # start-up and exit
+    assert b"CANARY" not in result.stdout + result.stderr
+    assert path.read_bytes() == before
 
 
 def test_stale_temp_files_are_cleaned(env: dict[str, str]) -> None:

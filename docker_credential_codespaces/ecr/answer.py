@@ -60,7 +60,8 @@ EXPIRY_WARNING = 3600.0
 # time than everything else the helper does, which must not slow the `get` that started it,
 # nor docker's pull.
 _NICENESS = 10
-# The least time worth starting an exchange with: below it, the get says the registry is busy.
+# The least time worth starting an exchange with (or its whole deadline, where that is
+# shorter): below it, the get says the registry is busy.
 _LEAST_BUDGET = 1.0
 
 
@@ -69,11 +70,23 @@ class RegistryToken:
     forgets, and what `doctor` says of it.
 
     `cache` defaults to the cache in force, `exchange` to GetAuthorizationToken through
-    botocore, `clock` to the real one and `spawn` to a detached fork. A USER=AWS token is
-    the user's, never cached: no cache is opened for it, and none is ever touched.
+    botocore, `clock` to the real one and `spawn` to a detached fork; `get_deadline` and
+    `exchange_deadline` to ECR_GET_DEADLINE and ECR_EXCHANGE_DEADLINE (tests prove the
+    bounds with a fraction of a second). A USER=AWS token is the user's, never cached: no
+    cache is opened for it, and none is ever touched.
     """
 
-    __slots__ = ("_cache", "_clock", "_exchange", "_key", "_spawn", "identity", "registry")
+    __slots__ = (
+        "_cache",
+        "_clock",
+        "_exchange",
+        "_exchange_deadline",
+        "_get_deadline",
+        "_key",
+        "_spawn",
+        "identity",
+        "registry",
+    )
 
     def __init__(
         self,
@@ -84,12 +97,16 @@ class RegistryToken:
         exchange: Exchange | None = None,
         clock: Callable[[], float] = time.time,
         spawn: Spawn | None = None,
+        get_deadline: float = ECR_GET_DEADLINE,
+        exchange_deadline: float = ECR_EXCHANGE_DEADLINE,
     ) -> None:
         self.registry = registry
         self.identity = identity
         self._exchange = exchange if exchange is not None else _botocore_exchange
         self._clock = clock
         self._spawn = spawn if spawn is not None else _detached
+        self._get_deadline = get_deadline
+        self._exchange_deadline = exchange_deadline
         if identity.kind == TOKEN:
             self._cache: Cache = NullCache()
             self._key = ""
@@ -176,7 +193,7 @@ class RegistryToken:
         outcome = self._cache.outcome(self._key)
         return outcome.remembered(self._clock()) if outcome is not None else None
 
-    def _fetch(self, budget: float = ECR_EXCHANGE_DEADLINE) -> Token:
+    def _fetch(self, budget: float) -> Token:
         """Exchange the identity for a new token, cache it, and put the outcome on record.
 
         The caller holds the key's lock. A token AWS returns with less life left than a pull
@@ -198,24 +215,26 @@ class RegistryToken:
         """A good token for a `get` that has none: another process's, or one fetched now.
 
         With `young`, a good token past its refresh point does not count either. Bounded:
-        the lock is waited for until ECR_GET_DEADLINE, less the least budget an exchange
-        needs, and an exchange gets what is left of it (ECR_EXCHANGE_DEADLINE at most).
+        the lock is waited for until the get's deadline, less the least budget an exchange
+        needs, and an exchange gets what is left of it (the exchange's deadline at most).
         """
         started = time.monotonic()
+        least = min(_LEAST_BUDGET, self._exchange_deadline)
         failure = self._remembered()
         if failure is not None:
             raise HelperError(failure)
         debug(f"no good token for {self.registry.host} is cached: fetching one, the pull waits")
         try:
-            with self._cache.lock(self._key, ECR_GET_DEADLINE - _LEAST_BUDGET):
+            with self._cache.lock(self._key, self._get_deadline - least):
                 cached, now = self._cache.read(self._key), self._clock()
                 if _serves(cached, now, young):
                     return cached  # the process that held the lock fetched it
                 failure = self._remembered()
                 if failure is not None:
                     raise HelperError(failure)  # the process that held the lock failed
-                budget = min(ECR_EXCHANGE_DEADLINE, ECR_GET_DEADLINE - (time.monotonic() - started))
-                if budget < _LEAST_BUDGET:
+                waited = time.monotonic() - started
+                budget = min(self._exchange_deadline, self._get_deadline - waited)
+                if budget < least:
                     raise HelperError(messages.busy(self.registry, self.identity))
                 return self._fetch(budget)
         except LockTimeout:
@@ -242,7 +261,7 @@ class RegistryToken:
                 if not lock.held:
                     return
                 debug(f"the token for {host} is past its refresh point: refreshing it behind")
-                self._spawn(self._fetch, lock.fd)
+                self._spawn(lambda: self._fetch(self._exchange_deadline), lock.fd)
         except LockTimeout:
             debug(f"the token for {host} is being refreshed already")
 

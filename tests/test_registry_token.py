@@ -8,8 +8,6 @@ others); these rows prove what the helper does around it, without a process or a
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +19,7 @@ from typing import Union
 import pytest
 
 from beds.client import ended
+from beds.values import ECR_HOST, KEY_ID, SECRET_KEY, aws_token
 from docker_credential_codespaces import ecr
 from docker_credential_codespaces.constants import (
     ECR_EXCHANGE_DEADLINE,
@@ -35,11 +34,8 @@ from docker_credential_codespaces.ecr.token import Token
 from docker_credential_codespaces.files import PrivateDir
 from docker_credential_codespaces.wire import Credential, HelperError
 
-HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-REGISTRY = ecr.registry(HOST)
+REGISTRY = ecr.registry(ECR_HOST)
 assert REGISTRY is not None
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "CANARY-aws-secret-0001"
 NOW = 1_800_000_000.0
 HOUR = 3600.0
 REFUSED = f"{REGISTRY.describe()} (secret ECR_CONTAINER_REGISTRY_SERVER): AWS refused (test)"
@@ -317,18 +313,12 @@ def test_a_renamed_secret_keeps_its_token(cache: TokenCache) -> None:
 # --- USER=AWS ---------------------------------------------------------------------------------
 
 
-def ready(expiration: float) -> str:
-    """A registry token as ECR issues it: base64 of JSON naming its expiration."""
-    document = {"payload": "CANARY-ready", "version": "2", "expiration": expiration}
-    return base64.b64encode(json.dumps(document).encode()).decode()
-
-
 @pytest.mark.parametrize(
     ("password", "expires_at", "line"),
     [
-        (ready(NOW + 2 * HOUR), NOW + 2 * HOUR, None),
-        (ready(NOW + 60), NOW + 60, None),  # good to its end: nobody can replace it
-        (ready(NOW - 60), NOW - 60, "expired"),
+        (aws_token(NOW + 2 * HOUR), NOW + 2 * HOUR, None),
+        (aws_token(NOW + 60), NOW + 60, None),  # good to its end: nobody can replace it
+        (aws_token(NOW - 60), NOW - 60, "expired"),
         ("CANARY-opaque-token", None, None),  # no expiry to read: passed through
     ],
     ids=["good", "a minute left", "expired", "unreadable"],

@@ -5,23 +5,15 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from beds.client import run_helper, spawn
+from beds.client import run_helper, spawn, store
 
 
 def store_file(env: dict[str, str]) -> Path:
     return Path(env["XDG_DATA_HOME"]) / "docker-credential-codespaces" / "credentials.json"
-
-
-def store(
-    env: dict[str, str], server: str, user: str, secret: str
-) -> subprocess.CompletedProcess[bytes]:
-    body = json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
-    return run_helper(env, "store", stdin=body)
 
 
 def test_store_file_and_directory_are_private(env: dict[str, str]) -> None:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from beds.values import ECR_HOST, NOT_FOUND, store_body
+from beds.values import CANARY, ECR_HOST, NOT_FOUND, store_body
 
 PROGRAM = "docker-credential-codespaces"
 #: The executable under test unless a caller names another (the bench's `--helper`).
@@ -112,6 +112,32 @@ def store(
 ) -> subprocess.CompletedProcess[bytes]:
     """`store` a login, as docker asks it."""
     return run_helper(env, "store", stdin=store_body(server, user, secret))
+
+
+def configured(env: dict[str, str]) -> dict[str, str]:
+    """`env`, once `configure` has wired docker's config.json to the helper."""
+    assert run_helper(env, "configure").returncode == 0
+    return env
+
+
+def run_doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`doctor` with `args`: no traceback, and never the canary (`beds.values.CANARY`)."""
+    result = run_helper(env, "doctor", *args, stdin=None)
+    assert b"Traceback" not in result.stderr
+    assert CANARY.encode() not in result.stdout + result.stderr
+    return result
+
+
+def doctor(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
+    """`doctor --json` with `args`: its exit code and its report."""
+    result = run_doctor(env, "--json", *args)
+    return result.returncode, json.loads(result.stdout)
+
+
+def doctor_text(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """`doctor` with `args`, as people read it: its exit code and its text."""
+    result = run_doctor(env, *args)
+    return result.returncode, result.stdout.decode()
 
 
 def run_in_session(

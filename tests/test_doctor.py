@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -172,14 +171,6 @@ def test_no_secret_outside_a_codespace_says_how_to_set_them(env: dict[str, str])
     assert code == 0
     assert text.startswith("no registry is known: no secret triple, no stored login\n")
     assert "Notes:\n  - no registry secret is set" in text
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[bed.RunningRegistry]:
-    if bed.tools_missing():
-        pytest.skip(f"needs {', '.join(bed.tools_missing())}")
-    with bed.start_registry("doctor-user") as running:
-        yield running
 
 
 @pytest.mark.e2e

@@ -321,22 +321,6 @@ def test_an_ecr_failure_fails_the_export_with_its_line(
 # End to end: the clients that read an exported document pull from the htpasswd registry.
 
 
-@pytest.fixture(scope="module")
-def registry() -> Iterator[tuple[bed.RunningRegistry, str]]:
-    missing = bed.tools_missing()
-    if missing:
-        pytest.skip(f"e2e needs {', '.join(missing)} on PATH; not found")
-    with bed.start_registry(user="export-user", password="CANARY-export-registry-0001") as running:
-        yield running, bed.push_tiny_image(running)
-
-
-def need(env: dict[str, str], tool: str) -> str:
-    found = shutil.which(tool, path=env["PATH"])
-    if found is None:
-        pytest.skip(f"e2e needs {tool} on PATH; not found")
-    return found
-
-
 @contextlib.contextmanager
 def podman_storage() -> Iterator[list[str]]:
     """podman's options for a throwaway store: short paths (its runroot must stay under about
@@ -355,13 +339,13 @@ def podman_storage() -> Iterator[list[str]]:
 
 
 @pytest.mark.e2e
+@pytest.mark.needs("podman")
 def test_podman_pulls_with_an_exported_authfile(
-    registry: tuple[bed.RunningRegistry, str], env: dict[str, str], tmp_path: Path
+    registry: bed.RunningRegistry, env: dict[str, str], tmp_path: Path
 ) -> None:
     if os.geteuid() != 0:
         pytest.skip("e2e runs podman as root (rootless podman needs subuids); not root")
-    running, ref = registry
-    podman = need(env, "podman")
+    running, ref, podman = registry, bed.TINY_IMAGE, "podman"
     add_secret(env, "BED", running.host, running.user, running.password)
     authfile = tmp_path / "auth.json"
     exported = export(env, "--format", "podman-auth", "--registry", running.host)
@@ -388,14 +372,14 @@ def docker_version(docker: str, env: dict[str, str]) -> tuple[int, ...]:
 
 
 @pytest.mark.e2e
+@pytest.mark.needs("docker")
 def test_docker_reads_the_exported_config_from_docker_config_or_docker_auth_config(
-    registry: tuple[bed.RunningRegistry, str], env: dict[str, str], tmp_path: Path
+    registry: bed.RunningRegistry, env: dict[str, str], tmp_path: Path
 ) -> None:
     """The docker CLI (client only) reads the exported config.json from a DOCKER_CONFIG
     directory, and from DOCKER_AUTH_CONFIG since 28.3; 28.2 reads that variable only for
     `run --use-api-socket`, so there `manifest inspect` stays anonymous."""
-    running, ref = registry
-    docker = need(env, "docker")
+    running, ref, docker = registry, bed.TINY_IMAGE, "docker"
     add_secret(env, "BED", running.host, running.user, running.password)
     exported = export(env, "--registry", running.host).stdout
     bare = {k: v for k, v in env.items() if not k.endswith(("_SERVER", "_USER", "_PASSWORD"))}

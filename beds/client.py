@@ -9,6 +9,7 @@ venv of the interpreter running this code (tests/run.sh writes it as install.sh 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shlex
 import signal
@@ -16,6 +17,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from beds.values import CANARY, ECR_HOST, NOT_FOUND, store_body
 
 PROGRAM = "docker-credential-codespaces"
 #: The executable under test unless a caller names another (the bench's `--helper`).
@@ -55,6 +59,85 @@ def run_command(
         check=False,
         cwd=cwd,
     )
+
+
+def run_text(
+    argv: list[str],
+    env: dict[str, str],
+    stdin: str | None = None,
+    timeout: float = RUN_TIMEOUT,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`run_command` with text in and out, for the clients' words (undecodable bytes
+    replaced); without `stdin`, no stdin at all."""
+    done = run_command(argv, env, None if stdin is None else stdin.encode(), timeout, cwd)
+    return subprocess.CompletedProcess(
+        done.args,
+        done.returncode,
+        done.stdout.decode(errors="replace"),
+        done.stderr.decode(errors="replace"),
+    )
+
+
+# -- the verbs as the tests ask them, and what the helper answered ----------------------------
+
+
+def get(
+    env: dict[str, str], server: str = ECR_HOST, **kwargs: Any
+) -> subprocess.CompletedProcess[bytes]:
+    """`get` for `server` (by default the ECR registry of the `ecr_env` fixture)."""
+    return run_helper(env, "get", stdin=server.encode(), **kwargs)
+
+
+def answer(env: dict[str, str], server: str) -> tuple[str, str] | None:
+    """The user and secret `get` answers for `server`, or None for docker's not-found line."""
+    result = get(env, server)
+    if result.returncode:
+        assert result.stdout == NOT_FOUND
+        return None
+    body = json.loads(result.stdout)
+    return body["Username"], body["Secret"]
+
+
+def ecr_password(result: subprocess.CompletedProcess[bytes]) -> str:
+    """The token of an AWS login that a successful `get` answered."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = json.loads(result.stdout)
+    assert found["Username"] == "AWS"
+    return str(found["Secret"])
+
+
+def store(
+    env: dict[str, str], server: str, user: str, secret: str
+) -> subprocess.CompletedProcess[bytes]:
+    """`store` a login, as docker asks it."""
+    return run_helper(env, "store", stdin=store_body(server, user, secret))
+
+
+def configured(env: dict[str, str]) -> dict[str, str]:
+    """`env`, once `configure` has wired docker's config.json to the helper."""
+    assert run_helper(env, "configure").returncode == 0
+    return env
+
+
+def run_doctor(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`doctor` with `args`: no traceback, and never the canary (`beds.values.CANARY`)."""
+    result = run_helper(env, "doctor", *args, stdin=None)
+    assert b"Traceback" not in result.stderr
+    assert CANARY.encode() not in result.stdout + result.stderr
+    return result
+
+
+def doctor(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
+    """`doctor --json` with `args`: its exit code and its report."""
+    result = run_doctor(env, "--json", *args)
+    return result.returncode, json.loads(result.stdout)
+
+
+def doctor_text(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """`doctor` with `args`, as people read it: its exit code and its text."""
+    result = run_doctor(env, *args)
+    return result.returncode, result.stdout.decode()
 
 
 def run_in_session(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import json
 import os
 import shutil
 import tempfile
@@ -124,3 +125,16 @@ def write_secrets_file(path: Path, values: dict[str, str], extra: bytes = b"") -
         f"{name}={base64.b64encode(value.encode()).decode()}" for name, value in values.items()
     ]
     path.write_bytes("\n".join(lines).encode() + b"\n" + extra)
+
+
+def config_file(env: dict[str, str]) -> Path:
+    """docker's config.json for `env`: the one in its DOCKER_CONFIG."""
+    return Path(env["DOCKER_CONFIG"]) / "config.json"
+
+
+def write_config(env: dict[str, str], config: object) -> Path:
+    """Write docker's config.json for `env` (its directory made if need be); its path."""
+    path = config_file(env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config))
+    return path

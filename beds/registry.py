@@ -44,6 +44,9 @@ OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 START_TIMEOUT_S = 15.0
 HTTP_TIMEOUT_S = 5.0
+#: Where `push_tiny_image` puts the image unless told otherwise, as "repo:tag".
+TINY_REPO, TINY_TAG = "bed/tiny", "v1"
+TINY_IMAGE = f"{TINY_REPO}:{TINY_TAG}"
 
 
 class RegistryBedError(RuntimeError):
@@ -87,6 +90,17 @@ class RunningRegistry:
             return
         self._stopped = True
         stop_process(self.process)
+
+
+@dataclass
+class Registries:
+    """The registries of the clients' end-to-end tests, each holding the tiny image
+    (`TINY_IMAGE`): one a secret covers, one for logins, one open to anyone."""
+
+    secret: RunningRegistry
+    login: RunningRegistry
+    open: RunningRegistry
+    ref: str = TINY_IMAGE
 
 
 def tools_missing() -> list[str]:
@@ -382,8 +396,8 @@ def upload_blob(registry: RunningRegistry, repo: str, blob: bytes) -> str:
 
 def push_tiny_image(
     registry: RunningRegistry,
-    repo: str = "bed/tiny",
-    tag: str = "v1",
+    repo: str = TINY_REPO,
+    tag: str = TINY_TAG,
     *,
     oci: bool = False,
     content: Optional[bytes] = None,

@@ -15,25 +15,26 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from beds.aws import FakeECR, decode_token, endpoint_env
+from beds.aws import FakeECR, decode_token
 from beds.environment import add_secret
+from beds.values import (
+    ECR_HOST,
+    KEY_ID_2,
+    OTHER_ECR_HOST,
+    SECRET_KEY,
+    SECRET_KEY_2,
+    TOKEN_HOST,
+    aws_token,
+    store_body,
+)
 
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-KEY_ID_2 = "AKIAI44QH8DHBEXAMPLE"
-AWS_SECRET = "CANARYawsSecretKey0001"
-AWS_SECRET_2 = "CANARYawsSecretKey0002"
-ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 ECR_WRONG = "123456789012.dkr.ecr.eu-west-2.amazonaws.com"
-ECR_TOKEN_HOST = "210987654321.dkr.ecr.us-east-2.amazonaws.com"
-ECR_EXPIRED_HOST = "210987654321.dkr.ecr.us-west-2.amazonaws.com"
-EXPIRED_TOKEN = base64.b64encode(
-    json.dumps({"payload": "CANARYexpired", "expiration": int(time.time()) - 60}).encode()
-).decode()
+ECR_EXPIRED_HOST = OTHER_ECR_HOST
+EXPIRED_TOKEN = aws_token(time.time() - 60)
 CANARIES = {
     "ghcr": "CANARYghcrPassword01",
     "hub": "CANARYhubPassword001",
@@ -41,8 +42,8 @@ CANARIES = {
     "incomplete": "CANARYincomplete0001",
     "duplicate": "CANARYduplicate00001",
     "badserver": "CANARYbadServer00001",
-    "aws": AWS_SECRET,
-    "aws-other": AWS_SECRET_2,
+    "aws": SECRET_KEY,
+    "aws-other": SECRET_KEY_2,
     "aws-wrong": "CANARYwrongAwsKey001",
     "aws-token": "CANARYawsToken000001",
     "aws-expired": EXPIRED_TOKEN,
@@ -95,12 +96,6 @@ sys.exit(code)
 """
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeECR]:
-    with FakeECR({KEY_ID: AWS_SECRET, KEY_ID_2: AWS_SECRET_2}) as server:
-        yield server
-
-
 def forms(canary: str) -> list[bytes]:
     """The canary as it could leak: raw, JSON-escaped, and base64 at every alignment."""
     raw = canary.encode()
@@ -116,12 +111,11 @@ def leaks(data: bytes) -> list[str]:
 
 
 @pytest.fixture
-def audit_env(env: dict[str, str], tmp_path: Path, fake: FakeECR) -> dict[str, str]:
-    env.update(endpoint_env(fake.endpoint_url))
+def audit_env(ecr_env: dict[str, str], tmp_path: Path, fake: FakeECR) -> dict[str, str]:
+    """The ECR environment with a secret of every kind, each holding a canary."""
+    env = ecr_env
     env.update(
         AWS_ENDPOINT_URL=fake.endpoint_url,
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
         DOCKER_CREDENTIAL_CODESPACES_DEBUG="1",
         AWS_ACCESS_KEY_ID="AKIAAMBIENTAMBIENT00",
         AWS_SECRET_ACCESS_KEY=CANARIES["ambient"],
@@ -132,11 +126,10 @@ def audit_env(env: dict[str, str], tmp_path: Path, fake: FakeECR) -> dict[str, s
     add_secret(env, "GH", "ghcr.io", "octocat", CANARIES["ghcr"])
     add_secret(env, "ZGH", "https://ghcr.io/", "other", CANARIES["duplicate"])
     add_secret(env, "HUB", "docker.io", "hubuser", CANARIES["hub"])
-    add_secret(env, "ECR", ECR_HOST, KEY_ID, AWS_SECRET)
     add_secret(env, "ECRWRONG", ECR_WRONG, KEY_ID_2, CANARIES["aws-wrong"])
-    add_secret(env, "ECRTOKEN", ECR_TOKEN_HOST, "AWS", CANARIES["aws-token"])
+    add_secret(env, "ECRTOKEN", TOKEN_HOST, "AWS", CANARIES["aws-token"])
     add_secret(env, "ECROLD", ECR_EXPIRED_HOST, "AWS", EXPIRED_TOKEN)
-    add_secret(env, "PUB", "public.ecr.aws", KEY_ID_2, AWS_SECRET_2)
+    add_secret(env, "PUB", "public.ecr.aws", KEY_ID_2, SECRET_KEY_2)
     env["HALF_CONTAINER_REGISTRY_SERVER"] = "half.example"
     env["HALF_CONTAINER_REGISTRY_PASSWORD"] = CANARIES["incomplete"]
     add_secret(env, "BAD", "user@bad.example", "u", CANARIES["badserver"])
@@ -152,10 +145,6 @@ def audit_env(env: dict[str, str], tmp_path: Path, fake: FakeECR) -> dict[str, s
     secrets_file.write_text("\n".join(lines) + "\n")
     env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"] = str(secrets_file)
     return env
-
-
-def store_body(server: str, user: str, secret: str) -> bytes:
-    return json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
 
 
 def run_audited(
@@ -196,7 +185,7 @@ SCENARIOS: list[tuple[str, bytes, str | None]] = [
     ("get", ECR_HOST.encode(), None),
     ("get", b"public.ecr.aws", None),
     ("get", ECR_WRONG.encode(), None),
-    ("get", ECR_TOKEN_HOST.encode(), "aws-token"),
+    ("get", TOKEN_HOST.encode(), "aws-token"),
     ("get", ECR_EXPIRED_HOST.encode(), None),
     ("store", store_body("reg.example", "alice", CANARIES["stored"]), None),
     ("store", store_body("tok.example", "<token>", CANARIES["stored-token"]), None),
@@ -236,10 +225,10 @@ def test_canaries_go_nowhere_else(audit_env: dict[str, str], tmp_path: Path, fak
         assert leaks(stdout) == [], (where, result.stdout)
     assert fake.count() >= 2
     print(f"audit: {len(SCENARIOS)} runs, {seen_exceptions} exceptions inspected")
-    check_files(audit_env, tmp_path)
+    check_canary_holders(audit_env, tmp_path)
 
 
-def check_files(env: dict[str, str], tmp_path: Path) -> None:
+def check_canary_holders(env: dict[str, str], tmp_path: Path) -> None:
     """Canaries only in the 0600 store and cache files; the cache never has the AWS key."""
     inputs = {Path(env["DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE"])}
     holders = []
@@ -268,7 +257,7 @@ def check_files(env: dict[str, str], tmp_path: Path) -> None:
 # ghcr.io secret that wins (not the shadowed one, nor the codespace token), the Hub, the
 # secrets file's, a ready ECR token and a stored login. The fetched ECR token is no canary.
 EXPORTED = {"ghcr", "hub", "file", "aws-token", "stored"}
-EXPORT_NAMES = ["ghcr.io", "docker.io", "file.example", ECR_TOKEN_HOST, "reg.example", ECR_HOST]
+EXPORT_NAMES = ["ghcr.io", "docker.io", "file.example", TOKEN_HOST, "reg.example", ECR_HOST]
 
 
 def test_export_holds_exactly_the_secrets_asked_for(
@@ -297,4 +286,4 @@ def test_export_holds_exactly_the_secrets_asked_for(
     failed, _ = run_audited(audit_env, tmp_path / "audit-export-all.json", ["export", "--all"])
     assert failed.returncode == 1 and failed.stdout == b""
     assert b"AWS rejected the secret key in ECRWRONG_CONTAINER_REGISTRY_PASSWORD" in failed.stderr
-    check_files(audit_env, tmp_path)
+    check_canary_holders(audit_env, tmp_path)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from beds.client import run_helper
+from beds.client import answer, run_helper
 from beds.environment import add_secret, write_secrets_file
-
-NOT_FOUND = b"credentials not found in native keychain\n"
+from beds.values import store_body
 
 
 @pytest.fixture
@@ -19,17 +18,8 @@ def codespace(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def answer(env: dict[str, str], server: str = "ghcr.io") -> tuple[str, str] | None:
-    result = run_helper(env, "get", stdin=server.encode())
-    if result.returncode:
-        assert result.stdout == NOT_FOUND
-        return None
-    body = json.loads(result.stdout)
-    return body["Username"], body["Secret"]
-
-
 def test_codespace_token_answers_ghcr(codespace: dict[str, str]) -> None:
-    assert answer(codespace) == ("octocat", "ghs_CANARYcodespacetoken")
+    assert answer(codespace, "ghcr.io") == ("octocat", "ghs_CANARYcodespacetoken")
     assert answer(codespace, "https://ghcr.io/octo/app") == ("octocat", "ghs_CANARYcodespacetoken")
     assert answer(codespace, "docker.pkg.github.com") is None
     listed = run_helper(codespace, "list", stdin=None)
@@ -39,7 +29,7 @@ def test_codespace_token_answers_ghcr(codespace: dict[str, str]) -> None:
 
 def test_fixed_user_name_without_github_user(codespace: dict[str, str]) -> None:
     del codespace["GITHUB_USER"]
-    assert answer(codespace) == ("codespace", "ghs_CANARYcodespacetoken")
+    assert answer(codespace, "ghcr.io") == ("codespace", "ghs_CANARYcodespacetoken")
 
 
 @pytest.mark.parametrize(
@@ -54,22 +44,22 @@ def test_only_in_a_codespace_and_not_turned_off(
     codespace: dict[str, str], change: dict[str, str]
 ) -> None:
     codespace.update(change)
-    assert answer(codespace) is None
+    assert answer(codespace, "ghcr.io") is None
     assert json.loads(run_helper(codespace, "list", stdin=None).stdout) == {}
 
 
 def test_a_secret_for_ghcr_wins(codespace: dict[str, str]) -> None:
     add_secret(codespace, "GHCR", "ghcr.io", "me", "ghp_pat")
-    assert answer(codespace) == ("me", "ghp_pat")
+    assert answer(codespace, "ghcr.io") == ("me", "ghp_pat")
     assert json.loads(run_helper(codespace, "list", stdin=None).stdout) == {"ghcr.io": "me"}
 
 
 def test_a_stored_login_for_pushing_wins(codespace: dict[str, str]) -> None:
-    body = json.dumps({"ServerURL": "ghcr.io", "Username": "me", "Secret": "ghp_push"}).encode()
+    body = store_body("ghcr.io", "me", "ghp_push")
     assert run_helper(codespace, "store", stdin=body).returncode == 0
-    assert answer(codespace) == ("me", "ghp_push")
+    assert answer(codespace, "ghcr.io") == ("me", "ghp_push")
     assert run_helper(codespace, "erase", stdin=b"ghcr.io").returncode == 0
-    assert answer(codespace) == ("octocat", "ghs_CANARYcodespacetoken")
+    assert answer(codespace, "ghcr.io") == ("octocat", "ghs_CANARYcodespacetoken")
 
 
 def test_configure_names_ghcr_for_skopeo(codespace: dict[str, str]) -> None:
@@ -93,9 +83,9 @@ def test_the_secrets_files_token_wins_over_a_stale_copy_in_the_environment(
 ) -> None:
     """A shell opened hours ago holds the token of then; the file holds today's."""
     write_secrets_file(secrets_file, {"GITHUB_TOKEN": "ghs_CANARYrenewed1"})
-    assert answer(codespace) == ("octocat", "ghs_CANARYrenewed1")
+    assert answer(codespace, "ghcr.io") == ("octocat", "ghs_CANARYrenewed1")
     write_secrets_file(secrets_file, {"GITHUB_TOKEN": "ghs_CANARYrenewed2"})  # renewed again
-    assert answer(codespace) == ("octocat", "ghs_CANARYrenewed2")
+    assert answer(codespace, "ghcr.io") == ("octocat", "ghs_CANARYrenewed2")
 
 
 def test_the_files_token_answers_a_shell_without_one(
@@ -103,7 +93,7 @@ def test_the_files_token_answers_a_shell_without_one(
 ) -> None:
     del codespace["GITHUB_TOKEN"]
     write_secrets_file(secrets_file, {"GITHUB_TOKEN": "ghs_CANARYfromfile"})
-    assert answer(codespace) == ("octocat", "ghs_CANARYfromfile")
+    assert answer(codespace, "ghcr.io") == ("octocat", "ghs_CANARYfromfile")
     listed = run_helper(codespace, "list", stdin=None)
     assert json.loads(listed.stdout) == {"ghcr.io": "octocat"}
     assert b"CANARY" not in listed.stdout + listed.stderr
@@ -133,7 +123,7 @@ def test_registry_triples_keep_the_environment_over_the_file(
         },
     )
     add_secret(codespace, "GHCR", "ghcr.io", "from-env", "ghp_CANARYenv")
-    assert answer(codespace) == ("from-env", "ghp_CANARYenv")
+    assert answer(codespace, "ghcr.io") == ("from-env", "ghp_CANARYenv")
 
 
 def test_outside_a_codespace_the_files_token_is_never_used(
@@ -141,4 +131,4 @@ def test_outside_a_codespace_the_files_token_is_never_used(
 ) -> None:
     codespace["CODESPACES"] = "false"
     write_secrets_file(secrets_file, {"GITHUB_TOKEN": "ghs_CANARYfromfile"})
-    assert answer(codespace) is None
+    assert answer(codespace, "ghcr.io") is None

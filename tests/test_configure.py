@@ -13,23 +13,20 @@ from pathlib import Path
 import pytest
 
 from beds.client import run_command, run_helper
-from beds.environment import add_secret
+from beds.environment import add_secret, config_file, write_config
 from beds.fake_store import put_on_path
+from beds.values import KEY_ID, basic_auth, store_body
 from docker_credential_codespaces.constants import FALLBACK_TIMEOUT
 
 # The credsStore VS Code Dev Containers injects: a helper that forwards to the host's store.
 DEV_CONTAINERS = "dev-containers-3f9c1e2a-7b44-4d1e-9a55-0c6e2b8d1f00"
 
 
-def auth(user: str, password: str) -> str:
-    return base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
 REAL_WORLD = {
     "auths": {
-        "https://index.docker.io/v1/": {"auth": auth("hubuser", "hubpw")},
-        "old.example.com": {"auth": auth("olduser", "oldpw")},
-        "ghcr.io": {"auth": auth("stale", "CANARY-stale-ghcr")},
+        "https://index.docker.io/v1/": {"auth": basic_auth("hubuser", "hubpw")},
+        "old.example.com": {"auth": basic_auth("olduser", "oldpw")},
+        "ghcr.io": {"auth": basic_auth("stale", "CANARY-stale-ghcr")},
         "tok.example.com": {"identitytoken": "idtok-1"},
         "empty.example.com": {},
     },
@@ -39,17 +36,6 @@ REAL_WORLD = {
     "currentContext": "default",
     "x-unknown-key": {"nested": [1, 2, 3]},
 }
-
-
-def config_file(env: dict[str, str]) -> Path:
-    return Path(env["DOCKER_CONFIG"]) / "config.json"
-
-
-def write_config(env: dict[str, str], config: object) -> Path:
-    path = config_file(env)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config))
-    return path
 
 
 def test_configure_keeps_every_key_and_moves_inline_logins(env: dict[str, str]) -> None:
@@ -131,7 +117,7 @@ def test_configure_dry_run_prints_a_masked_diff_and_changes_nothing(env: dict[st
     assert '+\t"credsStore": "codespaces",' in out or '+\t"credsStore": "codespaces"\n' in out
     assert '+\t\t"ghcr.io": "codespaces"' in out
     assert "would copy the login for old.example.com into the local store" in out
-    for secret in ("hubpw", "oldpw", "CANARY", "idtok-1", auth("olduser", "oldpw")):
+    for secret in ("hubpw", "oldpw", "CANARY", "idtok-1", basic_auth("olduser", "oldpw")):
         assert secret not in out
     assert path.read_bytes() == before
     assert not Path(env["XDG_DATA_HOME"], "docker-credential-codespaces").exists()
@@ -150,7 +136,7 @@ def test_configure_follows_a_symlinked_config(env: dict[str, str], tmp_path: Pat
 
 
 def test_registries_only_writes_cred_helpers(env: dict[str, str]) -> None:
-    path = write_config(env, {"auths": {"old.example.com": {"auth": auth("u", "p")}}})
+    path = write_config(env, {"auths": {"old.example.com": {"auth": basic_auth("u", "p")}}})
     add_secret(env, "HUB", "https://index.docker.io/v1/", "u", "p")
     add_secret(env, "GH", "ghcr.io/octo", "u", "p")
     assert run_helper(env, "configure", "--registries").returncode == 0
@@ -161,7 +147,7 @@ def test_registries_only_writes_cred_helpers(env: dict[str, str]) -> None:
         "docker.io": "codespaces",
         "ghcr.io": "codespaces",
     }
-    assert config["auths"] == {"old.example.com": {"auth": auth("u", "p")}}
+    assert config["auths"] == {"old.example.com": {"auth": basic_auth("u", "p")}}
 
 
 # Real-world config.json files: Docker Desktop, pass on Linux, gcloud, a fresh Codespace,
@@ -183,13 +169,13 @@ ROUND_TRIP = {
     },
     "codespace": {
         "auths": {
-            "ghcr.io": {"auth": auth("octo", "ghp_x")},
-            "myco.azurecr.io": {"auth": auth("robot", "acr")},
+            "ghcr.io": {"auth": basic_auth("octo", "ghp_x")},
+            "myco.azurecr.io": {"auth": basic_auth("robot", "acr")},
         }
     },
     "empty": {},
     "mixed": {
-        "auths": {"localhost:5000": {"auth": auth("dev", "dev")}},
+        "auths": {"localhost:5000": {"auth": basic_auth("dev", "dev")}},
         "credHelpers": {"123456789012.dkr.ecr.us-east-1.amazonaws.com": "ecr-login"},
         "proxies": {"default": {"httpsProxy": "http://proxy:3128", "noProxy": "localhost"}},
         "experimental": "enabled",
@@ -218,15 +204,15 @@ def test_configure_then_unconfigure_restores_the_meaning(
 
 
 def test_unconfigure_keeps_logins_made_meanwhile(env: dict[str, str]) -> None:
-    path = write_config(env, {"auths": {"old.example.com": {"auth": auth("u", "p")}}})
+    path = write_config(env, {"auths": {"old.example.com": {"auth": basic_auth("u", "p")}}})
     assert run_helper(env, "configure").returncode == 0
-    body = json.dumps({"ServerURL": "new.example.com", "Username": "n", "Secret": "np"}).encode()
+    body = store_body("new.example.com", "n", "np")
     assert run_helper(env, "store", stdin=body).returncode == 0
     assert run_helper(env, "unconfigure").returncode == 0
     assert json.loads(path.read_text()) == {
         "auths": {
-            "old.example.com": {"auth": auth("u", "p")},
-            "new.example.com": {"auth": auth("n", "np")},
+            "old.example.com": {"auth": basic_auth("u", "p")},
+            "new.example.com": {"auth": basic_auth("n", "np")},
         }
     }
 
@@ -258,7 +244,7 @@ def test_previous_creds_store_becomes_the_fallback(env: dict[str, str], fake_sto
         b"credentials not found in native keychain\n"
     )
     # store, list and erase go to the fallback, not to the helper's own file
-    body = json.dumps({"ServerURL": "quay.io", "Username": "q", "Secret": "qs"}).encode()
+    body = store_body("quay.io", "q", "qs")
     assert run_helper(env, "store", stdin=body).returncode == 0
     assert json.loads(fake_stores.read_text())["quay.io"] == {"Username": "q", "Secret": "qs"}
     assert json.loads(run_helper(env, "list", stdin=None).stdout) == {
@@ -320,7 +306,7 @@ def test_unconfigure_drops_the_fallback(env: dict[str, str], fake_stores: Path) 
     assert run_helper(env, "configure").returncode == 0
     assert run_helper(env, "unconfigure").returncode == 0
     assert json.loads(path.read_text()) == ROUND_TRIP["desktop"]
-    body = json.dumps({"ServerURL": "quay.io", "Username": "q", "Secret": "qs"}).encode()
+    body = store_body("quay.io", "q", "qs")
     assert run_helper(env, "store", stdin=body).returncode == 0
     assert "quay.io" not in json.loads(fake_stores.read_text())
 
@@ -328,8 +314,8 @@ def test_unconfigure_drops_the_fallback(env: dict[str, str], fake_stores: Path) 
 def test_a_triple_that_get_passes_over_covers_nothing_for_configure(env: dict[str, str]) -> None:
     """configure and get agree: a triple with an AWS key for a host that is not ECR answers
     nothing, so the inline login for that host is carried into the store and answers."""
-    write_config(env, {"auths": {"myhost.example": {"auth": auth("me", "CANARY-inline")}}})
-    add_secret(env, "MY", "myhost.example", "AKIAIOSFODNN7EXAMPLE\n", "CANARY-aws-secret")
+    write_config(env, {"auths": {"myhost.example": {"auth": basic_auth("me", "CANARY-inline")}}})
+    add_secret(env, "MY", "myhost.example", KEY_ID + "\n", "CANARY-aws-secret")
     configured = run_helper(env, "configure")
     assert configured.returncode == 0, configured.stderr
     assert b"copied the login for myhost.example" in configured.stdout
@@ -354,9 +340,9 @@ def local_store(env: dict[str, str]) -> Path:
 
 # Every spelling of an inline login that docker honours (Go matches field names in any case).
 SPELLINGS = {
-    "lower.example": ({"auth": auth("u1", "CANARY-s1")}, ("u1", "CANARY-s1")),
-    "title.example": ({"Auth": auth("u2", "CANARY-s2")}, ("u2", "CANARY-s2")),
-    "upper.example": ({"AUTH": auth("u3", "CANARY-s3")}, ("u3", "CANARY-s3")),
+    "lower.example": ({"auth": basic_auth("u1", "CANARY-s1")}, ("u1", "CANARY-s1")),
+    "title.example": ({"Auth": basic_auth("u2", "CANARY-s2")}, ("u2", "CANARY-s2")),
+    "upper.example": ({"AUTH": basic_auth("u3", "CANARY-s3")}, ("u3", "CANARY-s3")),
     "fields.example": ({"username": "u4", "password": "CANARY-s4"}, ("u4", "CANARY-s4")),
     "fieldcase.example": ({"Username": "u5", "Password": "CANARY-s5"}, ("u5", "CANARY-s5")),
     "token.example": ({"IdentityToken": "CANARY-s6"}, ("<token>", "CANARY-s6")),
@@ -381,8 +367,8 @@ def test_configure_carries_a_login_written_beside_our_creds_store(env: dict[str,
     assert run_helper(env, "configure").returncode == 0
     config = json.loads(path.read_text())
     config["auths"] = {
-        "late.example.com": {"auth": auth("late", "CANARY-late")},
-        "https://index.docker.io/v1/": {"Auth": auth("hub", "CANARY-hub")},
+        "late.example.com": {"auth": basic_auth("late", "CANARY-late")},
+        "https://index.docker.io/v1/": {"Auth": basic_auth("hub", "CANARY-hub")},
     }
     path.write_text(json.dumps(config))
     assert run_helper(env, "get", stdin=b"late.example.com").returncode == 1  # docker's view
@@ -405,10 +391,10 @@ def test_configure_never_replaces_a_login_made_through_the_helper(env: dict[str,
     blanks the inline entry, and other clients store through the helper alone."""
     path = write_config(env, {})
     assert run_helper(env, "configure").returncode == 0
-    body = json.dumps({"ServerURL": "r.example", "Username": "new", "Secret": "fresh"}).encode()
+    body = store_body("r.example", "new", "fresh")
     assert run_helper(env, "store", stdin=body).returncode == 0
     config = json.loads(path.read_text())
-    config["auths"] = {"r.example": {"auth": auth("old", "stale")}}
+    config["auths"] = {"r.example": {"auth": basic_auth("old", "stale")}}
     path.write_text(json.dumps(config))
     assert run_helper(env, "configure").returncode == 0
     assert get_login(env, "r.example") == ("new", "fresh")
@@ -417,7 +403,7 @@ def test_configure_never_replaces_a_login_made_through_the_helper(env: dict[str,
 def test_a_carry_that_fails_leaves_config_json_as_it_was(env: dict[str, str]) -> None:
     """Setting credsStore makes docker ignore the inline login, so a login that cannot be
     copied stops the run before config.json changes."""
-    original = {"auths": {"r.example": {"auth": auth("u", "CANARY-keep")}}}
+    original = {"auths": {"r.example": {"auth": basic_auth("u", "CANARY-keep")}}}
     path = write_config(env, original)
     shared = Path(env["HOME"]) / "shared-store"
     shared.mkdir(mode=0o777)
@@ -453,7 +439,7 @@ def test_a_login_no_helper_can_carry_stays_inline_and_the_run_fails(
     carry. Such a login was dropped: exit 0, credsStore set, and docker stopped sending it
     (or, for half a surrogate pair, a traceback). As the README promises for a login that
     cannot be copied: exit 1 in one line, and config.json left as it was."""
-    original = {"auths": {"odd.example": entry, "r.example": {"auth": auth("u", "CANARY-r")}}}
+    original = {"auths": {"odd.example": entry, "r.example": {"auth": basic_auth("u", "CANARY-r")}}}
     path = Path(env["DOCKER_CONFIG"]) / "config.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(original))
@@ -488,7 +474,10 @@ def test_a_carry_a_fallback_refuses_is_said_and_the_rest_is_wired(
     store that refuses `store` costs nothing: one line, exit 1, everything else done."""
     path = write_config(
         env,
-        {"credsStore": DEV_CONTAINERS, "auths": {"r.example": {"auth": auth("u", "CANARY-f")}}},
+        {
+            "credsStore": DEV_CONTAINERS,
+            "auths": {"r.example": {"auth": basic_auth("u", "CANARY-f")}},
+        },
     )
     add_secret(env, "GH", "ghcr.io", "octo", "CANARY-gh")
     env["FAKE_STORE_MODE"] = "readonly"
@@ -506,7 +495,7 @@ def test_a_carry_a_fallback_refuses_is_said_and_the_rest_is_wired(
     config = json.loads(path.read_text())
     assert config["credsStore"] == "codespaces"
     assert config["credHelpers"]["ghcr.io"] == "codespaces"
-    assert config["auths"]["r.example"] == {"auth": auth("u", "CANARY-f")}
+    assert config["auths"]["r.example"] == {"auth": basic_auth("u", "CANARY-f")}
     assert b"CANARY" not in result.stdout + result.stderr
 
 
@@ -515,7 +504,10 @@ def test_vs_code_dev_containers_store_is_kept_as_the_fallback(
 ) -> None:
     path = write_config(
         env,
-        {"credsStore": DEV_CONTAINERS, "auths": {"r.example": {"auth": auth("u", "CANARY-r")}}},
+        {
+            "credsStore": DEV_CONTAINERS,
+            "auths": {"r.example": {"auth": basic_auth("u", "CANARY-r")}},
+        },
     )
     result = run_helper(env, "configure")
     assert result.returncode == 0, result.stderr
@@ -551,7 +543,7 @@ def test_a_fallback_answering_empty_counts_as_not_found(
 # Each holds a secret that configure leaves alone, so it can only show as a context line of
 # the diff: each sits right above the credsStore line that configure changes.
 SECRETS_IN_CONTEXT = {
-    "Auth": {"auths": {"a.example": {"Auth": auth("u", "CANARY-a")}}},
+    "Auth": {"auths": {"a.example": {"Auth": basic_auth("u", "CANARY-a")}}},
     "IdentityToken": {"auths": {"b.example": {"IdentityToken": "CANARY-b"}}},
     "Password": {"auths": {"c.example": {"username": "u", "Password": "CANARY-c"}}},
     "HttpHeaders": {"HttpHeaders": {"Authorization": "Bearer CANARY-d"}},
@@ -584,11 +576,11 @@ def test_unconfigure_keeps_docker_hub_oauth_logins(env: dict[str, str]) -> None:
         "https://index.docker.io/v1/refresh-token": ("hubuser", "CANARY-refresh"),
     }
     for server, (user, secret) in oauth.items():
-        body = json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
+        body = store_body(server, user, secret)
         assert run_helper(env, "store", stdin=body).returncode == 0
     assert run_helper(env, "unconfigure").returncode == 0
     assert json.loads(path.read_text()) == {
-        "auths": {server: {"auth": auth(*login)} for server, login in oauth.items()}
+        "auths": {server: {"auth": basic_auth(*login)} for server, login in oauth.items()}
     }
     # configure again carries them back, and unconfigure restores the same file
     restored = path.read_bytes()
@@ -630,7 +622,7 @@ def test_configure_writes_through_a_symlinked_directory(
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_configure_keeps_the_owner_of_config_json(env: dict[str, str]) -> None:
-    path = write_config(env, {"auths": {"r.example": {"auth": auth("u", "p")}}})
+    path = write_config(env, {"auths": {"r.example": {"auth": basic_auth("u", "p")}}})
     os.chown(path.parent, 4321, 4322)
     os.chown(path, 4321, 4322)
     assert run_helper(env, "configure").returncode == 0
@@ -690,7 +682,8 @@ def test_real_pass_fallback_answers_empty_and_the_token_still_answers(
         {"ServerURL": "ghcr.io", "Username": "", "Secret": ""},
     )
     write_config(
-        env, {"credsStore": "pass", "auths": {"r.example": {"Auth": auth("u", "CANARY-pass")}}}
+        env,
+        {"credsStore": "pass", "auths": {"r.example": {"Auth": basic_auth("u", "CANARY-pass")}}},
     )
     configured = run_helper(env, "configure")
     assert configured.returncode == 0, configured.stdout + configured.stderr

@@ -16,35 +16,25 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from beds.aws import FakeECR, endpoint_env
+from beds.aws import FakeECR
 from beds.client import run_helper, spawn
-from beds.environment import add_secret
+from beds.values import ECR_HOST, store_body
 from docker_credential_codespaces.ecr.cache import decode, decode_outcome, encode
 from docker_credential_codespaces.ecr.token import Token
 
 ROUNDS = 200
 LANES = 2  # independent stores worked on in parallel, ROUNDS // LANES rounds each
 STORES_PER_ROUND = 3
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "crash-aws-secret-key"
-ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 PAUSE = "30"  # seconds a paused writer would sit before its rename; it is killed long before
 KNOWN_FILES = ("credentials.json", "credentials.json.lock")
 # Nothing in this file may take longer: a hung writer fails the test instead of CI.
 ROUND_TIMEOUT = 30.0
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeECR]:
-    with FakeECR({KEY_ID: SECRET_KEY}) as server:
-        yield server
 
 
 @dataclass
@@ -62,16 +52,13 @@ class Lane:
     max_leftovers: int = 0
 
 
-def make_lane(env: dict[str, str], root: Path, fake: FakeECR, seed: int) -> Lane:
-    env = dict(env)
-    env.update(endpoint_env(fake.endpoint_url))
+def make_lane(ecr_env: dict[str, str], root: Path, fake: FakeECR, seed: int) -> Lane:
+    env = dict(ecr_env)
     env["AWS_ENDPOINT_URL"] = fake.endpoint_url
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     store_dir = root / f"store-{seed}"
     cache_dir = root / f"cache-{seed}"
     env["DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"] = str(store_dir)
     env["DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"] = str(cache_dir)
-    add_secret(env, "ECR", ECR_HOST, KEY_ID, SECRET_KEY)
     return Lane(env, store_dir, cache_dir, random.Random(seed))
 
 
@@ -103,7 +90,7 @@ def wait_for_temp(lane: Lane, directory: Path, before: set[Path], deadline: floa
     return False
 
 
-def check_files(lane: Lane) -> None:
+def check_lane_files(lane: Lane) -> None:
     """The store parses and holds every reported login; every cache file parses."""
     store = lane.store_dir / "credentials.json"
     if lane.stored:
@@ -141,7 +128,7 @@ def play_round(lane: Lane, number: int) -> None:
     for index in range(STORES_PER_ROUND):
         key = f"r{number}-{index}.example"
         user, secret = f"user-{number}-{index}", f"secret-{number}-{index}-{rng.random()}"
-        body = json.dumps({"ServerURL": key, "Username": user, "Secret": secret}).encode()
+        body = store_body(key, user, secret)
         paused = paused_kind == "store" and index == 0
         env = dict(lane.env, DOCKER_CREDENTIAL_CODESPACES_CRASH_TEST_PAUSE_BEFORE_RENAME=PAUSE)
         fate = "pause" if paused else rng.choice(["finish", "kill", "kill"])
@@ -193,7 +180,7 @@ def play_round(lane: Lane, number: int) -> None:
             lane.finished += 1
     lane.max_leftovers = max(lane.max_leftovers, len(leftovers(lane)))
     assert len(leftovers(lane)) <= 4, leftovers(lane)
-    check_files(lane)
+    check_lane_files(lane)
 
 
 def play_lane(lane: Lane, rounds: int, first: int) -> Lane:
@@ -203,10 +190,10 @@ def play_lane(lane: Lane, rounds: int, first: int) -> Lane:
 
 
 @pytest.mark.slow  # a minute of kills: on the main Python only (tests/run.sh)
-def test_kill_storms(env: dict[str, str], tmp_path: Path, fake: FakeECR) -> None:
+def test_kill_storms(ecr_env: dict[str, str], tmp_path: Path, fake: FakeECR) -> None:
     """200 rounds of stores and ECR refreshes killed at random; nothing is lost or corrupt."""
     started = time.monotonic()
-    lanes = [make_lane(env, tmp_path, fake, seed) for seed in range(LANES)]
+    lanes = [make_lane(ecr_env, tmp_path, fake, seed) for seed in range(LANES)]
     per_lane = ROUNDS // LANES
     with ThreadPoolExecutor(LANES) as pool:
         done = list(pool.map(lambda i: play_lane(lanes[i], per_lane, i * per_lane), range(LANES)))
@@ -218,7 +205,7 @@ def test_kill_storms(env: dict[str, str], tmp_path: Path, fake: FakeECR) -> None
         got = run_helper(lane.env, "get", stdin=ECR_HOST.encode())
         assert got.returncode == 0, got.stdout + got.stderr
         assert leftovers(lane) == [], leftovers(lane)
-        check_files(lane)
+        check_lane_files(lane)
         listed = json.loads(run_helper(lane.env, "list", stdin=None).stdout)
         assert set(lane.stored) <= set(listed)
         for key, (_user, secret) in lane.stored.items():

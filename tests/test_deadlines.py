@@ -27,6 +27,8 @@ import pytest
 
 from beds.aws import FakeECR, Role, endpoint_env
 from beds.client import ended
+from beds.tokens import NOW, REGISTRY, Exchange, identity
+from beds.values import KEY_ID, SECRET_KEY
 from docker_credential_codespaces import ecr
 from docker_credential_codespaces.constants import (
     ECR_EXCHANGE_DEADLINE,
@@ -53,23 +55,9 @@ TOLERANCE = 0.5
 #: waits for the key's lock until its deadline less this.
 LEAST_BUDGET = 1.0
 
-HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-REGISTRY = ecr.registry(HOST)
-assert REGISTRY is not None
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"
 ROLE_ARN = "arn:aws:iam::123456789012:role/ecr-pull"
-NOW = 1_800_000_000.0
 WHO = "ECR 123456789012 in eu-west-1 (secret ECR_CONTAINER_REGISTRY_SERVER)"
 REFUSED = f"{WHO}: AWS refused (test)"
-
-
-def identity(**companions: str) -> ecr.AwsIdentity:
-    """The triple ECR's identity: a key, or no key and the companions given (by suffix)."""
-    key_id, secret_key = ("", "") if SECRET_AWS_PROFILE in companions else (KEY_ID, SECRET_KEY)
-    found = ecr.identity("ECR", key_id, secret_key, REGISTRY, lambda s: companions.get(s, ""))
-    assert found is not None
-    return found
 
 
 KEY = identity()
@@ -116,12 +104,6 @@ def hanging_script(tmp_path: Path, name: str) -> tuple[Path, Path]:
     )
     script.chmod(0o755)
     return script, pid_file
-
-
-@pytest.fixture
-def cache(use_env: dict[str, str], tmp_path: Path) -> TokenCache:
-    """The real token cache, in a directory of this test's own."""
-    return TokenCache(PrivateDir(str(tmp_path / "cache")))
 
 
 def token(cache: TokenCache, exchange: Callable[..., Token], **deadlines: float) -> RegistryToken:
@@ -297,17 +279,6 @@ def test_the_exchange_s_processes_end_when_the_helper_leaves_first(
 # --- a get's whole wait: the key's lock, then what is left for the exchange --------------------
 
 
-class Exchange:
-    """The exchange's place: records the budget of each call, and answers a new token."""
-
-    def __init__(self) -> None:
-        self.budgets: list[float] = []
-
-    def __call__(self, registry: ecr.EcrRegistry, who: ecr.AwsIdentity, budget: float) -> Token:
-        self.budgets.append(budget)
-        return Token("fetched", NOW + 12 * 3600, NOW)
-
-
 #: How long the other process holds the key's lock in a row that lets it go.
 HOLD = 0.2
 
@@ -339,7 +310,7 @@ def test_a_get_waits_for_the_lock_until_its_deadline_less_the_least_budget(
     assert REGISTRY is not None
     expired = Token("expired", NOW - 60, NOW - 12 * 3600)
     cache.write(cache_key(KEY, REGISTRY), expired)
-    exchange = Exchange()
+    exchange = Exchange(Token("fetched", NOW + 12 * 3600, NOW))
     release = holding(cache, 60, lambda: None)
     started = time.monotonic()
     with pytest.raises(HelperError) as raised:
@@ -360,7 +331,7 @@ def test_a_get_that_waited_for_the_lock_gives_the_exchange_what_is_left(
 ) -> None:
     """The lock's holder went without a word (killed, say): the exchange is started with
     the get's deadline less the wait, not its own whole deadline."""
-    exchange = Exchange()
+    exchange = Exchange(Token("fetched", NOW + 12 * 3600, NOW))
     holding(cache, HOLD, lambda: None)
     deadline = 0.5 + LEAST_BUDGET
     assert token(cache, exchange, get_deadline=deadline).answer().secret == "fetched"
@@ -369,7 +340,7 @@ def test_a_get_that_waited_for_the_lock_gives_the_exchange_what_is_left(
 
 
 def test_a_free_lock_gives_the_exchange_its_whole_deadline(cache: TokenCache) -> None:
-    exchange = Exchange()
+    exchange = Exchange(Token("fetched", NOW + 12 * 3600, NOW))
     assert token(cache, exchange, exchange_deadline=BUDGET).answer().secret == "fetched"
     assert exchange.budgets == [BUDGET]
 
@@ -391,7 +362,7 @@ def test_a_get_that_waited_for_the_lock_takes_what_its_holder_left(
     exchange of its own."""
     assert REGISTRY is not None
     key = cache_key(KEY, REGISTRY)
-    exchange = Exchange()
+    exchange = Exchange(Token("fetched", NOW + 12 * 3600, NOW))
     holding(cache, HOLD, lambda: leaves(cache, key))
     started = time.monotonic()
     if isinstance(expected, HelperError):

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from beds import registry as bed
 from beds.aws import FakeECR, endpoint_env
-from beds.client import run_helper
+from beds.client import configured, doctor, doctor_text, run_helper
 from beds.environment import add_secret
-
-CANARY = "CANARY-doctor-7e3a"
-
-
-def doctor(env: dict[str, str], *args: str) -> tuple[int, str, dict | None]:
-    result = run_helper(env, "doctor", *args, stdin=None)
-    assert b"Traceback" not in result.stderr
-    assert CANARY.encode() not in result.stdout + result.stderr
-    text = result.stdout.decode()
-    return result.returncode, text, json.loads(text) if "--json" in args else None
-
-
-def configured(env: dict[str, str]) -> dict[str, str]:
-    assert run_helper(env, "configure").returncode == 0
-    return env
+from beds.values import CANARY, KEY_ID, aws_token, store_body
 
 
 def test_findings_name_variables_never_values(env: dict[str, str]) -> None:
@@ -41,7 +25,7 @@ def test_findings_name_variables_never_values(env: dict[str, str]) -> None:
     add_secret(env, "BAD", f"{CANARY}@evil.example", "u", CANARY)
     add_secret(env, "A", "ghcr.io", CANARY, CANARY)
     add_secret(env, "B", "https://ghcr.io/org", CANARY, CANARY)
-    code, text, _ = doctor(configured(env))
+    code, text = doctor_text(configured(env))
     assert code == 1
     assert "ACR_CONTAINER_REGISTRY_PASSWORD is not set" in text
     assert "EMPTY_CONTAINER_REGISTRY_PASSWORD is empty" in text
@@ -51,11 +35,6 @@ def test_findings_name_variables_never_values(env: dict[str, str]) -> None:
         "A_CONTAINER_REGISTRY_SERVER is used"
     ) in text
     assert "ghcr.io" in text and "secret A" in text
-
-
-def aws_token(expiration: float) -> str:
-    payload = {"payload": CANARY, "version": "2", "expiration": int(expiration)}
-    return base64.b64encode(json.dumps(payload).encode()).decode()
 
 
 def test_ecr_token_expiry_and_cache_state(env: dict[str, str]) -> None:
@@ -73,12 +52,10 @@ def test_ecr_token_expiry_and_cache_state(env: dict[str, str]) -> None:
         "AWS",
         aws_token(time.time() + 600),
     )
-    add_secret(
-        env, "KEY", "333333333333.dkr.ecr.eu-west-1.amazonaws.com", "AKIAIOSFODNN7EXAMPLE", CANARY
-    )
-    with FakeECR({"AKIAIOSFODNN7EXAMPLE": CANARY}) as fake:
+    add_secret(env, "KEY", "333333333333.dkr.ecr.eu-west-1.amazonaws.com", KEY_ID, CANARY)
+    with FakeECR({KEY_ID: CANARY}) as fake:
         env.update(endpoint_env(fake.endpoint_url))
-        code, _, report = doctor(configured(env), "--json")
+        code, report = doctor(configured(env))
         rows = {row["registry"]: row for row in report["registries"]}
         key_row = rows["333333333333.dkr.ecr.eu-west-1.amazonaws.com"]
         assert key_row["kind"] == "ECR"
@@ -88,7 +65,7 @@ def test_ecr_token_expiry_and_cache_state(env: dict[str, str]) -> None:
             run_helper(env, "get", stdin=b"333333333333.dkr.ecr.eu-west-1.amazonaws.com").returncode
             == 0
         )
-        _, _, report = doctor(env, "--json")
+        _, report = doctor(env)
     rows = {row["registry"]: row for row in report["registries"]}
     assert rows["333333333333.dkr.ecr.eu-west-1.amazonaws.com"]["state"].startswith(
         "access key; cached token expires at"
@@ -107,7 +84,7 @@ def test_ecr_token_expiry_and_cache_state(env: dict[str, str]) -> None:
 def test_wiring_problems(env: dict[str, str]) -> None:
     add_secret(env, "GH", "ghcr.io", "u", CANARY)
     add_secret(env, "ACR", "myco.azurecr.io", "u", CANARY)
-    _, text, _ = doctor(env)
+    _, text = doctor_text(env)
     assert (
         "docker will not ask this helper" in text
         and "run `docker-credential-codespaces configure`" in text
@@ -120,7 +97,7 @@ def test_wiring_problems(env: dict[str, str]) -> None:
     config_file.write_text(json.dumps(config))
     env["DOCKER_AUTH_CONFIG"] = "{}"
     env["PATH"] = "/usr/bin:/bin"
-    code, text, _ = doctor(env)
+    code, text = doctor_text(env)
     assert code == 1
     assert "credHelpers in" in text and "sends myco.azurecr.io to docker-credential-acr-env" in text
     assert "ghcr.io: skopeo and podman will not ask this helper (they ignore credsStore)" in text
@@ -130,9 +107,9 @@ def test_wiring_problems(env: dict[str, str]) -> None:
 
 def test_all_well_exits_zero(env: dict[str, str]) -> None:
     add_secret(env, "GH", "ghcr.io", "u", CANARY)
-    code, text, _ = doctor(configured(env))
+    code, text = doctor_text(configured(env))
     assert code == 0 and "Nothing is wrong." in text
-    code, _, report = doctor(env, "--json")
+    code, report = doctor(env)
     assert code == 0
     assert report == {
         "registries": [
@@ -155,9 +132,9 @@ def test_all_well_exits_zero(env: dict[str, str]) -> None:
 
 def test_codespace_token_row_notes_push(env: dict[str, str]) -> None:
     env.update(CODESPACES="true", GITHUB_TOKEN=CANARY)
-    body = json.dumps({"ServerURL": "quay.io", "Username": "q", "Secret": CANARY}).encode()
+    body = store_body("quay.io", "q", CANARY)
     assert run_helper(env, "store", stdin=body).returncode == 0
-    _, _, report = doctor(configured(env), "--json")
+    _, report = doctor(configured(env))
     rows = {row["registry"]: row for row in report["registries"]}
     assert rows["ghcr.io"]["source"] == "Codespaces token"
     assert "write:packages" in rows["ghcr.io"]["notes"][0]
@@ -168,9 +145,9 @@ def test_no_secret_in_a_codespace_says_why_in_one_line(env: dict[str, str]) -> N
     """In a codespace the helper is there for the secrets: none at all is a problem, with the
     two causes GitHub names, even when the codespace token and a stored login answer."""
     env.update(CODESPACES="true", GITHUB_TOKEN=CANARY)
-    body = json.dumps({"ServerURL": "quay.io", "Username": "q", "Secret": CANARY}).encode()
+    body = store_body("quay.io", "q", CANARY)
     assert run_helper(env, "store", stdin=body).returncode == 0
-    code, text, _ = doctor(configured(env))
+    code, text = doctor_text(configured(env))
     assert code == 1 and "Nothing is wrong." not in text
     (line,) = [line for line in text.splitlines() if "reached this codespace" in line]
     assert line.startswith("  - no registry secret (X_CONTAINER_REGISTRY_SERVER,")
@@ -179,29 +156,21 @@ def test_no_secret_in_a_codespace_says_why_in_one_line(env: dict[str, str]) -> N
 
     # One triple, even a broken one, arrived: the line is not said; the scan names the break.
     env["GH_CONTAINER_REGISTRY_SERVER"] = "ghcr.io"
-    code, text, _ = doctor(env)
+    code, text = doctor_text(env)
     assert "reached this codespace" not in text
     assert "GH_CONTAINER_REGISTRY_USER is not set" in text
 
 
 def test_no_secret_outside_a_codespace_says_how_to_set_them(env: dict[str, str]) -> None:
-    code, text, report = doctor(configured(env), "--json")
+    code, report = doctor(configured(env))
     assert report is not None and report["registries"] == [] and report["problems"] == []
     (note,) = report["notes"]
     assert note.startswith("no registry secret is set: for each registry set")
     assert "DOCKER_CREDENTIAL_CODESPACES_SECRETS_FILE" in note
-    code, text, _ = doctor(env)
+    code, text = doctor_text(env)
     assert code == 0
     assert text.startswith("no registry is known: no secret triple, no stored login\n")
     assert "Notes:\n  - no registry secret is set" in text
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[bed.RunningRegistry]:
-    if bed.tools_missing():
-        pytest.skip(f"needs {', '.join(bed.tools_missing())}")
-    with bed.start_registry("doctor-user") as running:
-        yield running
 
 
 @pytest.mark.e2e
@@ -209,10 +178,10 @@ def test_check_against_the_distribution_registry(
     env: dict[str, str], registry: bed.RunningRegistry
 ) -> None:
     add_secret(env, "REG", registry.host, registry.user, registry.password)
-    code, _, report = doctor(configured(env), "--check", "--json")
+    code, report = doctor(configured(env), "--check")
     assert (code, report["registries"][0]["check"]) == (0, "OK")
     add_secret(env, "REG", registry.host, registry.user, CANARY)
-    code, text, _ = doctor(env, "--check")
+    code, text = doctor_text(env, "--check")
     assert code == 1 and "check: unauthorized" in text
 
 
@@ -221,7 +190,7 @@ def test_check_registry_down(env: dict[str, str]) -> None:
     with bed.start_registry("gone-user") as gone:
         host, user, password = gone.host, gone.user, gone.password
     add_secret(env, "REG", host, user, password)
-    code, _, report = doctor(configured(env), "--check", "--json")
+    code, report = doctor(configured(env), "--check")
     assert code == 1 and report["registries"][0]["check"] == "unreachable"
 
 
@@ -238,7 +207,7 @@ def test_check_with_bearer_token_auth(
 ) -> None:
     with bed.TokenRegistry("robot", "right-password", token_status=token_status) as registry:
         add_secret(env, "TOK", registry.host, "robot", password)
-        code, _, report = doctor(configured(env), "--check", "--json")
+        code, report = doctor(configured(env), "--check")
     assert report["registries"][0]["check"] == expected
     assert code == (0 if expected == "OK" else 1)
     token_requests = [line for line, _ in registry.requests if line.startswith("GET /token")]
@@ -302,11 +271,11 @@ def test_bad_arguments_are_one_line_and_exit_1(env: dict[str, str], argv: list[s
 def test_diagnosing_never_changes_the_disk(env: dict[str, str]) -> None:
     """doctor looks and never mends: the helper's own store and cache, found with loose
     modes, are left exactly as they are (a `get` still repairs them afterwards)."""
-    body = json.dumps({"ServerURL": "r.example", "Username": "u", "Secret": CANARY}).encode()
+    body = store_body("r.example", "u", CANARY)
     assert run_helper(env, "store", stdin=body).returncode == 0
     ecr_host = "333333333333.dkr.ecr.eu-west-1.amazonaws.com"
-    add_secret(env, "KEY", ecr_host, "AKIAIOSFODNN7EXAMPLE", CANARY)
-    with FakeECR({"AKIAIOSFODNN7EXAMPLE": CANARY}) as fake:
+    add_secret(env, "KEY", ecr_host, KEY_ID, CANARY)
+    with FakeECR({KEY_ID: CANARY}) as fake:
         env.update(endpoint_env(fake.endpoint_url))
         assert run_helper(env, "get", stdin=ecr_host.encode()).returncode == 0
         own = [
@@ -327,8 +296,8 @@ def test_diagnosing_never_changes_the_disk(env: dict[str, str]) -> None:
 
         before = disk()
         assert len(before) >= 4  # both directories, the store file, the cached token
+        doctor_text(env)
         doctor(env)
-        doctor(env, "--json")
         assert disk() == before
         for server in (ecr_host, "r.example"):  # the cache's reader, then the store's
             assert run_helper(env, "get", stdin=server.encode()).returncode == 0

@@ -1,12 +1,14 @@
 """End to end: the real clients (skopeo, the docker CLI, docker-py) talk to the installed helper.
 
-Each test builds a sandbox from nothing: a temporary HOME, DOCKER_CONFIG, XDG directories,
-store and cache directories, a secrets file path that does not exist, and a PATH of the venv's
-bin directory and the machine's programs without its credential helpers (beds/environment.py).
-Nothing of the host environment is inherited, so the host's secrets, `~/.docker/config.json`, `~/.config/containers/auth.json` or `/run/containers/0/
-auth.json` can never answer in the helper's place (an `auths` entry in a containers auth.json
-shadows `credHelpers` for skopeo). The registries are the Debian distribution registry on
-127.0.0.1 over plain HTTP with basic auth (beds/registry.py).
+Each test runs in a sandbox built from nothing (beds/sandbox.py): a temporary HOME,
+DOCKER_CONFIG, XDG directories, store and cache directories, a secrets file path that does not
+exist, and a PATH of the helper's directory and the machine's programs without its credential
+helpers (beds/environment.py). Nothing of the host environment is inherited, so the host's
+secrets, `~/.docker/config.json`, `~/.config/containers/auth.json` or
+`/run/containers/0/auth.json` can never answer in the helper's place (an `auths` entry in a
+containers auth.json shadows `credHelpers` for skopeo). The registries (`registries`,
+tests/conftest.py) are the Debian distribution registry on 127.0.0.1 over plain HTTP: one a
+secret covers, one for logins (with basic auth both) and one open to anyone.
 
 Client facts the assertions rely on (docker CLI 28.2, skopeo 1.9.3, docker-py 7):
 - skopeo ignores `credsStore` and asks a helper only through `credHelpers`; it needs
@@ -23,211 +25,63 @@ Client facts the assertions rely on (docker CLI 28.2, skopeo 1.9.3, docker-py 7)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import sysconfig
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
 from beds import registry as bed
-from beds.environment import isolated_environ
+from beds.client import PROGRAM
+from beds.registry import Registries
+from beds.sandbox import Sandbox
+from beds.values import NOT_FOUND, REGISTRY_PASSWORD
+from docker_credential_codespaces.constants import HELPER_NAME
 
 pytestmark = pytest.mark.e2e
 
-PROGRAM = "docker-credential-codespaces"
-HELPER_NAME = "codespaces"
-NOT_FOUND = "credentials not found in native keychain"
-CMD_TIMEOUT_S = 60
-SECRET_PREFIX = "BED"
-CANARY = "CANARY-5f1e" + secrets.token_hex(8)
-STORE_DIR_ENV = "DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"
-
-
-def need(*tools: str) -> None:
-    """Skip, with the reason shown by `pytest -ra`, when a client or server binary is missing."""
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"e2e needs {', '.join(missing)} on PATH; not found")
-
-
-def helper_bin_dir() -> Path:
-    """The venv's bin directory, where the editable install puts the helper's executable."""
-    scripts = Path(sysconfig.get_path("scripts"))
-    if not (scripts / PROGRAM).exists():
-        pytest.fail(f"{PROGRAM} is not installed in {scripts}; run `pip install -e .` in the venv")
-    return scripts
-
-
-# --------------------------------------------------------------------------------------------
-# Registries: started once for the module (about 0.1 s each) and always stopped.
-
-
-@dataclass
-class Beds:
-    """The module's registries: one covered by a secret, one for logins, one nobody knows."""
-
-    secret: bed.RunningRegistry
-    login: bed.RunningRegistry
-    unknown: bed.RunningRegistry
-    ref: str
-
-
-@pytest.fixture(scope="module")
-def beds() -> Iterator[Beds]:
-    need(bed.REGISTRY_BINARY, bed.HTPASSWD_BINARY)
-    with contextlib.ExitStack() as stack:
-        secret = stack.enter_context(bed.start_registry(user="secret-user", password=CANARY))
-        login = stack.enter_context(bed.start_registry(user="login-user"))
-        unknown = stack.enter_context(bed.start_registry(user="nobody"))
-        refs = {bed.push_tiny_image(registry) for registry in (secret, login, unknown)}
-        (ref,) = refs
-        yield Beds(secret=secret, login=login, unknown=unknown, ref=ref)
-
-
-# --------------------------------------------------------------------------------------------
-# The sandbox: one isolated environment per test.
-
-
-@dataclass
-class Sandbox:
-    """An environment built from nothing, and the commands the tests run in it."""
-
-    root: Path
-    env: dict[str, str]
-    stderrs: list[str] = field(default_factory=list)
-
-    @property
-    def docker_config(self) -> Path:
-        return Path(self.env["DOCKER_CONFIG"]) / "config.json"
-
-    @property
-    def store_file(self) -> Path:
-        return Path(self.env[STORE_DIR_ENV]) / "credentials.json"
-
-    def run(self, args: list[str], stdin: Optional[str] = None) -> subprocess.CompletedProcess[str]:
-        """Run a command in the sandbox; its stderr is kept for the canary checks."""
-        done = subprocess.run(
-            args,
-            input=stdin if stdin is not None else "",
-            capture_output=True,
-            encoding="utf-8",
-            errors="replace",
-            env=self.env,
-            cwd=self.root,
-            timeout=CMD_TIMEOUT_S,
-            check=False,
-        )
-        self.stderrs.append(done.stderr)
-        return done
-
-    def helper(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        """Run the helper itself, as docker does."""
-        return self.run([PROGRAM, *args], stdin=stdin)
-
-    def add_secret(self, registry: bed.RunningRegistry, password: Optional[str] = None) -> None:
-        """Put a Codespaces secret triple for `registry` in the environment."""
-        self.env[f"{SECRET_PREFIX}_CONTAINER_REGISTRY_SERVER"] = registry.host
-        self.env[f"{SECRET_PREFIX}_CONTAINER_REGISTRY_USER"] = registry.user
-        self.env[f"{SECRET_PREFIX}_CONTAINER_REGISTRY_PASSWORD"] = (
-            registry.password if password is None else password
-        )
-
-    def configure(self) -> dict[str, object]:
-        """Run `configure` and return the config.json it wrote."""
-        done = self.helper("configure")
-        assert done.returncode == 0, f"configure failed: {done.stdout}{done.stderr}"
-        return self.config()
-
-    def config(self) -> dict[str, object]:
-        return json.loads(self.docker_config.read_text())
-
-    def add_cred_helper(self, host: str) -> None:
-        """Name the helper for `host` in credHelpers, as a user would for skopeo."""
-        config = self.config() if self.docker_config.exists() else {}
-        helpers = config.setdefault("credHelpers", {})
-        assert isinstance(helpers, dict)
-        helpers[host] = HELPER_NAME
-        self.docker_config.write_text(json.dumps(config, indent=2))
-
-    def stored(self) -> dict[str, dict[str, str]]:
-        """The local store's entries ({} when there is no file yet)."""
-        if not self.store_file.exists():
-            return {}
-        return json.loads(self.store_file.read_text())["credentials"]
-
-    def listed(self) -> dict[str, str]:
-        done = self.helper("list")
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stdout.endswith("\n")
-        return json.loads(done.stdout)
-
-    def skopeo_inspect(self, host: str, ref: str) -> subprocess.CompletedProcess[str]:
-        return self.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{host}/{ref}"])
-
-    def skopeo_copy(self, host: str, ref: str, dest: str) -> subprocess.CompletedProcess[str]:
-        return self.run(
-            ["skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/{ref}", dest]
-        )
-
-    def manifest_inspect(self, host: str, ref: str) -> subprocess.CompletedProcess[str]:
-        return self.run(["docker", "manifest", "inspect", "--insecure", f"{host}/{ref}"])
-
-    def docker_login(self, host: str, user: str, password: str) -> subprocess.CompletedProcess[str]:
-        return self.run(["docker", "login", host, "-u", user, "--password-stdin"], stdin=password)
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Sandbox:
-    root = tmp_path
-    # containers/image reads $XDG_RUNTIME_DIR/containers/auth.json (else
-    # /run/containers/<uid>/auth.json) and $XDG_CONFIG_HOME/containers/auth.json: both private.
-    env = isolated_environ(root, helper=helper_bin_dir() / PROGRAM)
-    env.update(
-        {
-            "TMPDIR": str(root),
-            STORE_DIR_ENV: str(root / "store"),
-            "DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR": str(root / "cache"),
-        }
-    )
-    return Sandbox(root=root, env=env)
+#: The canary a secret holds: the password of the module's registry.
+CANARY = REGISTRY_PASSWORD
 
 
 # --------------------------------------------------------------------------------------------
 # (a) and (b): skopeo through the helper, with the secret in the environment.
 
 
-def test_configure_wires_credsstore_and_the_secret_registry(beds: Beds, sandbox: Sandbox) -> None:
-    sandbox.add_secret(beds.secret)
+def test_configure_wires_credsstore_and_the_secret_registry(
+    registries: Registries, sandbox: Sandbox
+) -> None:
+    sandbox.add_secret(registries.secret)
     config = sandbox.configure()
     assert config.get("credsStore") == HELPER_NAME
-    assert config.get("credHelpers") == {beds.secret.host: HELPER_NAME}
+    assert config.get("credHelpers") == {registries.secret.host: HELPER_NAME}
 
 
+@pytest.mark.needs("skopeo")
 def test_skopeo_inspect_and_copy_through_the_secret(
-    beds: Beds, sandbox: Sandbox, tmp_path: Path
+    registries: Registries, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    need("skopeo")
-    sandbox.add_secret(beds.secret)
+    sandbox.add_secret(registries.secret)
     sandbox.configure()
 
-    inspected = sandbox.skopeo_inspect(beds.secret.host, beds.ref)
+    inspected = sandbox.skopeo_inspect(registries.secret.host, registries.ref)
     assert inspected.returncode == 0, inspected.stderr
-    assert json.loads(inspected.stdout)["Digest"] == bed.manifest_digest(beds.secret, beds.ref)
+    assert json.loads(inspected.stdout)["Digest"] == bed.manifest_digest(
+        registries.secret, registries.ref
+    )
 
-    to_dir = sandbox.skopeo_copy(beds.secret.host, beds.ref, f"dir:{tmp_path / 'out-dir'}")
+    to_dir = sandbox.skopeo_copy(
+        registries.secret.host, registries.ref, f"dir:{tmp_path / 'out-dir'}"
+    )
     assert to_dir.returncode == 0, to_dir.stderr
     assert (tmp_path / "out-dir" / "manifest.json").is_file()
 
-    to_oci = sandbox.skopeo_copy(beds.secret.host, beds.ref, f"oci:{tmp_path / 'out-oci'}:v1")
+    to_oci = sandbox.skopeo_copy(
+        registries.secret.host, registries.ref, f"oci:{tmp_path / 'out-oci'}:v1"
+    )
     assert to_oci.returncode == 0, to_oci.stderr
     assert (tmp_path / "out-oci" / "index.json").is_file()
 
@@ -235,21 +89,21 @@ def test_skopeo_inspect_and_copy_through_the_secret(
         assert PROGRAM not in done.stderr, "the helper must be silent on success"
 
 
+@pytest.mark.needs("skopeo", "docker")
 def test_wrong_secret_password_fails_with_an_authentication_error(
-    beds: Beds, sandbox: Sandbox, tmp_path: Path
+    registries: Registries, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    need("skopeo", "docker")
     wrong = "WRONG-" + secrets.token_hex(8)
-    sandbox.add_secret(beds.secret, password=wrong)
+    sandbox.add_secret(registries.secret, password=wrong)
     sandbox.configure()
 
-    got = sandbox.helper("get", stdin=beds.secret.host)
+    got = sandbox.helper("get", stdin=registries.secret.host)
     assert got.returncode == 0
     assert json.loads(got.stdout)["Secret"] == wrong
 
     for done in (
-        sandbox.skopeo_inspect(beds.secret.host, beds.ref),
-        sandbox.skopeo_copy(beds.secret.host, beds.ref, f"dir:{tmp_path / 'out'}"),
+        sandbox.skopeo_inspect(registries.secret.host, registries.ref),
+        sandbox.skopeo_copy(registries.secret.host, registries.ref, f"dir:{tmp_path / 'out'}"),
     ):
         assert done.returncode != 0
         assert "unauthorized: authentication required" in done.stderr
@@ -258,14 +112,14 @@ def test_wrong_secret_password_fails_with_an_authentication_error(
     assert not (tmp_path / "out" / "manifest.json").exists()
 
     # docker, given rejected credentials, reports the manifest as missing.
-    done = sandbox.manifest_inspect(beds.secret.host, beds.ref)
+    done = sandbox.manifest_inspect(registries.secret.host, registries.ref)
     assert done.returncode != 0
     assert done.stdout == ""
     assert wrong not in done.stderr
 
 
+@pytest.mark.needs("skopeo", bed.REGISTRY_BINARY, bed.HTPASSWD_BINARY)
 def test_registry_down_is_not_blamed_on_the_helper(sandbox: Sandbox) -> None:
-    need("skopeo", bed.REGISTRY_BINARY, bed.HTPASSWD_BINARY)
     with bed.start_registry() as registry:
         ref = bed.push_tiny_image(registry)
         sandbox.add_secret(registry)
@@ -281,16 +135,16 @@ def test_registry_down_is_not_blamed_on_the_helper(sandbox: Sandbox) -> None:
 # (c): the docker CLI, without an engine.
 
 
+@pytest.mark.needs("docker")
 def test_docker_login_manifest_inspect_logout_for_a_registry_without_secret(
-    beds: Beds, sandbox: Sandbox
+    registries: Registries, sandbox: Sandbox
 ) -> None:
-    need("docker")
-    registry = beds.login
+    registry = registries.login
     config = sandbox.configure()
     assert config.get("credsStore") == HELPER_NAME
     assert sandbox.listed() == {}
 
-    anonymous = sandbox.manifest_inspect(registry.host, beds.ref)
+    anonymous = sandbox.manifest_inspect(registry.host, registries.ref)
     assert anonymous.returncode != 0
     assert "no basic auth credentials" in anonymous.stderr
 
@@ -305,7 +159,7 @@ def test_docker_login_manifest_inspect_logout_for_a_registry_without_secret(
     assert isinstance(auths, dict)
     assert auths.get(registry.host) == {}, "with credsStore docker keeps no secret inline"
 
-    inspected = sandbox.manifest_inspect(registry.host, beds.ref)
+    inspected = sandbox.manifest_inspect(registry.host, registries.ref)
     assert inspected.returncode == 0, inspected.stderr
     manifest = json.loads(inspected.stdout)
     assert manifest["schemaVersion"] == 2
@@ -317,25 +171,29 @@ def test_docker_login_manifest_inspect_logout_for_a_registry_without_secret(
     assert sandbox.stored() == {}
     assert sandbox.listed() == {}
     got = sandbox.helper("get", stdin=registry.host)
-    assert (got.returncode, got.stdout) == (1, NOT_FOUND + "\n")
+    assert (got.returncode, got.stdout) == (1, NOT_FOUND.decode())
 
     again = sandbox.run(["docker", "logout", registry.host])
     assert again.returncode == 0, again.stderr
 
 
-def test_skopeo_uses_a_docker_login_after_configure(beds: Beds, sandbox: Sandbox) -> None:
-    need("docker", "skopeo")
-    registry = beds.login
+@pytest.mark.needs("docker", "skopeo")
+def test_skopeo_uses_a_docker_login_after_configure(
+    registries: Registries, sandbox: Sandbox
+) -> None:
+    registry = registries.login
     sandbox.configure()
     assert sandbox.docker_login(registry.host, registry.user, registry.password).returncode == 0
     sandbox.configure()
-    done = sandbox.skopeo_inspect(registry.host, beds.ref)
+    done = sandbox.skopeo_inspect(registry.host, registries.ref)
     assert done.returncode == 0, done.stderr
 
 
-def test_docker_login_with_a_wrong_password_stores_nothing(beds: Beds, sandbox: Sandbox) -> None:
-    need("docker")
-    registry = beds.login
+@pytest.mark.needs("docker")
+def test_docker_login_with_a_wrong_password_stores_nothing(
+    registries: Registries, sandbox: Sandbox
+) -> None:
+    registry = registries.login
     sandbox.configure()
     wrong = "WRONG-" + secrets.token_hex(8)
     login = sandbox.docker_login(registry.host, registry.user, wrong)
@@ -345,11 +203,11 @@ def test_docker_login_with_a_wrong_password_stores_nothing(beds: Beds, sandbox: 
     assert sandbox.stored() == {}
 
 
+@pytest.mark.needs("docker")
 def test_docker_login_to_a_secret_covered_registry_changes_nothing(
-    beds: Beds, sandbox: Sandbox
+    registries: Registries, sandbox: Sandbox
 ) -> None:
-    need("docker")
-    registry = beds.secret
+    registry = registries.secret
     sandbox.add_secret(registry)
     sandbox.configure()
     before = sandbox.listed()
@@ -369,7 +227,7 @@ def test_docker_login_to_a_secret_covered_registry_changes_nothing(
     logout = sandbox.run(["docker", "logout", registry.host])
     assert logout.returncode == 0
     assert sandbox.listed() == before, "the secret stays the truth after a logout"
-    inspected = sandbox.manifest_inspect(registry.host, beds.ref)
+    inspected = sandbox.manifest_inspect(registry.host, registries.ref)
     assert inspected.returncode == 0, inspected.stderr
 
 
@@ -377,29 +235,29 @@ def test_docker_login_to_a_secret_covered_registry_changes_nothing(
 # (d): a registry the helper knows nothing of.
 
 
+@pytest.mark.needs("docker", "skopeo")
 def test_unknown_registry_gives_exact_not_found_and_clients_go_on_anonymously(
-    beds: Beds, sandbox: Sandbox
+    registries: Registries, sandbox: Sandbox
 ) -> None:
-    need("docker", "skopeo")
-    host = beds.unknown.host
-    sandbox.add_secret(beds.secret)
+    host = registries.login.host  # no login stored here: the helper knows nothing of it
+    sandbox.add_secret(registries.secret)
     sandbox.configure()
     # skopeo ignores credsStore: name the helper for this host so that skopeo asks it too.
     sandbox.add_cred_helper(host)
 
     for server_url in (host, f"https://{host}", f"http://{host}", f"{host}/bed/tiny"):
         got = sandbox.helper("get", stdin=server_url)
-        assert (got.returncode, got.stdout, got.stderr) == (1, NOT_FOUND + "\n", ""), server_url
+        assert (got.returncode, got.stdout, got.stderr) == (1, NOT_FOUND.decode(), ""), server_url
 
     # With debug hints on, the helper's stderr shows in the clients' stderr: proof it was asked.
     sandbox.env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
-    docker = sandbox.manifest_inspect(host, beds.ref)
+    docker = sandbox.manifest_inspect(host, registries.ref)
     assert docker.returncode != 0
     assert "no basic auth credentials" in docker.stderr
     assert "error getting credentials" not in docker.stderr
     assert PROGRAM in docker.stderr
 
-    skopeo = sandbox.skopeo_inspect(host, beds.ref)
+    skopeo = sandbox.skopeo_inspect(host, registries.ref)
     assert skopeo.returncode != 0
     assert "unauthorized: authentication required" in skopeo.stderr
     assert "error getting credentials" not in skopeo.stderr
@@ -448,8 +306,8 @@ print(json.dumps(results))
 """
 
 
-def test_docker_py_store_get_erase_list(beds: Beds, sandbox: Sandbox) -> None:
-    login, secret, unknown = beds.login, beds.secret, beds.unknown
+def test_docker_py_store_get_erase_list(registries: Registries, sandbox: Sandbox) -> None:
+    login, secret, unknown = registries.login, registries.secret, registries.open
     sandbox.add_secret(secret)
     sandbox.configure()
     # docker-py runs `list` with its own stdin: a pipe nobody closes proves list never reads it.
@@ -471,13 +329,13 @@ def test_docker_py_store_get_erase_list(beds: Beds, sandbox: Sandbox) -> None:
             encoding="utf-8",
             env=sandbox.env,
             cwd=sandbox.root,
-            timeout=CMD_TIMEOUT_S,
+            timeout=sandbox.timeout,
             check=False,
         )
     finally:
         os.close(read_end)
         os.close(write_end)
-    sandbox.stderrs.append(done.stderr)
+    sandbox.runs.append(done)
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     not_found = {
@@ -513,9 +371,11 @@ def test_docker_py_store_get_erase_list(beds: Beds, sandbox: Sandbox) -> None:
 # (f): the canary secret never leaks.
 
 
-def test_canary_secret_never_leaks(beds: Beds, sandbox: Sandbox, tmp_path: Path) -> None:
-    need("docker", "skopeo")
-    registry = beds.secret
+@pytest.mark.needs("docker", "skopeo")
+def test_canary_secret_never_leaks(
+    registries: Registries, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    registry = registries.secret
     assert registry.password == CANARY
     sandbox.env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
     sandbox.add_secret(registry)
@@ -526,9 +386,11 @@ def test_canary_secret_never_leaks(beds: Beds, sandbox: Sandbox, tmp_path: Path)
     listed = sandbox.helper("list")
     assert CANARY not in listed.stdout
 
-    assert sandbox.skopeo_inspect(registry.host, beds.ref).returncode == 0
-    assert sandbox.skopeo_copy(registry.host, beds.ref, f"dir:{tmp_path / 'o'}").returncode == 0
-    assert sandbox.manifest_inspect(registry.host, beds.ref).returncode == 0
+    assert sandbox.skopeo_inspect(registry.host, registries.ref).returncode == 0
+    assert (
+        sandbox.skopeo_copy(registry.host, registries.ref, f"dir:{tmp_path / 'o'}").returncode == 0
+    )
+    assert sandbox.manifest_inspect(registry.host, registries.ref).returncode == 0
     assert sandbox.docker_login(registry.host, registry.user, CANARY).returncode == 0
     stored = sandbox.helper(
         "store",
@@ -541,8 +403,8 @@ def test_canary_secret_never_leaks(beds: Beds, sandbox: Sandbox, tmp_path: Path)
     # A rejected canary: the password is wrong, every error message is still clean.
     wrong_canary = CANARY + "-wrong"
     sandbox.add_secret(registry, password=wrong_canary)
-    assert sandbox.skopeo_inspect(registry.host, beds.ref).returncode != 0
-    assert sandbox.manifest_inspect(registry.host, beds.ref).returncode != 0
+    assert sandbox.skopeo_inspect(registry.host, registries.ref).returncode != 0
+    assert sandbox.manifest_inspect(registry.host, registries.ref).returncode != 0
     assert sandbox.helper("list").returncode == 0
 
     for stderr in sandbox.stderrs:

@@ -11,35 +11,24 @@ is Debian's, on 127.0.0.1 with basic auth (beds/registry.py); docker runs withou
 
 from __future__ import annotations
 
-import base64
 import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from beds import registry as bed
 from beds.client import run_command, run_helper
-from beds.environment import isolated_environ
+from beds.environment import write_config
+from beds.values import REGISTRY_PASSWORD, basic_auth
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs("docker", "skopeo")]
 
-CANARY = "CANARY-e2e-configure"
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[tuple[bed.RunningRegistry, str]]:
-    missing = bed.tools_missing() + [t for t in ("docker", "skopeo") if not shutil.which(t)]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}; tests/run.sh installs them")
-    with bed.start_registry(user="inline-user", password=CANARY) as running:
-        yield running, bed.push_tiny_image(running)
+#: The canary: the password of the module's registry.
+CANARY = REGISTRY_PASSWORD
 
 
 def spelled(name: str, user: str, password: str) -> dict[str, str]:
     """An `auths` entry holding user and password in one of the spellings docker reads."""
-    pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+    pair = basic_auth(user, password)
     return {
         "auth": {"auth": pair},
         "Auth": {"Auth": pair},
@@ -55,48 +44,39 @@ def manifest_inspect(env: dict[str, str], host: str, ref: str) -> tuple[int, str
     return done.returncode, done.stderr.decode(errors="replace")
 
 
-def write(env: dict[str, str], config: dict[str, object]) -> Path:
-    path = Path(env["DOCKER_CONFIG"]) / "config.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config))
-    return path
-
-
 @pytest.mark.parametrize("spelling", ["auth", "Auth", "AUTH", "fields", "Fields"])
 def test_docker_keeps_an_inline_login_of_any_spelling_through_configure(
-    registry: tuple[bed.RunningRegistry, str], tmp_path: Path, spelling: str
+    registry: bed.RunningRegistry, env: dict[str, str], spelling: str
 ) -> None:
-    running, ref = registry
-    env = isolated_environ(tmp_path)
-    entry = spelled(spelling, running.user, running.password)
-    write(env, {"auths": {running.host: entry}})
-    assert manifest_inspect(env, running.host, ref)[0] == 0  # docker reads it inline
+    ref = bed.TINY_IMAGE
+    entry = spelled(spelling, registry.user, registry.password)
+    write_config(env, {"auths": {registry.host: entry}})
+    assert manifest_inspect(env, registry.host, ref)[0] == 0  # docker reads it inline
     configured = run_helper(env, "configure")
     assert configured.returncode == 0, configured.stderr
-    code, stderr = manifest_inspect(env, running.host, ref)
+    code, stderr = manifest_inspect(env, registry.host, ref)
     assert code == 0, stderr  # now through the helper: credsStore hides the inline entry
 
 
 def test_a_login_written_beside_our_creds_store_is_carried_for_docker_and_skopeo(
-    registry: tuple[bed.RunningRegistry, str], tmp_path: Path
+    registry: bed.RunningRegistry, env: dict[str, str]
 ) -> None:
     """Issue #15: docker ignores an inline login next to `credsStore: codespaces` until the
     next configure carries it; skopeo needs the credHelpers entry configure then writes."""
-    running, ref = registry
-    env = isolated_environ(tmp_path)
-    path = write(env, {})
+    ref = bed.TINY_IMAGE
+    path = write_config(env, {})
     assert run_helper(env, "configure").returncode == 0
     config = json.loads(path.read_text())
-    config["auths"] = {running.host: spelled("Auth", running.user, running.password)}
+    config["auths"] = {registry.host: spelled("Auth", registry.user, registry.password)}
     path.write_text(json.dumps(config))
-    code, stderr = manifest_inspect(env, running.host, ref)
+    code, stderr = manifest_inspect(env, registry.host, ref)
     assert code != 0 and "no basic auth credentials" in stderr  # ignored under credsStore
     configured = run_helper(env, "configure")
     assert configured.returncode == 0, configured.stderr
-    code, stderr = manifest_inspect(env, running.host, ref)
+    code, stderr = manifest_inspect(env, registry.host, ref)
     assert code == 0, stderr
     skopeo = run_command(
-        ["skopeo", "inspect", "--tls-verify=false", f"docker://{running.host}/{ref}"], env, None
+        ["skopeo", "inspect", "--tls-verify=false", f"docker://{registry.host}/{ref}"], env, None
     )
     assert skopeo.returncode == 0, skopeo.stderr
     assert CANARY.encode() not in skopeo.stderr + configured.stdout + configured.stderr

@@ -2,13 +2,14 @@
 
 The docker CLI asks the helper and hands what it answers to dockerd, which talks to the
 registry; so these tests run Debian's dockerd (beds/daemon.py), one for the module, and the
-docker CLI 28 against it, with each test's own HOME and DOCKER_CONFIG (beds/environment.py).
-The registries are Debian's distribution registry on 127.0.0.1 over plain HTTP: one with
-htpasswd auth, one open (beds/registry.py). dockerd treats 127.0.0.0/8 as insecure, tries
-HTTPS first and falls back to HTTP; over plain HTTP an auth failure is reported as such.
+docker CLI 28 against it, each test in its own sandbox (beds/sandbox.py: its own HOME and
+DOCKER_CONFIG). The registries (`registries`, tests/conftest.py) are Debian's distribution
+registry on 127.0.0.1 over plain HTTP: the secret's with htpasswd auth, and one open.
+dockerd treats 127.0.0.0/8 as insecure, tries HTTPS first and falls back to HTTP; over plain
+HTTP an auth failure is reported as such.
 
-Which verbs the CLI ran comes from a recorder named like the helper, first on PATH
-(beds/client.py), that writes down argv only.
+Which verbs the CLI ran comes from a recorder named like the helper, first on the sandbox's
+PATH (beds/client.py), that writes down argv only.
 
 Client facts the assertions rely on (docker CLI 28.2, dockerd 20.10):
 - `docker login HOST`, with or without `-u`, runs `get` twice (the stored login, then the
@@ -22,122 +23,41 @@ Client facts the assertions rely on (docker CLI 28.2, dockerd 20.10):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import secrets
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional
 
 import pytest
 
 from beds import daemon as dockerd
 from beds import registry as bed
-from beds.client import recorded_verbs, verb_recorder
-from beds.environment import add_secret, isolated_environ
+from beds.client import PROGRAM
+from beds.registry import Registries
+from beds.sandbox import SECRET_PREFIX, Sandbox
+from beds.values import REGISTRY_PASSWORD, REGISTRY_USER
 from docker_credential_codespaces.constants import ERR_NOT_FOUND, HELPER_NAME
 
 pytestmark = pytest.mark.e2e
 
-PROGRAM = "docker-credential-codespaces"
-CMD_TIMEOUT_S = 120
-SECRET_PREFIX = "DAEMON"
-USER = "daemon-user"
-# Canaries: random per run, so a leak can never be a coincidence.
-PASSWORD = "CANARY-daemon-" + secrets.token_hex(10)
+# A canary random per run, so a leak can never be a coincidence.
 WRONG_PASSWORD = "CANARY-wrong-" + secrets.token_hex(10)
 NO_AUTH = "no basic auth credentials"
 REFUSED = "unauthorized: authentication required"
+#: The daemon builds and pushes: the sandbox waits longer for them.
+CMD_TIMEOUT_S = 120
 
 
-@dataclass
-class Beds:
-    """The module's daemon and registries: one with htpasswd auth, one open to anyone."""
-
-    daemon: dockerd.RunningDaemon
-    private: bed.RunningRegistry
-    open: bed.RunningRegistry
-
-
-@pytest.fixture(scope="module")
-def beds() -> Iterator[Beds]:
-    reason = dockerd.unavailable() or (
-        f"missing tools: {', '.join(bed.tools_missing())}" if bed.tools_missing() else None
-    )
-    if reason is not None:
-        pytest.skip(f"daemon e2e: {reason}")
-    with contextlib.ExitStack() as stack:
-        daemon = stack.enter_context(dockerd.start_daemon())
-        private = stack.enter_context(bed.start_registry(user=USER, password=PASSWORD))
-        open_registry = stack.enter_context(bed.start_registry(anonymous=True))
-        yield Beds(daemon=daemon, private=private, open=open_registry)
-        assert PASSWORD not in daemon.log() and WRONG_PASSWORD not in daemon.log()
-
-
-@dataclass
-class Sandbox:
-    """One test's environment built from nothing, reaching the module's daemon."""
-
-    root: Path
-    env: dict[str, str]
-    verb_log: Path
-    outputs: list[str] = field(default_factory=list)
-
-    @property
-    def config_file(self) -> Path:
-        return Path(self.env["DOCKER_CONFIG"]) / "config.json"
-
-    def write_config(self, config: dict[str, object]) -> None:
-        self.config_file.parent.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(json.dumps(config))
-
-    def run(self, *argv: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess[str]:
-        """Run a command in the sandbox; both outputs are kept for the canary checks."""
-        done = subprocess.run(
-            list(argv),
-            input=stdin,
-            capture_output=True,
-            encoding="utf-8",
-            errors="replace",
-            env={**self.env, **extra},
-            cwd=self.root,
-            timeout=CMD_TIMEOUT_S,
-            check=False,
-        )
-        self.outputs += [done.stdout, done.stderr]
-        return done
-
-    def docker(self, *args: str, stdin: str = "", **extra: str) -> subprocess.CompletedProcess[str]:
-        return self.run("docker", *args, stdin=stdin, **extra)
-
-    def verbs(self) -> list[str]:
-        """The helper's verbs run since the last call, in order."""
-        return recorded_verbs(self.verb_log)
-
-    def secret(self, registry: bed.RunningRegistry, password: str = PASSWORD) -> None:
-        add_secret(self.env, SECRET_PREFIX, registry.host, registry.user, password)
-
-    def configure(self) -> None:
-        """Run `configure`, then start the verb record afresh: it counts clients' verbs only."""
-        done = self.run(PROGRAM, "configure")
-        assert done.returncode == 0, done.stdout + done.stderr
-        self.verbs()
-
-
-@pytest.fixture
-def sandbox(beds: Beds, tmp_path: Path) -> Iterator[Sandbox]:
-    env = isolated_environ(tmp_path)
-    verb_log = tmp_path / "verbs.log"
-    recorder = verb_recorder(tmp_path / "recorder", verb_log)
-    env["PATH"] = f"{recorder.parent}:{env['PATH']}"
-    env["DOCKER_HOST"] = beds.daemon.host
-    box = Sandbox(root=tmp_path, env=env, verb_log=verb_log)
-    yield box
-    for output in box.outputs:
-        assert PASSWORD not in output and WRONG_PASSWORD not in output
+@pytest.fixture(autouse=True)
+def on_the_daemon(daemon: dockerd.RunningDaemon, sandbox: Sandbox) -> Iterator[None]:
+    """Every sandbox here reaches the module's daemon; no password in anything said in it."""
+    sandbox.env["DOCKER_HOST"] = daemon.host
+    sandbox.timeout = CMD_TIMEOUT_S
+    yield
+    for done in sandbox.runs:
+        output = done.stdout + done.stderr
+        assert REGISTRY_PASSWORD not in output and WRONG_PASSWORD not in output
 
 
 def unique_image(registry: bed.RunningRegistry, name: str) -> str:
@@ -166,22 +86,22 @@ def assert_pulled(sandbox: Sandbox, registry: bed.RunningRegistry, ref: str) -> 
 
 
 @pytest.mark.parametrize("wiring", ["credsStore", "credHelpers"])
-def test_pull_through_the_secret(beds: Beds, sandbox: Sandbox, wiring: str) -> None:
-    ref = unique_image(beds.private, f"pull-{wiring.lower()}")
-    sandbox.secret(beds.private)
+def test_pull_through_the_secret(registries: Registries, sandbox: Sandbox, wiring: str) -> None:
+    ref = unique_image(registries.secret, f"pull-{wiring.lower()}")
+    sandbox.add_secret(registries.secret)
     if wiring == "credsStore":
         sandbox.write_config({"credsStore": HELPER_NAME})
     else:
-        sandbox.write_config({"credHelpers": {beds.private.host: HELPER_NAME}})
-    assert_pulled(sandbox, beds.private, ref)
+        sandbox.write_config({"credHelpers": {registries.secret.host: HELPER_NAME}})
+    assert_pulled(sandbox, registries.secret, ref)
     assert sandbox.verbs() == ["get"]
 
 
-def test_pull_of_an_unwired_registry_is_anonymous(beds: Beds, sandbox: Sandbox) -> None:
-    ref = unique_image(beds.private, "unwired")
-    sandbox.secret(beds.private)
+def test_pull_of_an_unwired_registry_is_anonymous(registries: Registries, sandbox: Sandbox) -> None:
+    ref = unique_image(registries.secret, "unwired")
+    sandbox.add_secret(registries.secret)
     sandbox.write_config({"credHelpers": {"other.example": HELPER_NAME}})
-    done = sandbox.docker("pull", f"{beds.private.host}/{ref}")
+    done = sandbox.docker("pull", f"{registries.secret.host}/{ref}")
     assert done.returncode == 1 and NO_AUTH in done.stderr, done.stderr
     assert sandbox.verbs() == []
 
@@ -190,43 +110,52 @@ def test_pull_of_an_unwired_registry_is_anonymous(beds: Beds, sandbox: Sandbox) 
 # docker login: without -u (the stored login tried first), with -u, and logout.
 
 
-def test_login_without_user_tries_the_secret_then_stores(beds: Beds, sandbox: Sandbox) -> None:
-    sandbox.secret(beds.private)
+def test_login_without_user_tries_the_secret_then_stores(
+    registries: Registries, sandbox: Sandbox
+) -> None:
+    sandbox.add_secret(registries.secret)
     sandbox.configure()
-    done = sandbox.docker("login", beds.private.host)
+    done = sandbox.docker("login", registries.secret.host)
     assert done.returncode == 0, done.stderr
     assert "Login Succeeded" in done.stdout
-    assert f"Authenticating with existing credentials... [Username: {USER}]" in done.stderr
+    assert f"Authenticating with existing credentials... [Username: {REGISTRY_USER}]" in done.stderr
     verbs = sandbox.verbs()
     assert verbs[-1] == "store" and set(verbs[:-1]) == {"get"}, verbs
     # The secret stays the truth: the helper stored nothing, and said why on stderr.
     assert f"covered by the secret {SECRET_PREFIX}_CONTAINER_REGISTRY_SERVER" in done.stderr
-    listed = sandbox.run(PROGRAM, "list")
-    assert json.loads(listed.stdout) == {beds.private.host: USER}
+    listed = sandbox.run([PROGRAM, "list"])
+    assert json.loads(listed.stdout) == {registries.secret.host: REGISTRY_USER}
 
 
-def test_login_pull_logout_then_pull_fails(beds: Beds, sandbox: Sandbox) -> None:
-    ref = unique_image(beds.private, "login")
+def test_login_pull_logout_then_pull_fails(registries: Registries, sandbox: Sandbox) -> None:
+    ref = unique_image(registries.secret, "login")
     sandbox.configure()
     login = sandbox.docker(
-        "login", "-u", USER, "--password-stdin", beds.private.host, stdin=PASSWORD
+        "login",
+        "-u",
+        REGISTRY_USER,
+        "--password-stdin",
+        registries.secret.host,
+        stdin=REGISTRY_PASSWORD,
     )
     assert login.returncode == 0, login.stderr
     assert "Login Succeeded" in login.stdout
     assert sandbox.verbs()[-1] == "store"
-    config = json.loads(sandbox.config_file.read_text())
-    assert config["auths"] == {beds.private.host: {}}, "with credsStore docker keeps nothing inline"
+    config = json.loads(sandbox.docker_config.read_text())
+    assert config["auths"] == {registries.secret.host: {}}, (
+        "with credsStore docker keeps nothing inline"
+    )
 
-    assert_pulled(sandbox, beds.private, ref)
+    assert_pulled(sandbox, registries.secret, ref)
     assert sandbox.verbs() == ["get"]
 
-    logout = sandbox.docker("logout", beds.private.host)
+    logout = sandbox.docker("logout", registries.secret.host)
     assert logout.returncode == 0, logout.stderr
     assert PROGRAM not in logout.stderr
     assert set(sandbox.verbs()) == {"erase"}
 
-    sandbox.docker("rmi", f"{beds.private.host}/{ref}")
-    again = sandbox.docker("pull", f"{beds.private.host}/{ref}")
+    sandbox.docker("rmi", f"{registries.secret.host}/{ref}")
+    again = sandbox.docker("pull", f"{registries.secret.host}/{ref}")
     assert again.returncode == 1 and NO_AUTH in again.stderr, again.stderr
 
 
@@ -234,22 +163,22 @@ def test_login_pull_logout_then_pull_fails(beds: Beds, sandbox: Sandbox) -> None
 # Not found is anonymous; a wrong password is the registry's refusal, not the helper's error.
 
 
-def test_anonymous_pull_from_an_open_registry(beds: Beds, sandbox: Sandbox) -> None:
-    ref = unique_image(beds.open, "anonymous")
-    sandbox.secret(beds.private)
+def test_anonymous_pull_from_an_open_registry(registries: Registries, sandbox: Sandbox) -> None:
+    ref = unique_image(registries.open, "anonymous")
+    sandbox.add_secret(registries.secret)
     sandbox.configure()
-    got = sandbox.run(PROGRAM, "get", stdin=beds.open.host)
+    got = sandbox.run([PROGRAM, "get"], stdin=registries.open.host)
     assert (got.returncode, got.stdout, got.stderr) == (1, ERR_NOT_FOUND + "\n", "")
     assert sandbox.verbs() == ["get"]
-    assert_pulled(sandbox, beds.open, ref)
+    assert_pulled(sandbox, registries.open, ref)
     assert sandbox.verbs() == ["get"], "docker asked, heard not found, and went on anonymously"
 
 
-def test_wrong_password_is_an_auth_error(beds: Beds, sandbox: Sandbox) -> None:
-    ref = unique_image(beds.private, "wrong")
-    sandbox.secret(beds.private, password=WRONG_PASSWORD)
+def test_wrong_password_is_an_auth_error(registries: Registries, sandbox: Sandbox) -> None:
+    ref = unique_image(registries.secret, "wrong")
+    sandbox.add_secret(registries.secret, password=WRONG_PASSWORD)
     sandbox.configure()
-    done = sandbox.docker("pull", f"{beds.private.host}/{ref}")
+    done = sandbox.docker("pull", f"{registries.secret.host}/{ref}")
     assert done.returncode == 1
     assert REFUSED in done.stderr, done.stderr
     assert "error getting credentials" not in done.stderr
@@ -261,14 +190,14 @@ def test_wrong_password_is_an_auth_error(beds: Beds, sandbox: Sandbox) -> None:
 # The legacy builder from a private base image, and a push.
 
 
-def test_build_from_a_private_base_and_push(beds: Beds, sandbox: Sandbox) -> None:
-    base = unique_image(beds.private, "base")
-    sandbox.secret(beds.private)
+def test_build_from_a_private_base_and_push(registries: Registries, sandbox: Sandbox) -> None:
+    base = unique_image(registries.secret, "base")
+    sandbox.add_secret(registries.secret)
     sandbox.configure()
     context = sandbox.root / "context"
     context.mkdir()
-    (context / "Dockerfile").write_text(f"FROM {beds.private.host}/{base}\nLABEL built=yes\n")
-    built = f"{beds.private.host}/e2e/built:v1"
+    (context / "Dockerfile").write_text(f"FROM {registries.secret.host}/{base}\nLABEL built=yes\n")
+    built = f"{registries.secret.host}/e2e/built:v1"
     done = sandbox.docker("build", "-t", built, str(context), DOCKER_BUILDKIT="0")
     assert done.returncode == 0, done.stdout + done.stderr
     verbs = sandbox.verbs()
@@ -279,10 +208,10 @@ def test_build_from_a_private_base_and_push(beds: Beds, sandbox: Sandbox) -> Non
     assert sandbox.verbs() == ["get"]
     digest: Optional[re.Match[str]] = re.search(r"digest: (sha256:[0-9a-f]{64})", pushed.stdout)
     assert digest is not None, pushed.stdout
-    assert digest.group(1) == bed.manifest_digest(beds.private, "e2e/built:v1")
+    assert digest.group(1) == bed.manifest_digest(registries.secret, "e2e/built:v1")
 
 
-def test_the_bed_stops_its_daemon_and_leaves_nothing_mounted(beds: Beds) -> None:
+def test_the_bed_stops_its_daemon_and_leaves_nothing_mounted(daemon: dockerd.RunningDaemon) -> None:
     with dockerd.start_daemon() as daemon:
         pid = int(daemon.pidfile.read_text())
         assert pid == daemon.process.pid

@@ -45,21 +45,17 @@ from typing import Callable, TypeVar
 import pytest
 
 from beds import registry as bed
-from beds.aws import FakeECR, decode_token, endpoint_env
-from beds.client import HELPER
+from beds.aws import FakeECR, decode_token
+from beds.client import HELPER, PROGRAM, run_text
 from beds.environment import add_secret
+from beds.values import ECR_HOST, ECR_REGION, KEY_ID, SECRET_KEY
+from docker_credential_codespaces.constants import HELPER_NAME
 
 pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
 
-PROGRAM = "docker-credential-codespaces"
-HELPER_NAME = "codespaces"
-ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-REGION = "us-east-1"
-KEY_ID = "AKIAE2EECRSKOPEO0001"
-# Canaries: random per run, so a leak can never be a coincidence.
-SECRET_KEY = "CANARY-ecr-secret-" + secrets.token_hex(12)
+# A canary random per run, so a leak can never be a coincidence.
 WRONG_SECRET_KEY = "CANARY-ecr-wrong-" + secrets.token_hex(12)
 SECRET_PREFIX = "ECR"
 REPO, TAG = "team/app", "v1"
@@ -68,7 +64,6 @@ CMD_TIMEOUT_S = 30.0
 READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 THREAD_TIMEOUT_S = 30.0
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
 # <linux/sched.h> and <linux/sockios.h>, <net/if.h>: only what this file needs.
 CLONE_NEWNET = 0x40000000
@@ -161,16 +156,7 @@ class Namespace:
 
     def run(self, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         """Run a command inside and wait for it (bounded); both outputs as text."""
-        return subprocess.run(
-            self.command(args),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            encoding="utf-8",
-            errors="replace",
-            env=env,
-            timeout=CMD_TIMEOUT_S,
-            check=False,
-        )
+        return run_text(self.command(args), env, timeout=CMD_TIMEOUT_S)
 
     def spawn(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         """Start a server inside; it dies with the PID namespace, at the latest in `stop`."""
@@ -354,31 +340,17 @@ def ecr_bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EcrBed]:
 
 
 # --------------------------------------------------------------------------------------------
-# Per test: a FakeECR inside the namespace, and the helper's environment.
+# Per test: the FakeECR of the `fake` fixture, moved inside the namespace.
 
 
-@pytest.fixture
-def fake(ecr_bed: EcrBed) -> Iterator[FakeECR]:
-    """A fresh FakeECR per test, listening inside, so its first token is always seq 1."""
-    server = FakeECR({KEY_ID: SECRET_KEY})
-    ecr_bed.namespace.inside(server.start)
-    try:
-        yield server
-    finally:
-        server.stop()
-    assert server.errors == []
-
-
-@pytest.fixture
-def ecr_env(env: dict[str, str], fake: FakeECR, tmp_path: Path) -> dict[str, str]:
-    """The conftest sandbox plus the ECR secret, FakeECR as endpoint, and no proxy."""
-    for name in PROXY_VARIABLES:
-        env.pop(name, None)
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+@pytest.fixture(autouse=True)
+def fake_inside(ecr_bed: EcrBed, fake: FakeECR, env: dict[str, str], tmp_path: Path) -> None:
+    """The test's FakeECR, fresh (its first token is always seq 1), listening inside: started
+    again from a thread in the namespace, before `ecr_env` names its endpoint; and the test's
+    own TMPDIR for what runs inside."""
+    fake.stop()
+    ecr_bed.namespace.inside(fake.start)
     env["TMPDIR"] = str(tmp_path)
-    env.update(endpoint_env(fake.endpoint_url))
-    add_secret(env, SECRET_PREFIX, ECR_HOST, KEY_ID, SECRET_KEY)
-    return env
 
 
 def configure(ecr_bed: EcrBed, env: dict[str, str]) -> None:
@@ -420,7 +392,7 @@ def assert_first_token(fake: FakeECR) -> None:
     first = calls[0]
     assert (first.service, first.region, first.key_id, first.status) == (
         "ecr",
-        REGION,
+        ECR_REGION,
         KEY_ID,
         200,
     ), first

@@ -23,7 +23,6 @@ client of the helper on the host: `devcontainer features publish` authenticates 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import secrets
@@ -38,14 +37,21 @@ import pytest
 from beds import baseimage
 from beds import daemon as dockerd
 from beds import registry as bed
-from beds.client import recorded_verbs, verb_recorder
+from beds.client import PROGRAM, run_text
 from beds.environment import add_secret, isolated_environ
+from beds.sandbox import Sandbox
+from beds.values import (
+    LOGIN_PASSWORD,
+    LOGIN_USER,
+    REGISTRY_PASSWORD,
+    REGISTRY_USER,
+    basic_auth,
+)
 from docker_credential_codespaces import __version__
 from docker_credential_codespaces.constants import HELPER_NAME
 
 pytestmark = pytest.mark.e2e
 
-PROGRAM = "docker-credential-codespaces"
 REPO = Path(__file__).resolve().parent.parent
 FEATURE = REPO / ".devcontainer" / "features" / "docker-credential-codespaces"
 #: The repository's own dev container, which names the Feature by its local path.
@@ -60,14 +66,11 @@ PERSISTED_DOCKER = "/workspaces/.codespaces/.persistedshare/.docker"
 UP_TIMEOUT_S = 900
 CMD_TIMEOUT_S = 120
 
-USER = "feature-user"
-# Canaries: random per run, so a leak can never be a coincidence.
-PASSWORD = "CANARY-feature-" + secrets.token_hex(10)
-REMOTE_ENV_USER = "remote-env-user"
-REMOTE_ENV_PASSWORD = "CANARY-remoteenv-" + secrets.token_hex(10)
 INLINE_HOST = "inline.example"
+# Canaries: random per run, so a leak can never be a coincidence; the registries' passwords
+# (beds.values) are the others.
 INLINE_PASSWORD = "CANARY-inline-" + secrets.token_hex(10)
-CANARIES = (PASSWORD, REMOTE_ENV_PASSWORD, INLINE_PASSWORD)
+CANARIES = (REGISTRY_PASSWORD, LOGIN_PASSWORD, INLINE_PASSWORD)
 
 # The stand-in Feature: the wheelhouse, pip told to use only it, and the remote user.
 OFFLINE_FEATURE = {
@@ -85,10 +88,9 @@ useradd --create-home --shell /bin/sh {REMOTE_USER}
 
 
 def unavailable() -> str | None:
-    """Why this machine cannot run the module, or None."""
-    reason = dockerd.unavailable() or baseimage.unavailable()
-    if reason is None and bed.tools_missing():
-        reason = f"missing tools: {', '.join(bed.tools_missing())}"
+    """Why this machine cannot build the dev container (beyond a daemon and a registry, which
+    their fixtures need), or None."""
+    reason = baseimage.unavailable()
     if reason is None and not DEVCONTAINER.exists():
         reason = f"no dev container CLI at {DEVCONTAINER}; tests/run.sh installs it"
     if reason is None and not sorted(
@@ -96,22 +98,6 @@ def unavailable() -> str | None:
     ):
         reason = f"no wheel of {__version__} in {WHEELHOUSE}; tests/run.sh builds it"
     return reason
-
-
-def run(
-    argv: list[str], env: dict[str, str], timeout: float = CMD_TIMEOUT_S, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        encoding="utf-8",
-        errors="replace",
-        env=env,
-        cwd=cwd,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def write_workspace(
@@ -168,9 +154,10 @@ class DevContainer:
 
     def exec(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`devcontainer exec` as the remote user, with remoteEnv, as a terminal would."""
-        done = run(
+        done = run_text(
             [str(DEVCONTAINER), "exec", "--workspace-folder", str(self.workspace), *args],
             self.env,
+            timeout=CMD_TIMEOUT_S,
         )
         self.outputs += [done.stdout, done.stderr]
         return done
@@ -191,47 +178,35 @@ def cli_env(root: Path, daemon: dockerd.RunningDaemon) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def daemon() -> Iterator[dockerd.RunningDaemon]:
+@pytest.fixture(scope="module", autouse=True)
+def buildable() -> None:
+    """The module is skipped, saying why, where the dev container cannot be built."""
     reason = unavailable()
     if reason is not None:
         pytest.skip(f"Feature e2e: {reason}")
-    with dockerd.start_daemon() as running:
-        yield running
-        log = running.log()
-        assert not any(canary in log for canary in CANARIES)
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[bed.RunningRegistry]:
-    with bed.start_registry(user=USER, password=PASSWORD) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def remote() -> Iterator[bed.RunningRegistry]:
-    """The registry of the remoteEnv secret: a second one, so that doctor --check reaches it."""
-    with bed.start_registry(user=REMOTE_ENV_USER, password=REMOTE_ENV_PASSWORD) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
 def container(
     daemon: dockerd.RunningDaemon,
-    registry: bed.RunningRegistry,
-    remote: bed.RunningRegistry,
+    registries: bed.Registries,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[DevContainer]:
+    # The registry of the containerEnv secret, and that of the remoteEnv secret: a second
+    # one, so that doctor --check reaches two.
+    registry, remote = registries.secret, registries.login
     root = tmp_path_factory.mktemp("feature")
     env = cli_env(root, daemon)
-    imported = run(["docker", "import", str(baseimage.tarball()), BASE_IMAGE], env, UP_TIMEOUT_S)
+    imported = run_text(
+        ["docker", "import", str(baseimage.tarball()), BASE_IMAGE], env, timeout=UP_TIMEOUT_S
+    )
     assert imported.returncode == 0, imported.stderr
     workspace = root / "workspace"
     write_workspace(workspace, registry, remote)
-    up = run(
+    up = run_text(
         [str(DEVCONTAINER), "up", "--workspace-folder", str(workspace), "--log-format", "json"],
         env,
-        UP_TIMEOUT_S,
+        timeout=UP_TIMEOUT_S,
     )
     outcome = json.loads(up.stdout.strip().splitlines()[-1]) if up.stdout.strip() else {}
     assert outcome.get("outcome") == "success", (up.stdout[-4000:], up.stderr[-4000:])
@@ -241,7 +216,7 @@ def container(
     try:
         yield box
     finally:
-        run(["docker", "rm", "-f", box.container_id], env)
+        run_text(["docker", "rm", "-f", box.container_id], env, timeout=CMD_TIMEOUT_S)
     for output in box.outputs:
         assert not any(canary in output for canary in CANARIES)
 
@@ -266,7 +241,7 @@ def test_version_and_doctor_in_the_container(container: DevContainer) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count("check: OK") == 2, check.stdout
     for done in (doctor, check):
-        assert REMOTE_ENV_PASSWORD not in done.stdout + done.stderr
+        assert LOGIN_PASSWORD not in done.stdout + done.stderr
 
 
 def test_post_create_and_post_start_wire_the_remote_user(container: DevContainer) -> None:
@@ -280,7 +255,7 @@ def test_post_create_and_post_start_wire_the_remote_user(container: DevContainer
 
 @pytest.mark.parametrize(
     ("which", "user", "password"),
-    [("registry", USER, PASSWORD), ("remote", REMOTE_ENV_USER, REMOTE_ENV_PASSWORD)],
+    [("registry", REGISTRY_USER, REGISTRY_PASSWORD), ("remote", LOGIN_USER, LOGIN_PASSWORD)],
     ids=["containerEnv", "remoteEnv"],
 )
 def test_a_secret_of_the_dev_container_answers_get(
@@ -294,9 +269,9 @@ def test_a_secret_of_the_dev_container_answers_get(
 
 
 def test_the_codespaces_step_emulated(container: DevContainer) -> None:
-    login = base64.b64encode(f"inline-user:{INLINE_PASSWORD}".encode()).decode()
+    login = basic_auth("inline-user", INLINE_PASSWORD)
     # The share is Codespaces' own, made by root and given to the user.
-    share = run(
+    share = run_text(
         [
             "docker",
             "exec",
@@ -308,6 +283,7 @@ def test_the_codespaces_step_emulated(container: DevContainer) -> None:
             f"mkdir -p {PERSISTED_DOCKER} && chown {REMOTE_USER} {PERSISTED_DOCKER}",
         ],
         container.env,
+        timeout=CMD_TIMEOUT_S,
     )
     assert share.returncode == 0, share.stderr
     step = container.sh(
@@ -336,21 +312,17 @@ def test_the_codespaces_step_emulated(container: DevContainer) -> None:
 
 
 def test_features_publish_authenticates_through_the_helper(
-    daemon: dockerd.RunningDaemon, registry: bed.RunningRegistry, tmp_path: Path
+    daemon: dockerd.RunningDaemon, registry: bed.RunningRegistry, sandbox: Sandbox
 ) -> None:
     # The CLI talks plain HTTP only to a registry named localhost.
     host = f"localhost:{registry.port}"
-    env = cli_env(tmp_path, daemon)
-    verb_log = tmp_path / "verbs.log"
-    recorder = verb_recorder(tmp_path / "recorder", verb_log)
-    env["PATH"] = f"{recorder.parent}:{env['PATH']}"
-    add_secret(env, "PUB", host, registry.user, registry.password)
-    configured = run([PROGRAM, "configure"], env)
-    assert configured.returncode == 0, configured.stderr
-    recorded_verbs(verb_log)
-    features = tmp_path / "features"
+    sandbox.env["DOCKER_HOST"] = daemon.host
+    sandbox.timeout = CMD_TIMEOUT_S
+    add_secret(sandbox.env, "PUB", host, registry.user, registry.password)
+    sandbox.configure()
+    features = sandbox.root / "features"
     shutil.copytree(FEATURE, features / FEATURE.name)
-    published = run(
+    published = sandbox.run(
         [
             str(DEVCONTAINER),
             "features",
@@ -362,14 +334,12 @@ def test_features_publish_authenticates_through_the_helper(
             "e2e/features",
             "--log-level",
             "debug",
-        ],
-        env,
-        cwd=tmp_path,
+        ]
     )
     output = published.stdout + published.stderr
     assert published.returncode == 0, output[-4000:]
-    assert "get" in recorded_verbs(verb_log)
-    assert PASSWORD not in output
+    assert "get" in sandbox.verbs()
+    assert REGISTRY_PASSWORD not in output
     version = json.loads((FEATURE / "devcontainer-feature.json").read_text())["version"]
     major = version.split(".")[0]
     for tag in (version, major, "latest"):

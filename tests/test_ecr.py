@@ -23,57 +23,29 @@ from beds import dns
 from beds.aws import FakeECR, endpoint_env, moto_server
 from beds.client import (
     HELPER,
+    get,
     run_command,
     run_helper,
     run_in_session,
     spawn,
     wait_for_refreshers,
 )
+from beds.client import ecr_password as password
 from beds.clock import moto_clock
 from beds.dns import DeadNameServer
 from beds.environment import add_secret
 from beds.servers import free_port
+from beds.values import ECR_HOST as HOST
+from beds.values import (
+    KEY_ID,
+    KEY_ID_2,
+    NOT_FOUND,
+    SECRET_KEY,
+    SECRET_KEY_2,
+    assert_no_canary,
+    aws_token,
+)
 from docker_credential_codespaces.constants import ECR_EXCHANGE_DEADLINE, ECR_GET_DEADLINE
-
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"
-KEY_ID_2 = "AKIAI44QH8DHBEXAMPLE"
-SECRET_KEY_2 = "CANARY-aws-secret-0002-je7MtGbClwBF"
-HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-NOT_FOUND = b"credentials not found in native keychain\n"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeECR]:
-    with FakeECR({KEY_ID: SECRET_KEY, KEY_ID_2: SECRET_KEY_2}) as server:
-        yield server
-        assert server.errors == []
-
-
-@pytest.fixture
-def ecr_env(env: dict[str, str], fake: FakeECR) -> dict[str, str]:
-    env.update(endpoint_env(fake.endpoint_url))
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
-    return env
-
-
-def get(
-    env: dict[str, str], server: str = HOST, **kwargs: float
-) -> subprocess.CompletedProcess[bytes]:
-    return run_helper(env, "get", stdin=server.encode(), **kwargs)
-
-
-def password(result: subprocess.CompletedProcess[bytes]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    answer = json.loads(result.stdout)
-    assert answer["Username"] == "AWS"
-    return answer["Secret"]
-
-
-def assert_no_canary(*outputs: bytes) -> None:
-    for output in outputs:
-        assert b"CANARY" not in output
 
 
 def cache_files(env: dict[str, str]) -> list[Path]:
@@ -612,11 +584,6 @@ def test_an_endpoint_s_userinfo_and_query_are_never_shown_or_stored(
     files = [path.read_bytes() for path in Path(env["HOME"]).rglob("*") if path.is_file()]
     assert files  # the outcome file at least
     assert_no_canary(*outputs, *files)
-
-
-def aws_token(expiration: float) -> str:
-    payload = {"payload": "x", "datakey": "y", "version": "2", "expiration": int(expiration)}
-    return base64.b64encode(json.dumps(payload).encode()).decode()
 
 
 def test_user_aws_token_passes_through(env: dict[str, str]) -> None:

@@ -8,7 +8,6 @@ import http.server
 import json
 import os
 import stat
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,24 +16,19 @@ from pathlib import Path
 import pytest
 
 from beds.aws import FakeECR, endpoint_env, moto_server
-from beds.client import run_helper, spawn
+from beds.client import ecr_password as password
+from beds.client import get, run_helper, spawn
 from beds.clock import moto_clock
 from beds.environment import add_secret
-
-HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"
-TEMP_KEY_ID = "ASIAIOSFODNN7EXAMPLE"
-TEMP_SECRET = "CANARY-temp-secret-0002"
-SESSION_TOKEN = "CANARY-session-token-0003"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeECR]:
-    with FakeECR({KEY_ID: SECRET_KEY, TEMP_KEY_ID: TEMP_SECRET}) as server:
-        server.session_tokens[TEMP_KEY_ID] = SESSION_TOKEN
-        yield server
-        assert server.errors == []
+from beds.values import ECR_HOST as HOST
+from beds.values import (
+    KEY_ID,
+    SECRET_KEY,
+    SESSION_TOKEN,
+    TEMP_KEY_ID,
+    TEMP_SECRET,
+    assert_no_canary,
+)
 
 
 @pytest.fixture
@@ -50,21 +44,9 @@ def companion(env: dict[str, str], prefix: str, name: str, value: str) -> None:
     env[f"{prefix}_CONTAINER_REGISTRY_AWS_{name}"] = value
 
 
-def get(env: dict[str, str], server: str = HOST) -> subprocess.CompletedProcess[bytes]:
-    return run_helper(env, "get", stdin=server.encode())
-
-
-def password(result: subprocess.CompletedProcess[bytes]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    answer = json.loads(result.stdout)
-    assert answer["Username"] == "AWS"
-    return str(answer["Secret"])
-
-
-def assert_no_canary(env: dict[str, str], *outputs: bytes) -> None:
+def assert_no_canary_anywhere(env: dict[str, str], *outputs: bytes) -> None:
     """Not in any output, and not in any file the helper wrote."""
-    for output in outputs:
-        assert b"CANARY" not in output, output
+    assert_no_canary(*outputs)
     for base in ("XDG_CACHE_HOME", "XDG_DATA_HOME"):
         for path in Path(env[base]).rglob("*"):
             if path.is_file():
@@ -81,7 +63,7 @@ def test_temporary_key_sends_its_session_token(aws_env: dict[str, str], fake: Fa
     assert password(result).startswith("fake-ecr-")
     [call] = fake.calls
     assert (call.key_id, call.session_token) == (TEMP_KEY_ID, SESSION_TOKEN)
-    assert_no_canary(aws_env, result.stdout, result.stderr)
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr)
 
 
 def test_temporary_key_without_its_session_token_never_calls_aws(
@@ -98,7 +80,7 @@ def test_temporary_key_without_its_session_token_never_calls_aws(
     report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
     [row] = report["registries"]
     assert row["identity"] == "temporary key" and row["problems"]
-    assert_no_canary(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
 
 
 def test_a_wrong_session_token_is_not_blamed_on_the_key_id(
@@ -112,7 +94,7 @@ def test_a_wrong_session_token_is_not_blamed_on_the_key_id(
         b": AWS does not accept the key in ECR_CONTAINER_REGISTRY_USER with the session token in "
         b"ECR_CONTAINER_REGISTRY_AWS_SESSION_TOKEN; check that both come from the same session\n"
     )
-    assert_no_canary(aws_env, result.stdout, result.stderr)
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr)
 
 
 def test_rotating_the_session_token_never_serves_the_old_token(
@@ -180,7 +162,7 @@ def test_profile_with_credential_process(
     [row] = report["registries"]
     assert row["identity"] == "profile ci"
     assert not [p for p in row["problems"] if "AWS profile" in p]
-    assert_no_canary(aws_env, result.stdout, result.stderr, listed.stdout)
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr, listed.stdout)
 
 
 def test_a_missing_profile_is_one_line(aws_env: dict[str, str], fake: FakeECR) -> None:
@@ -209,7 +191,7 @@ def test_a_failing_credential_process_is_one_line(
     result = get(aws_env)
     assert result.returncode == 1 and result.stdout.count(b"\n") == 1
     assert b"credential_process failed" in result.stdout
-    assert_no_canary(aws_env, result.stdout, result.stderr)
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr)
 
 
 @pytest.mark.parametrize("kind", ["key", "profile"])
@@ -371,7 +353,7 @@ def test_role_assumed_and_its_keys_ask_for_the_token(
     [row] = report["registries"]
     assert row["identity"] == f"role {ROLE_ARN}"
     assert "cached token expires at" in row["state"]
-    assert_no_canary(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
 
 
 def test_default_role_session_name(aws_env: dict[str, str], fake: FakeECR) -> None:
@@ -415,7 +397,7 @@ def test_a_refused_assume_role_is_one_line(
     assert (result.returncode, result.stdout) == (1, expected)
     assert time.monotonic() - started < 20
     assert fake.count(service="ecr") == 0
-    assert_no_canary(aws_env, result.stdout, result.stderr)
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr)
 
 
 def test_an_expired_session_token_is_named(aws_env: dict[str, str], fake: FakeECR) -> None:
@@ -433,7 +415,7 @@ def test_an_expired_session_token_is_named(aws_env: dict[str, str], fake: FakeEC
     companion(aws_env, "ECR", "ROLE_ARN", ROLE_ARN)
     chained = get(aws_env)
     assert chained.stdout.endswith(b": ECR_CONTAINER_REGISTRY_AWS_SESSION_TOKEN has expired\n")
-    assert_no_canary(aws_env, direct.stdout, direct.stderr, chained.stdout, chained.stderr)
+    assert_no_canary_anywhere(aws_env, direct.stdout, direct.stderr, chained.stdout, chained.stderr)
 
 
 def test_a_temporary_key_assumes_a_role_with_its_session_token(
@@ -486,7 +468,7 @@ def test_a_role_through_a_profile_with_a_source_profile(
     result = get(aws_env)
     assert password(result).startswith("fake-ecr-")
     assert [c.service for c in fake.calls] == ["sts", "ecr"]
-    assert_no_canary(aws_env, result.stdout, result.stderr)
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr)
 
 
 # --- SSO --------------------------------------------------------------------------------------
@@ -526,7 +508,7 @@ def test_an_sso_profile_after_aws_sso_login(aws_env: dict[str, str], fake: FakeE
     assert row["identity"] == "profile dev"
     assert row["state"].startswith("profile dev (SSO login until ")
     assert not [p for p in row["problems"] if "SSO" in p]
-    assert_no_canary(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
 
 
 def test_an_expired_sso_session_says_what_to_run(aws_env: dict[str, str], fake: FakeECR) -> None:
@@ -543,7 +525,7 @@ def test_an_expired_sso_session_says_what_to_run(aws_env: dict[str, str], fake: 
     report = json.loads(run_helper(aws_env, "doctor", "--json", stdin=None).stdout)
     [row] = report["registries"]
     assert any("aws sso login --profile dev" in p for p in row["problems"])
-    assert_no_canary(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr, json.dumps(report).encode())
 
 
 def test_no_metadata_endpoint_is_ever_asked(aws_env: dict[str, str], fake: FakeECR) -> None:
@@ -613,7 +595,7 @@ def test_a_profile_never_signs_with_keys_from_elsewhere(
     assert fake.count(key_id=CANARY_KEY_ID) == 0 and fake.count() == 0
     if profile == BARE_PROFILE:
         assert b"gives no credentials" in result.stdout, result.stdout
-    assert_no_canary(aws_env, result.stdout, result.stderr)
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr)
 
 
 @pytest.mark.parametrize("source", ["EcsContainer", "Ec2InstanceMetadata", "Environment"])
@@ -660,7 +642,7 @@ def test_doctor_check_resolves_the_identity_and_says_the_get_line(
         p.startswith("check failed: the AWS profile 'dev'") and "aws sso login --profile dev" in p
         for p in row["problems"]
     )
-    assert_no_canary(aws_env, result.stdout, result.stderr)
+    assert_no_canary_anywhere(aws_env, result.stdout, result.stderr)
 
 
 # --- the process environment, in process ------------------------------------------------------

@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
+from beds.values import ECR_HOST, KEY_ID, TEMP_KEY_ID
 from docker_credential_codespaces import ecr
 from docker_credential_codespaces.ecr import cache
 from docker_credential_codespaces.ecr.token import Token
 
-ECR = ecr.registry("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+ECR = ecr.registry(ECR_HOST)
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,7 @@ def companions(**values: str) -> Callable[[str], str]:
     return lambda suffix: named.get(suffix, "")
 
 
-K, T = "AKIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE"
+K, T = KEY_ID, TEMP_KEY_ID
 
 
 @pytest.mark.parametrize(

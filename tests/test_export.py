@@ -23,15 +23,11 @@ from pathlib import Path
 import pytest
 
 from beds import registry as bed
-from beds.aws import FakeECR, endpoint_env
-from beds.client import HELPER, run_command, run_helper
+from beds.aws import FakeECR
+from beds.client import HELPER, run_command, run_helper, store
 from beds.environment import add_secret
+from beds.values import ECR_HOST, HUB, SECRET_KEY, TOKEN_HOST, aws_token, basic_auth
 
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "CANARY-export-aws-secret-0001"
-ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-TOKEN_HOST = "210987654321.dkr.ecr.us-east-2.amazonaws.com"
-HUB = "https://index.docker.io/v1/"
 PASSWORD = "CANARY-export-password-0001"
 HUB_PASSWORD = "CANARY-export-hub-0001"
 STORED = "CANARY-export-stored-0001"
@@ -39,10 +35,6 @@ IDENTITY = "CANARY-export-identity-0001"
 GITHUB_TOKEN = "CANARY-export-github-0001"
 OAUTH = "CANARY-export-oauth-0001"
 SECRET_TYPE = "kubernetes.io/dockerconfigjson"
-
-
-def auth(user: str, password: str) -> str:
-    return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def export(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -73,20 +65,8 @@ def note(result: subprocess.CompletedProcess[bytes]) -> str:
     return lines[0]
 
 
-def store(env: dict[str, str], server: str, user: str, secret: str) -> None:
-    body = json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
-    done = run_helper(env, "store", stdin=body)
-    assert done.returncode == 0, done
-
-
 def when(moment: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(moment))
-
-
-def ready_token(expiration: float) -> str:
-    """A USER=AWS registry token as ECR issues it: base64 of JSON naming its expiration."""
-    payload = {"payload": "CANARY-export-ready", "version": "2", "expiration": int(expiration)}
-    return base64.b64encode(json.dumps(payload).encode()).decode()
 
 
 @pytest.fixture
@@ -94,9 +74,13 @@ def known(env: dict[str, str]) -> dict[str, str]:
     """A secret, Docker Hub, a stored login, an identity token and a Hub OAuth key."""
     add_secret(env, "REG", "https://reg.example:5000/ns", "reg-user", PASSWORD)
     add_secret(env, "HUB", "docker.io", "hub-user", HUB_PASSWORD)
-    store(env, "stored.example", "alice", STORED)
-    store(env, "tok.example", "<token>", IDENTITY)
-    store(env, "https://index.docker.io/v1/access-token", "hub-user", OAUTH)
+    for server, user, secret in (
+        ("stored.example", "alice", STORED),
+        ("tok.example", "<token>", IDENTITY),
+        ("https://index.docker.io/v1/access-token", "hub-user", OAUTH),
+    ):
+        done = store(env, server, user, secret)
+        assert done.returncode == 0, done
     return env
 
 
@@ -104,8 +88,8 @@ def test_docker_config_holds_exactly_the_registries_named(known: dict[str, str])
     done = export(known, "--registry", "reg.example:5000", "docker.io", "--registry", "tok.example")
     assert document(done) == {
         "auths": {
-            "reg.example:5000": {"auth": auth("reg-user", PASSWORD)},
-            HUB: {"auth": auth("hub-user", HUB_PASSWORD)},
+            "reg.example:5000": {"auth": basic_auth("reg-user", PASSWORD)},
+            HUB: {"auth": basic_auth("hub-user", HUB_PASSWORD)},
             "tok.example": {"identitytoken": IDENTITY},
         }
     }
@@ -120,8 +104,8 @@ def test_podman_auth_keys_docker_hub_as_containers_image_does(known: dict[str, s
     )
     assert document(done) == {
         "auths": {
-            "docker.io": {"auth": auth("hub-user", HUB_PASSWORD)},
-            "stored.example": {"auth": auth("alice", STORED)},
+            "docker.io": {"auth": basic_auth("hub-user", HUB_PASSWORD)},
+            "stored.example": {"auth": basic_auth("alice", STORED)},
         }
     }
 
@@ -162,7 +146,7 @@ def test_all_is_what_list_lists_without_the_hub_oauth_keys(known: dict[str, str]
     auths = document(done)["auths"]
     assert isinstance(auths, dict)
     assert set(auths) == set(listed) - {"https://index.docker.io/v1/access-token"}
-    assert auths["ghcr.io"] == {"auth": auth("octocat", GITHUB_TOKEN)}
+    assert auths["ghcr.io"] == {"auth": basic_auth("octocat", GITHUB_TOKEN)}
     assert OAUTH.encode() not in done.stdout
     assert "(the credentials of 5 registries)" in note(done)
 
@@ -263,20 +247,6 @@ def test_refuses_to_write_to_a_terminal_unless_forced(known: dict[str, str]) -> 
 # ECR: tokens through get's own chain and cache, and when the earliest expires.
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeECR]:
-    with FakeECR({KEY_ID: SECRET_KEY}) as server:
-        yield server
-        assert server.errors == []
-
-
-@pytest.fixture
-def ecr_env(env: dict[str, str], fake: FakeECR) -> dict[str, str]:
-    env.update(endpoint_env(fake.endpoint_url))
-    add_secret(env, "ECR", ECR_HOST, KEY_ID, SECRET_KEY)
-    return env
-
-
 def test_ecr_token_is_fetched_as_get_does_and_its_expiry_said(
     ecr_env: dict[str, str], fake: FakeECR
 ) -> None:
@@ -288,7 +258,7 @@ def test_ecr_token_is_fetched_as_get_does_and_its_expiry_said(
     # The token is the cache's, as for get: a second export and a get ask AWS no more.
     assert document(export(ecr_env, "--registry", ECR_HOST)) == document(done)
     got = json.loads(run_helper(ecr_env, "get", stdin=ECR_HOST.encode()).stdout)
-    assert auth(got["Username"], got["Secret"]) == call.token
+    assert basic_auth(got["Username"], got["Secret"]) == call.token
     assert fake.count() == 1
     assert SECRET_KEY.encode() not in done.stdout + done.stderr
 
@@ -297,12 +267,12 @@ def test_the_earliest_expiry_of_several_tokens_is_said(
     ecr_env: dict[str, str], fake: FakeECR
 ) -> None:
     soon = time.time() + 1800
-    add_secret(ecr_env, "TOK", TOKEN_HOST, "AWS", ready_token(soon))
+    add_secret(ecr_env, "TOK", TOKEN_HOST, "AWS", aws_token(soon))
     add_secret(ecr_env, "REG", "reg.example", "u", PASSWORD)
     done = export(ecr_env, "--all")
     auths = document(done)["auths"]
     assert isinstance(auths, dict) and set(auths) == {ECR_HOST, TOKEN_HOST, "reg.example"}
-    assert auths[TOKEN_HOST] == {"auth": auth("AWS", ready_token(soon))}
+    assert auths[TOKEN_HOST] == {"auth": basic_auth("AWS", aws_token(soon))}
     assert note(done).endswith(f"; the earliest expires at {when(soon)} ({TOKEN_HOST})")
 
 
@@ -336,7 +306,7 @@ def test_an_ecr_failure_fails_the_export_with_its_line(
         fake.denied = True
         expected = "lacks ecr:GetAuthorizationToken"
     else:
-        add_secret(ecr_env, "TOK", TOKEN_HOST, "AWS", ready_token(time.time() - 60))
+        add_secret(ecr_env, "TOK", TOKEN_HOST, "AWS", aws_token(time.time() - 60))
         fake.reset()
         expected = "TOK_CONTAINER_REGISTRY_PASSWORD holds an ECR token that expired"
     line = failed(export(ecr_env, "--all"))
@@ -349,22 +319,6 @@ def test_an_ecr_failure_fails_the_export_with_its_line(
 
 # --------------------------------------------------------------------------------------------
 # End to end: the clients that read an exported document pull from the htpasswd registry.
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[tuple[bed.RunningRegistry, str]]:
-    missing = bed.tools_missing()
-    if missing:
-        pytest.skip(f"e2e needs {', '.join(missing)} on PATH; not found")
-    with bed.start_registry(user="export-user", password="CANARY-export-registry-0001") as running:
-        yield running, bed.push_tiny_image(running)
-
-
-def need(env: dict[str, str], tool: str) -> str:
-    found = shutil.which(tool, path=env["PATH"])
-    if found is None:
-        pytest.skip(f"e2e needs {tool} on PATH; not found")
-    return found
 
 
 @contextlib.contextmanager
@@ -385,18 +339,18 @@ def podman_storage() -> Iterator[list[str]]:
 
 
 @pytest.mark.e2e
+@pytest.mark.needs("podman")
 def test_podman_pulls_with_an_exported_authfile(
-    registry: tuple[bed.RunningRegistry, str], env: dict[str, str], tmp_path: Path
+    registry: bed.RunningRegistry, env: dict[str, str], tmp_path: Path
 ) -> None:
     if os.geteuid() != 0:
         pytest.skip("e2e runs podman as root (rootless podman needs subuids); not root")
-    running, ref = registry
-    podman = need(env, "podman")
+    running, ref, podman = registry, bed.TINY_IMAGE, "podman"
     add_secret(env, "BED", running.host, running.user, running.password)
     authfile = tmp_path / "auth.json"
     exported = export(env, "--format", "podman-auth", "--registry", running.host)
     assert document(exported) == {
-        "auths": {running.host: {"auth": auth(running.user, running.password)}}
+        "auths": {running.host: {"auth": basic_auth(running.user, running.password)}}
     }
     authfile.write_bytes(exported.stdout)
     # podman stats DOCKER_CONFIG's config.json before anything else; give it an empty one.
@@ -418,14 +372,14 @@ def docker_version(docker: str, env: dict[str, str]) -> tuple[int, ...]:
 
 
 @pytest.mark.e2e
+@pytest.mark.needs("docker")
 def test_docker_reads_the_exported_config_from_docker_config_or_docker_auth_config(
-    registry: tuple[bed.RunningRegistry, str], env: dict[str, str], tmp_path: Path
+    registry: bed.RunningRegistry, env: dict[str, str], tmp_path: Path
 ) -> None:
     """The docker CLI (client only) reads the exported config.json from a DOCKER_CONFIG
     directory, and from DOCKER_AUTH_CONFIG since 28.3; 28.2 reads that variable only for
     `run --use-api-socket`, so there `manifest inspect` stays anonymous."""
-    running, ref = registry
-    docker = need(env, "docker")
+    running, ref, docker = registry, bed.TINY_IMAGE, "docker"
     add_secret(env, "BED", running.host, running.user, running.password)
     exported = export(env, "--registry", running.host).stdout
     bare = {k: v for k, v in env.items() if not k.endswith(("_SERVER", "_USER", "_PASSWORD"))}

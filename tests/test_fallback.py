@@ -13,22 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from beds.client import HELPER, ended, run_helper, run_in_session
+from beds.client import HELPER, ended, get, run_helper, run_in_session
+from beds.environment import write_config
 from beds.fake_store import ORPHAN, put_on_path
+from beds.values import HUB, NOT_FOUND
 from docker_credential_codespaces.fallback import FallbackStore
 from docker_credential_codespaces.wire import HelperError
 
-NOT_FOUND = b"credentials not found in native keychain\n"
 # The deepest a counting wrapper lets a chain of fallback calls go before it answers not
 # found itself: the bound on a helper that forks without end.
 LOOP_BOUND = 3
-
-
-def write_config(env: dict[str, str], config: object) -> Path:
-    path = Path(env["DOCKER_CONFIG"]) / "config.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config))
-    return path
 
 
 def counting_loop(env: dict[str, str], tmp_path: Path) -> Path:
@@ -208,7 +202,6 @@ def test_no_session_of_a_run_outlives_it() -> None:
 
 # --- the store's names, under docker's keys ---------------------------------------------------
 
-HUB = "https://index.docker.io/v1/"
 # What a fallback shared with podman holds: the Hub under podman's name, a host with the
 # scheme a client sent, and one under docker's own key.
 SPELT = {
@@ -239,11 +232,13 @@ def store_calls(log: Path) -> list[list[str]]:
     return calls
 
 
-def answer(env: dict[str, str], server: str) -> tuple[str, str]:
-    got = run_helper(env, "get", stdin=server.encode())
+def echoed(env: dict[str, str], server: str) -> tuple[str, str]:
+    """The login `get` answers for `server`, which it echoes as received, whichever
+    spelling answered."""
+    got = get(env, server)
     assert got.returncode == 0, got.stdout + got.stderr
     found = json.loads(got.stdout)
-    assert found["ServerURL"] == server  # echoed as received, whichever spelling answered
+    assert found["ServerURL"] == server
     return found["Username"], found["Secret"]
 
 
@@ -254,8 +249,8 @@ def test_a_fallback_login_answers_under_docker_key_whatever_its_spelling(
     docker never found podman's Hub login, `export --all` left out 2 of 3 logins and exited
     0, and `list` showed names that are no docker key."""
     for server in (HUB, "docker.io", "index.docker.io"):
-        assert answer(env, server) == ("hubuser", "CANARY-hub")
-    assert answer(env, "registry.gitlab.com") == ("gl", "CANARY-gl")
+        assert echoed(env, server) == ("hubuser", "CANARY-hub")
+    assert echoed(env, "registry.gitlab.com") == ("gl", "CANARY-gl")
     listed = run_helper(env, "list", stdin=None)
     assert json.loads(listed.stdout) == {
         HUB: "hubuser",
@@ -264,7 +259,7 @@ def test_a_fallback_login_answers_under_docker_key_whatever_its_spelling(
     }
     store_calls(spelt_store)
     # The common case still costs one process: the name as given answers.
-    assert answer(env, "quay.io") == ("q", "CANARY-quay")
+    assert echoed(env, "quay.io") == ("q", "CANARY-quay")
     assert store_calls(spelt_store) == [["get"]]
     # A miss asks the list once, and a name that only looks alike is never answered.
     missing = run_helper(env, "get", stdin=b"docker.io.evil.example")
@@ -290,7 +285,7 @@ def test_erase_forgets_every_spelling_the_fallback_holds(
     entries = json.loads(data.read_text())
     entries[HUB] = {"Username": "dockeruser", "Secret": "CANARY-docker"}
     data.write_text(json.dumps(entries))
-    assert answer(env, HUB) == ("dockeruser", "CANARY-docker")  # docker's own spelling first
+    assert echoed(env, HUB) == ("dockeruser", "CANARY-docker")  # docker's own spelling first
     assert json.loads(run_helper(env, "list", stdin=None).stdout)[HUB] == "dockeruser"
     erased = run_helper(env, "erase", stdin=HUB.encode())
     assert (erased.returncode, erased.stdout, erased.stderr) == (0, b"", b"")

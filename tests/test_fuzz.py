@@ -36,36 +36,32 @@ from hypothesis import strategies as st
 from beds.aws import FakeECR, endpoint_env
 from beds.client import HELPER, interpreter_command, run_command, run_helper
 from beds.environment import add_secret, isolated_environ
+from beds.values import AWS_KEYS, ECR_HOST, HUB, KEY_ID, SECRET_KEY, TOKEN_HOST, store_body
 from docker_credential_codespaces.chain import chain
 from docker_credential_codespaces.servers import docker_key
 from docker_credential_codespaces.wire import serve
 
 VERBS = ("get", "store", "erase", "list", "version")
 CAP = 1024 * 1024
-HUB_KEY = "https://index.docker.io/v1/"
 HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 OAUTH_KEYS = (
     "https://index.docker.io/v1/access-token",
     "https://index.docker.io/v1/refresh-token",
 )
-ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-ECR_TOKEN_HOST = "210987654321.dkr.ecr.us-east-2.amazonaws.com"
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-AWS_SECRET = "fuzz-aws-secret-key-0001"
 
 # Registries a secret covers in the fuzz environment, and what each answers.
 SECRETS = {
     "ghcr.io": ("GH", "octocat", "secret-ghcr"),
     "myco.azurecr.io": ("AZ", "azuser", "secret-azure"),
     "localhost:5000": ("LOCAL", "localuser", "secret-local"),
-    ECR_TOKEN_HOST: ("ECRTOKEN", "AWS", "opaque-ecr-token"),
-    ECR_HOST: ("ECR", KEY_ID, AWS_SECRET),
+    TOKEN_HOST: ("ECRTOKEN", "AWS", "opaque-ecr-token"),
+    ECR_HOST: ("ECR", KEY_ID, SECRET_KEY),
 }
 # Logins stored before every example; each must survive anything but its own store or erase.
 SEEDS = {
     "seed.example": ("seeduser", "seed-secret-1"),
     "seed.example:8443": ("seedport", "seed-secret-2"),
-    HUB_KEY: ("hubuser", "seed-hub-secret"),
+    HUB: ("hubuser", "seed-hub-secret"),
     OAUTH_KEYS[0]: ("oauth", "seed-access-token"),
 }
 KNOWN_NAMES = (
@@ -370,15 +366,11 @@ def applied_environ(values: dict[str, str]) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def fake_ecr() -> Iterator[FakeECR]:
-    with FakeECR({KEY_ID: AWS_SECRET}) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fuzz_env(tmp_path_factory: pytest.TempPathFactory, fake_ecr: FakeECR) -> dict[str, str]:
-    """One environment for a whole property test: hypothesis runs many examples in it."""
-    return fuzz_environ(tmp_path_factory.mktemp("fuzz"), fake_ecr.endpoint_url)
+def fuzz_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One environment for a whole property test: hypothesis runs many examples in it, so
+    its FakeECR (knowing `beds.values.AWS_KEYS`) serves the whole module."""
+    with FakeECR(AWS_KEYS) as fake:
+        yield fuzz_environ(tmp_path_factory.mktemp("fuzz"), fake.endpoint_url)
 
 
 def run_in_process(verb: str, data: bytes) -> tuple[int, str, str]:
@@ -392,8 +384,7 @@ def run_in_process(verb: str, data: bytes) -> tuple[int, str, str]:
 
 def seed(runner: Callable[[str, bytes], tuple[int, str, str]]) -> None:
     for key, (user, secret) in SEEDS.items():
-        body = json.dumps({"ServerURL": key, "Username": user, "Secret": secret}).encode()
-        assert runner("store", body)[0] == 0
+        assert runner("store", store_body(key, user, secret))[0] == 0
 
 
 def oauth_path(name: str) -> Optional[str]:
@@ -462,7 +453,7 @@ def check_get_answer(data: bytes, answer: dict[str, str]) -> None:
         or (server == ECR_HOST and pair[0] == "AWS" and pair[1].startswith("fake-ecr-"))
     ]
     if oauth_path(request):
-        assert pair != SEEDS[HUB_KEY], request
+        assert pair != SEEDS[HUB], request
     owners += [
         key for key, login in SEEDS.items() if login == (answer["Username"], answer["Secret"])
     ]
@@ -779,7 +770,7 @@ OAUTH_VARIANTS = [
 def test_hub_aliases_under_every_scheme_and_slash() -> None:
     """Every Hub name, scheme and trailing slash is the one Hub registry."""
     assert {variant: docker_key(variant) for variant in HUB_VARIANTS} == dict.fromkeys(
-        HUB_VARIANTS, HUB_KEY
+        HUB_VARIANTS, HUB
     )
 
 

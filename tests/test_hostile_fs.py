@@ -17,20 +17,16 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
-from beds.aws import FakeECR, endpoint_env
-from beds.client import HELPER, run_helper
+from beds.aws import FakeECR
+from beds.client import HELPER, ecr_password, run_helper
 from beds.environment import add_secret
+from beds.values import ECR_HOST, NOT_FOUND, store_body
 
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "hostile-fs-aws-secret"
-ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-NOT_FOUND = b"credentials not found in native keychain\n"
 NOBODY = 65534
 PROGRAM = "docker-credential-codespaces"
 
@@ -131,26 +127,13 @@ def assert_sane(result: Outcome | subprocess.CompletedProcess[bytes]) -> None:
         assert result.stdout.endswith(b"\n") and result.stdout.strip(), result
 
 
-def store_body(server: str, user: str = "u", secret: str = "p") -> bytes:  # noqa: S107
-    return json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
-
-
 @pytest.fixture
-def fake() -> Iterator[FakeECR]:
-    with FakeECR({KEY_ID: SECRET_KEY}) as server:
-        yield server
-
-
-@pytest.fixture
-def hostile_env(env: dict[str, str], tmp_path: Path, fake: FakeECR) -> dict[str, str]:
+def hostile_env(ecr_env: dict[str, str], tmp_path: Path, fake: FakeECR) -> dict[str, str]:
     """Store and cache in known directories; an ECR secret served by the loopback fake."""
-    env.update(endpoint_env(fake.endpoint_url))
-    env["AWS_ENDPOINT_URL"] = fake.endpoint_url
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    env["DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"] = str(tmp_path / "store")
-    env["DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"] = str(tmp_path / "cache")
-    add_secret(env, "ECR", ECR_HOST, KEY_ID, SECRET_KEY)
-    return env
+    ecr_env["AWS_ENDPOINT_URL"] = fake.endpoint_url
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_STORE_DIR"] = str(tmp_path / "store")
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"] = str(tmp_path / "cache")
+    return ecr_env
 
 
 def store_dir(env: dict[str, str]) -> Path:
@@ -159,11 +142,6 @@ def store_dir(env: dict[str, str]) -> Path:
 
 def cache_dir(env: dict[str, str]) -> Path:
     return Path(env["DOCKER_CREDENTIAL_CODESPACES_CACHE_DIR"])
-
-
-def ecr_password(result: Outcome | subprocess.CompletedProcess[bytes]) -> str:
-    assert result.returncode == 0, result
-    return json.loads(result.stdout)["Secret"]
 
 
 def read_only(path: Path) -> str:

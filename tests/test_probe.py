@@ -13,21 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from beds.client import run_helper
+from beds.client import doctor, run_helper
 from beds.environment import add_secret
 from beds.proxy import LoopbackProxy
 from beds.registry import TokenRegistry
+from beds.values import CANARY
 from docker_credential_codespaces import probe
 
-CANARY = "CANARY-probe-5b1c"
 USER = "robot"
-
-
-def doctor(env: dict[str, str], *args: str) -> tuple[int, dict]:
-    result = run_helper(env, "doctor", "--json", *args, stdin=None)
-    assert b"Traceback" not in result.stderr
-    assert CANARY.encode() not in result.stdout + result.stderr
-    return result.returncode, json.loads(result.stdout)
 
 
 def rows(report: dict) -> dict[str, dict]:

@@ -22,15 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from beds.aws import FakeECR, decode_token, endpoint_env
-from beds.client import run_helper, spawn, wait_for_refreshers
+from beds.aws import FakeECR, decode_token
+from beds.client import ecr_password, get, run_helper, spawn, wait_for_refreshers
 from beds.clock import FakeClock, library
 from beds.environment import add_secret
+from beds.values import ECR_HOST, KEY_ID, OTHER_ECR_HOST, SECRET_KEY
 
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "CANARY-aws-secret-0001-wJalrXUtnFEMI"
-HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-HOST_2 = "210987654321.dkr.ecr.us-west-2.amazonaws.com"
 WAITED = b"the pull waits"
 BEHIND = b"refreshing it behind"
 HOUR = 3600
@@ -47,31 +44,16 @@ def clock(tmp_path: Path) -> FakeClock:
 
 
 @pytest.fixture
-def fake(clock: FakeClock) -> Iterator[FakeECR]:
-    with FakeECR({KEY_ID: SECRET_KEY}, clock=clock.now) as server:
-        yield server
-        assert server.errors == []
-
-
-@pytest.fixture
-def ecr_env(env: dict[str, str], fake: FakeECR, clock: FakeClock) -> Iterator[dict[str, str]]:
-    env.update(endpoint_env(fake.endpoint_url))
-    env.update(clock.env())
-    env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
-    add_secret(env, "ECR", HOST, KEY_ID, SECRET_KEY)
-    yield env
-    wait_for_refreshers(env)  # no refresher outlives its test
-
-
-def get(env: dict[str, str], host: str = HOST) -> subprocess.CompletedProcess[bytes]:
-    return run_helper(env, "get", stdin=host.encode())
-
-
-def password(result: subprocess.CompletedProcess[bytes]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    answer = json.loads(result.stdout)
-    assert answer["Username"] == "AWS"
-    return str(answer["Secret"])
+def refresh_env(
+    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+) -> Iterator[dict[str, str]]:
+    """The ECR environment with the helper and FakeECR on one fake clock, and the debug lines
+    that say whether a get waited; no refresher outlives its test."""
+    fake.clock = clock.now
+    ecr_env.update(clock.env())
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_DEBUG"] = "1"
+    yield ecr_env
+    wait_for_refreshers(ecr_env)
 
 
 def expiry_of(fake: FakeECR, served: str) -> float:
@@ -107,39 +89,41 @@ def lock_is_held(env: dict[str, str]) -> bool:
 
 
 def test_a_due_token_is_answered_at_once_and_refreshed_detached(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
-    old = password(get(ecr_env))
+    old = ecr_password(get(refresh_env))
     clock.advance(7 * HOUR)  # past half its life: due, and good for five hours more
     fake.hang = True  # the refresher's call never ends until released
     # run_helper reads stdout and stderr to their end, as docker does: it returns only once
     # no process holds them, so the hanging refresher holds none of docker's pipes.
-    first = get(ecr_env)
-    assert password(first) == old and BEHIND in first.stderr and WAITED not in first.stderr
+    first = get(refresh_env)
+    assert ecr_password(first) == old and BEHIND in first.stderr and WAITED not in first.stderr
     assert fake.wait_for_calls(1)
-    assert lock_is_held(ecr_env)  # the refresher holds the key's lock
+    assert lock_is_held(refresh_env)  # the refresher holds the key's lock
     for _ in range(5):  # single flight: no second refresher while the first is at work
-        again = get(ecr_env)
-        assert password(again) == old and WAITED not in again.stderr
+        again = get(refresh_env)
+        assert ecr_password(again) == old and WAITED not in again.stderr
     assert fake.count() == 1
     fake.hang = False
     fake.release_hung()
-    wait_for_refreshers(ecr_env)
-    new = password(get(ecr_env))
+    wait_for_refreshers(refresh_env)
+    new = ecr_password(get(refresh_env))
     assert new != old
     assert expiry_of(fake, new) - clock.now() > 11 * HOUR
 
 
 def test_the_refresher_runs_in_a_session_of_its_own(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
-    password(get(ecr_env))
+    ecr_password(get(refresh_env))
     clock.advance(7 * HOUR)
     fake.hang = True
-    process = spawn(ecr_env, "get", HOST.encode())
+    process = spawn(refresh_env, "get", ECR_HOST.encode())
     process.communicate(timeout=30)
     assert fake.wait_for_calls(1)
-    lock = next((Path(ecr_env["XDG_CACHE_HOME"]) / "docker-credential-codespaces").glob("*.lock"))
+    lock = next(
+        (Path(refresh_env["XDG_CACHE_HOME"]) / "docker-credential-codespaces").glob("*.lock")
+    )
     holders = [
         int(entry.name)
         for entry in Path("/proc").iterdir()
@@ -163,24 +147,24 @@ def _holds(process: Path, path: Path) -> bool:
 
 
 def test_a_failed_refresh_is_on_record_for_doctor_and_the_token_still_serves(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
-    old = password(get(ecr_env))
+    old = ecr_password(get(refresh_env))
     clock.advance(7 * HOUR)
     fake.denied = True
-    assert password(get(ecr_env)) == old
-    wait_for_refreshers(ecr_env)
-    doctor = run_helper(ecr_env, "doctor")
+    assert ecr_password(get(refresh_env)) == old
+    wait_for_refreshers(refresh_env)
+    doctor = run_helper(refresh_env, "doctor")
     assert b"the last token refresh, at " in doctor.stdout
     assert b"ECR_CONTAINER_REGISTRY_SERVER" in doctor.stdout
     assert b"CANARY" not in doctor.stdout + doctor.stderr
-    assert password(get(ecr_env)) == old  # still good: served, however AWS answers
+    assert ecr_password(get(refresh_env)) == old  # still good: served, however AWS answers
     fake.denied = False
     clock.advance(60)  # past the failure's memory
-    assert password(get(ecr_env)) == old
-    wait_for_refreshers(ecr_env)
-    assert password(get(ecr_env)) != old
-    assert b"the last token refresh" not in run_helper(ecr_env, "doctor").stdout
+    assert ecr_password(get(refresh_env)) == old
+    wait_for_refreshers(refresh_env)
+    assert ecr_password(get(refresh_env)) != old
+    assert b"the last token refresh" not in run_helper(refresh_env, "doctor").stdout
 
 
 # --- bounded under load -----------------------------------------------------------------------
@@ -188,7 +172,7 @@ def test_a_failed_refresh_is_on_record_for_doctor_and_the_token_still_serves(
 
 def run_all(env: dict[str, str], count: int) -> list[subprocess.CompletedProcess[bytes]]:
     """`count` gets at once, and each one's result."""
-    processes = [spawn(env, "get", HOST.encode()) for _ in range(count)]
+    processes = [spawn(env, "get", ECR_HOST.encode()) for _ in range(count)]
     results = []
     for process in processes:
         stdout, stderr = process.communicate(timeout=60)
@@ -200,27 +184,27 @@ def run_all(env: dict[str, str], count: int) -> list[subprocess.CompletedProcess
 
 @pytest.mark.parametrize(("mode", "most"), [("throttle", 3), ("denied", 1), ("error500", 3)])
 def test_concurrent_cold_gets_against_a_failing_endpoint_make_one_exchange(
-    ecr_env: dict[str, str], fake: FakeECR, mode: str, most: int
+    refresh_env: dict[str, str], fake: FakeECR, mode: str, most: int
 ) -> None:
     setattr(fake, mode, True)
-    results = run_all(ecr_env, 10)
+    results = run_all(refresh_env, 10)
     lines = {one_line(result) for result in results}
     assert len(lines) == 1  # the same line for all
     assert fake.count() <= most
-    follow = get(ecr_env)  # within the failure's memory: at once, the same line, no call
+    follow = get(refresh_env)  # within the failure's memory: at once, the same line, no call
     assert one_line(follow) in lines
     assert fake.count() <= most
 
 
 def test_a_remembered_failure_is_keyed_like_the_token(
-    ecr_env: dict[str, str], fake: FakeECR
+    refresh_env: dict[str, str], fake: FakeECR
 ) -> None:
     fake.denied = True
-    first = one_line(get(ecr_env))
+    first = one_line(get(refresh_env))
     fake.denied = False
-    assert one_line(get(ecr_env)) == first  # remembered
-    add_secret(ecr_env, "ECR", HOST, KEY_ID, SECRET_KEY + "-rotated")  # another identity
-    rotated = get(ecr_env)
+    assert one_line(get(refresh_env)) == first  # remembered
+    add_secret(refresh_env, "ECR", ECR_HOST, KEY_ID, SECRET_KEY + "-rotated")  # another identity
+    rotated = get(refresh_env)
     assert rotated.returncode == 1 and rotated.stdout != first.encode()  # it asked AWS itself
     assert fake.count() == 2
 
@@ -229,34 +213,37 @@ def test_a_remembered_failure_is_keyed_like_the_token(
 
 
 def test_warm_fetches_every_ecr_registry_and_says_until_when(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
-    add_secret(ecr_env, "ECR2", HOST_2, KEY_ID, SECRET_KEY)
-    add_secret(ecr_env, "GH", "ghcr.io", "octo", "CANARY-ghp")
-    warm = run_helper(ecr_env, "warm")
+    add_secret(refresh_env, "ECR2", OTHER_ECR_HOST, KEY_ID, SECRET_KEY)
+    add_secret(refresh_env, "GH", "ghcr.io", "octo", "CANARY-ghp")
+    warm = run_helper(refresh_env, "warm")
     assert warm.returncode == 0, warm.stdout + warm.stderr
     lines = warm.stdout.decode().splitlines()
-    assert sorted(line.split(":")[0] for line in lines) == sorted([HOST, HOST_2])
+    assert sorted(line.split(":")[0] for line in lines) == sorted([ECR_HOST, OTHER_ECR_HOST])
     assert all(": fresh until " in line for line in lines)
     assert fake.count() == 2
-    assert WAITED not in get(ecr_env).stderr and WAITED not in get(ecr_env, HOST_2).stderr
-    assert run_helper(ecr_env, "warm").returncode == 0  # young tokens: nothing to fetch
+    assert (
+        WAITED not in get(refresh_env).stderr
+        and WAITED not in get(refresh_env, OTHER_ECR_HOST).stderr
+    )
+    assert run_helper(refresh_env, "warm").returncode == 0  # young tokens: nothing to fetch
     assert fake.count() == 2
     clock.advance(7 * HOUR)  # due: warm makes them young again, and waits for it
-    assert run_helper(ecr_env, "warm").returncode == 0
+    assert run_helper(refresh_env, "warm").returncode == 0
     assert fake.count() == 4
     assert b"CANARY" not in warm.stdout + warm.stderr
 
 
 def test_warm_names_each_failure_in_one_line_and_exits_1(
-    ecr_env: dict[str, str], fake: FakeECR
+    refresh_env: dict[str, str], fake: FakeECR
 ) -> None:
-    add_secret(ecr_env, "ECR2", HOST_2, "ASIAIOSFODNN7EXAMPLE", "CANARY-temporary")
-    warm = run_helper(ecr_env, "warm")
+    add_secret(refresh_env, "ECR2", OTHER_ECR_HOST, "ASIAIOSFODNN7EXAMPLE", "CANARY-temporary")
+    warm = run_helper(refresh_env, "warm")
     assert warm.returncode == 1
     lines = dict(line.split(": ", 1) for line in warm.stdout.decode().splitlines())
-    assert lines[HOST].startswith("fresh until ")
-    assert "ECR2_CONTAINER_REGISTRY_AWS_SESSION_TOKEN" in lines[HOST_2]
+    assert lines[ECR_HOST].startswith("fresh until ")
+    assert "ECR2_CONTAINER_REGISTRY_AWS_SESSION_TOKEN" in lines[OTHER_ECR_HOST]
     assert b"CANARY" not in warm.stdout + warm.stderr
 
 
@@ -268,14 +255,14 @@ def test_warm_with_nothing_to_warm(env: dict[str, str]) -> None:
 
 
 def test_warm_in_the_background_returns_at_once_and_leaves_a_young_token(
-    ecr_env: dict[str, str], fake: FakeECR
+    refresh_env: dict[str, str], fake: FakeECR
 ) -> None:
     fake.delay = 1.0
-    warm = run_helper(ecr_env, "warm", "--background")
+    warm = run_helper(refresh_env, "warm", "--background")
     assert (warm.returncode, warm.stdout, warm.stderr) == (0, b"", b"")
     assert fake.wait_for_calls(1, timeout=30)
-    wait_for_refreshers(ecr_env)
-    first = get(ecr_env)
+    wait_for_refreshers(refresh_env)
+    first = get(refresh_env)
     assert WAITED not in first.stderr and BEHIND not in first.stderr
     assert fake.count() == 1
 
@@ -301,7 +288,7 @@ def pull_every_ten_minutes(
     while clock.now() < end:
         clock.advance(600 + rng.randint(-180, 180))
         result = get(env)
-        served = password(result)
+        served = ecr_password(result)
         assert expiry_of(fake, served) - clock.now() > 300
         waited += WAITED in result.stderr
         wait_for_refreshers(env)
@@ -310,91 +297,91 @@ def pull_every_ten_minutes(
 
 @pytest.mark.slow
 def test_three_days_of_pulls_wait_once(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
     fake.delay = 0.15  # AWS's latency, as measured from a codespace
-    waited = pull_every_ten_minutes(ecr_env, fake, clock, hours=72, seed=13)
+    waited = pull_every_ten_minutes(refresh_env, fake, clock, hours=72, seed=13)
     assert waited == 1  # the first pull, with nothing cached
     assert fake.count() <= 14
 
 
 @pytest.mark.slow
 def test_three_days_of_pulls_after_warm_never_wait(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
     fake.delay = 0.15
-    assert run_helper(ecr_env, "warm").returncode == 0
-    waited = pull_every_ten_minutes(ecr_env, fake, clock, hours=72, seed=31)
+    assert run_helper(refresh_env, "warm").returncode == 0
+    waited = pull_every_ten_minutes(refresh_env, fake, clock, hours=72, seed=31)
     assert waited == 0
     assert fake.count() <= 14
 
 
 def test_after_a_weekend_one_call_and_never_the_expired_token(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
-    old = password(get(ecr_env))
+    old = ecr_password(get(refresh_env))
     clock.advance(60 * HOUR)
-    result = get(ecr_env)
-    new = password(result)
+    result = get(refresh_env)
+    new = ecr_password(result)
     assert new != old and WAITED in result.stderr
     assert expiry_of(fake, new) - clock.now() > 11 * HOUR
-    wait_for_refreshers(ecr_env)
+    wait_for_refreshers(refresh_env)
     assert fake.count() == 2
 
 
 @pytest.mark.slow
 def test_a_six_hour_outage_from_token_age_seven_hours(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
-    old = password(get(ecr_env))
+    old = ecr_password(get(refresh_env))
     fetched = clock.now()
     clock.advance(7 * HOUR)
     fake.error500 = True
     failed = 0
     while clock.now() < fetched + 13 * HOUR:
         started = time.monotonic()
-        result = get(ecr_env)
+        result = get(refresh_env)
         seconds = time.monotonic() - started
         if expiry_of(fake, old) - clock.now() > 300:  # still good: served without waiting
-            assert password(result) == old
+            assert ecr_password(result) == old
             assert WAITED not in result.stderr
         else:  # no good token left: one line, bounded
             assert "failed to answer" in one_line(result)
             assert seconds < 20
             failed += 1
-        wait_for_refreshers(ecr_env)
+        wait_for_refreshers(refresh_env)
         clock.advance(600)
     assert failed >= 6
     fake.error500 = False
     before = fake.count()
-    recovered = password(get(ecr_env))
+    recovered = ecr_password(get(refresh_env))
     assert recovered != old
-    wait_for_refreshers(ecr_env)
+    wait_for_refreshers(refresh_env)
     assert fake.count() == before + 1
 
 
 def test_a_changed_password_or_user_never_gets_the_old_token(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
-    old = password(get(ecr_env))
+    old = ecr_password(get(refresh_env))
     clock.advance(7 * HOUR)  # due: a refresher may start, but never for another identity
-    add_secret(ecr_env, "ECR", HOST, KEY_ID, SECRET_KEY + "x")
-    rotated = get(ecr_env)
+    add_secret(refresh_env, "ECR", ECR_HOST, KEY_ID, SECRET_KEY + "x")
+    rotated = get(refresh_env)
     assert rotated.returncode == 1  # the bed knows no such secret: refused, not the old token
     assert old.encode() not in rotated.stdout
 
 
 def test_export_writes_out_a_young_token_not_a_due_one(
-    ecr_env: dict[str, str], fake: FakeECR, clock: FakeClock
+    refresh_env: dict[str, str], fake: FakeECR, clock: FakeClock
 ) -> None:
     """A pull may take a due token, which is still good for hours; a document written out
     cannot be refreshed, so export makes the token young first."""
-    old = password(get(ecr_env))
+    old = ecr_password(get(refresh_env))
     clock.advance(7 * HOUR)
-    done = run_helper(ecr_env, "export", "--registry", HOST)
+    done = run_helper(refresh_env, "export", "--registry", ECR_HOST)
     assert done.returncode == 0, done.stderr
-    auth = json.loads(done.stdout)["auths"][HOST]["auth"]
+    auth = json.loads(done.stdout)["auths"][ECR_HOST]["auth"]
     assert decode_token(auth)[1] != old
     assert expiry_of(fake, decode_token(auth)[1]) - clock.now() > 11 * HOUR
-    wait_for_refreshers(ecr_env)
+    wait_for_refreshers(refresh_env)
     assert fake.count() == 2

@@ -8,19 +8,18 @@ others); these rows prove what the helper does around it, without a process or a
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Union
 
 import pytest
 
 from beds.client import ended
+from beds.tokens import NOW, REGISTRY, Answer, Exchange, identity
+from beds.values import SECRET_KEY, aws_token
 from docker_credential_codespaces import ecr
 from docker_credential_codespaces.constants import (
     ECR_EXCHANGE_DEADLINE,
@@ -33,23 +32,10 @@ from docker_credential_codespaces.ecr.answer import RegistryToken, describe
 from docker_credential_codespaces.ecr.cache import Cache, NullCache, TokenCache, cache_key
 from docker_credential_codespaces.ecr.exchange import bounded
 from docker_credential_codespaces.ecr.token import Token
-from docker_credential_codespaces.files import PrivateDir
 from docker_credential_codespaces.wire import Credential, HelperError
 
-HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-REGISTRY = ecr.registry(HOST)
-assert REGISTRY is not None
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-SECRET_KEY = "CANARY-aws-secret-0001"
-NOW = 1_800_000_000.0
 HOUR = 3600.0
 REFUSED = f"{REGISTRY.describe()} (secret ECR_CONTAINER_REGISTRY_SERVER): AWS refused (test)"
-
-
-def identity(secret_key: str = SECRET_KEY, prefix: str = "ECR") -> ecr.AwsIdentity:
-    found = ecr.identity(prefix, KEY_ID, secret_key, REGISTRY, lambda suffix: "")
-    assert found is not None
-    return found
 
 
 def user_token(password: str) -> ecr.AwsIdentity:
@@ -67,27 +53,6 @@ def fetched(password: str, hours_ago: float, hours_left: float) -> Token:
 def issued(password: str = "new") -> Token:  # noqa: S107 - a fake token
     """What AWS answers at NOW: a token with twelve hours of life."""
     return Token(password, NOW + 12 * HOUR, NOW)
-
-
-Answer = Union[Token, HelperError]
-
-
-class Exchange:
-    """The exchange's place, taken by a plain callable: it counts its calls and answers each
-    with the next of `answers` (the last one again once they run out)."""
-
-    def __init__(self, *answers: Answer) -> None:
-        self.answers = list(answers)
-        self.calls: list[tuple[str, ecr.AwsIdentity, float]] = []
-
-    def __call__(self, registry: ecr.EcrRegistry, who: ecr.AwsIdentity, budget: float) -> Token:
-        self.calls.append((registry.host, who, budget))
-        if not self.answers:
-            raise AssertionError("the exchange was called, and no row expected it")
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, HelperError):
-            raise answer
-        return answer
 
 
 class Clock:
@@ -116,12 +81,6 @@ class Spawn:
                 work()
             except HelperError:
                 pass
-
-
-@pytest.fixture
-def cache(use_env: dict[str, str], tmp_path: Path) -> TokenCache:
-    """The real cache, in a directory of this test's own."""
-    return TokenCache(PrivateDir(str(tmp_path / "cache")))
 
 
 def make(
@@ -337,18 +296,12 @@ def test_a_renamed_secret_keeps_its_token(cache: TokenCache) -> None:
 # --- USER=AWS ---------------------------------------------------------------------------------
 
 
-def ready(expiration: float) -> str:
-    """A registry token as ECR issues it: base64 of JSON naming its expiration."""
-    document = {"payload": "CANARY-ready", "version": "2", "expiration": expiration}
-    return base64.b64encode(json.dumps(document).encode()).decode()
-
-
 @pytest.mark.parametrize(
     ("password", "expires_at", "line"),
     [
-        (ready(NOW + 2 * HOUR), NOW + 2 * HOUR, None),
-        (ready(NOW + 60), NOW + 60, None),  # good to its end: nobody can replace it
-        (ready(NOW - 60), NOW - 60, "expired"),
+        (aws_token(NOW + 2 * HOUR), NOW + 2 * HOUR, None),
+        (aws_token(NOW + 60), NOW + 60, None),  # good to its end: nobody can replace it
+        (aws_token(NOW - 60), NOW - 60, "expired"),
         ("CANARY-opaque-token", None, None),  # no expiry to read: passed through
     ],
     ids=["good", "a minute left", "expired", "unreadable"],

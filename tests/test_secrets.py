@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 from beds.client import run_helper
 from beds.environment import add_secret, write_secrets_file
+from beds.values import ECR_HOST as ECR
+from beds.values import KEY_ID
 from docker_credential_codespaces import secrets
 from docker_credential_codespaces.ecr.answer import RegistryToken
 from docker_credential_codespaces.ecr.cache import Outcome, cache_key, open_cache
@@ -32,9 +34,6 @@ from docker_credential_codespaces.secrets import (
 from docker_credential_codespaces.servers import docker_key, host_part
 from docker_credential_codespaces.settings import cache_dir
 from docker_credential_codespaces.wire import Credential, Declined, HelperError
-
-ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 
 # (triples as (prefix, server, user, password); None leaves a part unset),
 # docker key -> prefix that answers, prefix -> reason it does not.

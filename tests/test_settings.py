@@ -14,6 +14,7 @@ import pytest
 from beds.aws import FakeECR, endpoint_env
 from beds.client import run_helper
 from beds.environment import add_secret
+from beds.values import ECR_HOST
 from docker_credential_codespaces import settings
 from docker_credential_codespaces.files import UnsafeDirectory
 from docker_credential_codespaces.wire import HelperError
@@ -253,8 +254,6 @@ def test_the_directory_and_whether_it_is_repaired(
 
 
 # --- every boolean variable of the helper reads the same way, end to end ---------------------
-
-ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
 
 @pytest.mark.parametrize(("value", "cached"), [("false", True), ("0", True), ("yes", False)])

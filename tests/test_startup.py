@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from beds.aws import FakeECR, endpoint_env
+from beds.aws import FakeECR
 from beds.client import (
     HELPER,
     imported_modules,
@@ -25,8 +25,8 @@ from beds.client import (
 )
 from beds.clock import FakeClock
 from beds.environment import add_secret
+from beds.values import ECR_HOST, KEY_ID
 
-ECR_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 # Modules a hot path must never import: site (the wrapper skips it), boto3's stack, JSON parsing, regular expressions,
 # platformdirs, subprocess, typing. Each costs milliseconds on every docker call.
 HEAVY = (
@@ -99,33 +99,28 @@ def test_list_imports_nothing_heavy(env: dict[str, str]) -> None:
     assert heavy(imported(env, "list", stdin=None)) == set()
 
 
-def test_cached_ecr_get_imports_nothing_heavy(env: dict[str, str]) -> None:
-    with FakeECR({"AKIAIOSFODNN7EXAMPLE": "secret-key"}) as fake:
-        env.update(endpoint_env(fake.endpoint_url))
-        add_secret(env, "ECR", ECR_HOST, "AKIAIOSFODNN7EXAMPLE", "secret-key")
-        assert run_helper(env, "get", stdin=ECR_HOST.encode()).returncode == 0
-        assert heavy(imported(env, "get", stdin=ECR_HOST.encode())) == set()
-        assert fake.count() == 1
+def test_cached_ecr_get_imports_nothing_heavy(ecr_env: dict[str, str], fake: FakeECR) -> None:
+    assert run_helper(ecr_env, "get", stdin=ECR_HOST.encode()).returncode == 0
+    assert heavy(imported(ecr_env, "get", stdin=ECR_HOST.encode())) == set()
+    assert fake.count() == 1
 
 
 def test_a_due_ecr_get_starts_its_refresher_without_heavy_imports(
-    env: dict[str, str], tmp_path: Path
+    ecr_env: dict[str, str], fake: FakeECR, tmp_path: Path
 ) -> None:
     """A token past its refresh point is answered at once; starting the refresher behind it
     costs the pull a fork and no module of the package beyond a cached get's (the refresher
     lives in ecr.answer, with the token it refreshes), never botocore or subprocess: the
     refresher, forked, imports what the exchange needs after the answer is out."""
     clock = FakeClock(tmp_path)
-    with FakeECR({"AKIAIOSFODNN7EXAMPLE": "secret-key"}, clock=clock.now) as fake:
-        env.update(endpoint_env(fake.endpoint_url))
-        env.update(clock.env())
-        add_secret(env, "ECR", ECR_HOST, "AKIAIOSFODNN7EXAMPLE", "secret-key")
-        assert run_helper(env, "get", stdin=ECR_HOST.encode()).returncode == 0
-        cached = imported(env, "get", stdin=ECR_HOST.encode())
-        clock.advance(7 * 3600)  # past half the token's life
-        due = imported(env, "get", stdin=ECR_HOST.encode())
-        wait_for_refreshers(env)
-        assert fake.count() == 2  # the refresher did fetch
+    fake.clock = clock.now
+    ecr_env.update(clock.env())
+    assert run_helper(ecr_env, "get", stdin=ECR_HOST.encode()).returncode == 0
+    cached = imported(ecr_env, "get", stdin=ECR_HOST.encode())
+    clock.advance(7 * 3600)  # past half the token's life
+    due = imported(ecr_env, "get", stdin=ECR_HOST.encode())
+    wait_for_refreshers(ecr_env)
+    assert fake.count() == 2  # the refresher did fetch
     assert heavy(due) == set()
     ours = "docker_credential_codespaces."
     extra = {m for m in due - cached if m.startswith(ours)}
@@ -174,7 +169,7 @@ def test_list_works_without_any_network(env: dict[str, str]) -> None:
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip(f"cannot make a network namespace here: {probe.stderr.decode().strip()}")
-    add_secret(env, "ECR", ECR_HOST, "AKIAIOSFODNN7EXAMPLE", "secret-key")
+    add_secret(env, "ECR", ECR_HOST, KEY_ID, "secret-key")
     add_secret(env, "GH", "ghcr.io", "u", "p")
     env.update(CODESPACES="true", GITHUB_TOKEN="t")
     result = subprocess.run(

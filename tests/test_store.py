@@ -6,25 +6,17 @@ import fcntl
 import json
 import os
 import stat
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from beds.client import run_helper, spawn
+from beds.client import run_helper, spawn, store
 from docker_credential_codespaces.constants import LOCK_TIMEOUT
 
 
 def store_file(env: dict[str, str]) -> Path:
     return Path(env["XDG_DATA_HOME"]) / "docker-credential-codespaces" / "credentials.json"
-
-
-def store(
-    env: dict[str, str], server: str, user: str, secret: str
-) -> subprocess.CompletedProcess[bytes]:
-    body = json.dumps({"ServerURL": server, "Username": user, "Secret": secret}).encode()
-    return run_helper(env, "store", stdin=body)
 
 
 def test_store_file_and_directory_are_private(env: dict[str, str]) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime, timezone
 
 import pytest
 
+from beds.values import token_of as ready
 from docker_credential_codespaces.constants import ECR_CLOCK_SKEW, ECR_MAX_LIFETIME
 from docker_credential_codespaces.ecr.token import Token, ready_token
 
@@ -45,10 +44,6 @@ def test_a_short_lived_token_is_refreshed_before_the_margin() -> None:
     """Half of a 8-minute life is 4 minutes, later than 5 minutes before the end: the margin."""
     token = Token("p", NOW + 8 * 60, NOW)
     assert token.refresh_at() == NOW + 3 * 60
-
-
-def ready(payload: object) -> str:
-    return base64.b64encode(json.dumps(payload).encode()).decode()
 
 
 @pytest.mark.parametrize(

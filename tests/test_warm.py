@@ -9,9 +9,7 @@ entrypoint's, which FakeECR makes slow.
 
 from __future__ import annotations
 
-import base64
 import errno
-import json
 import os
 import time
 
@@ -20,16 +18,10 @@ import pytest
 from beds.aws import FakeECR, endpoint_env
 from beds.client import HELPER, run_command
 from beds.environment import add_secret
+from beds.values import ECR_HOST, KEY_ID, OTHER_ECR_HOST, aws_token
 from docker_credential_codespaces import warm
 
-FIRST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-SECOND = "210987654321.dkr.ecr.us-west-2.amazonaws.com"
-
-
-def ready(expiration: float) -> str:
-    """A registry token as ECR issues it: base64 of JSON naming its expiration."""
-    document = {"payload": "CANARY-ready", "version": "2", "expiration": int(expiration)}
-    return base64.b64encode(json.dumps(document).encode()).decode()
+FIRST, SECOND = ECR_HOST, OTHER_ECR_HOST
 
 
 @pytest.fixture
@@ -38,7 +30,7 @@ def two_registries(use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
     for prefix, host in (("A", FIRST), ("B", SECOND)):
         monkeypatch.setenv(f"{prefix}_CONTAINER_REGISTRY_SERVER", host)
         monkeypatch.setenv(f"{prefix}_CONTAINER_REGISTRY_USER", "AWS")
-        monkeypatch.setenv(f"{prefix}_CONTAINER_REGISTRY_PASSWORD", ready(time.time() + 3600))
+        monkeypatch.setenv(f"{prefix}_CONTAINER_REGISTRY_PASSWORD", aws_token(time.time() + 3600))
 
 
 @pytest.mark.parametrize(
@@ -93,11 +85,11 @@ def test_a_child_it_did_not_start_is_left_alone(env: dict[str, str]) -> None:
     """An entrypoint's shape: `sh -c 'job & exec docker-credential-codespaces warm'` hands
     warm a child of the shell's, which ends while warm waits for its own (FakeECR takes a
     second to answer each). warm waits only for the children it started."""
-    with FakeECR({"AKIAIOSFODNN7EXAMPLE": "CANARY-secret"}) as fake:
+    with FakeECR({KEY_ID: "CANARY-secret"}) as fake:
         fake.delay = 1.0
         env.update(endpoint_env(fake.endpoint_url))
-        add_secret(env, "A", FIRST, "AKIAIOSFODNN7EXAMPLE", "CANARY-secret")
-        add_secret(env, "B", SECOND, "AWS", ready(time.time() + 3600))
+        add_secret(env, "A", FIRST, KEY_ID, "CANARY-secret")
+        add_secret(env, "B", SECOND, "AWS", aws_token(time.time() + 3600))
         result = run_command(
             ["sh", "-c", 'sleep 0.3 & exec "$0" warm', str(HELPER)], env, stdin=None
         )

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from beds.client import HELPER, run_helper
 from beds.environment import add_secret
 from beds.sources import Fixed
+from beds.values import NOT_FOUND
 from docker_credential_codespaces import __version__, cli
 from docker_credential_codespaces.chain import Chain, chain
 from docker_credential_codespaces.constants import STDIN_CAP
@@ -30,7 +31,6 @@ from docker_credential_codespaces.wire import (
     serve,
 )
 
-NOT_FOUND = b"credentials not found in native keychain\n"
 USAGE = b"Usage: docker-credential-codespaces <store|get|erase|list|version>\n"
 
 

@@ -165,8 +165,9 @@ def run_in_session(
     return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr), left
 
 
-def session_members(session: int) -> list[int]:
-    """The live processes (zombies aside) of a session, by /proc."""
+def _live(field: int, value: int) -> list[int]:
+    """The live processes (zombies aside) whose /proc stat field `field` (after the command's
+    closing parenthesis: 2 the process group, 3 the session) is `value`."""
     members = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -176,9 +177,19 @@ def session_members(session: int) -> list[int]:
                 fields = stat.read().rsplit(b")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
-        if int(fields[3]) == session and fields[0] != b"Z":
+        if int(fields[field]) == value and fields[0] != b"Z":
             members.append(int(entry))
     return sorted(members)
+
+
+def session_members(session: int) -> list[int]:
+    """The live processes (zombies aside) of a session, by /proc."""
+    return _live(3, session)
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes (zombies aside) of a process group, by /proc."""
+    return _live(2, pgid)
 
 
 def kill_session(session: int) -> None:

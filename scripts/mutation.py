@@ -279,6 +279,8 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
             if not chosen:
                 print(f"mutation: every rule is as its last clean run left it ({STAMPS})")
                 return 0
+        # what the run vouches for is the tree as it is copied, whatever changes meanwhile
+        vouched = {stamp(root, name, rule, listed) for name, rule in chosen.items()}
         work = Path(tempfile.mkdtemp(prefix="dcc-mutation-"))
         try:
             copy_tree(root, work)
@@ -297,7 +299,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
                 print(f"mutation: {line}", file=sys.stderr)
             return 1
         kept = {line for line in stamps(root) if line.split(" ")[0] not in chosen}
-        kept |= {stamp(root, name, rule, listed) for name, rule in chosen.items()}
+        kept |= vouched
         (root / STAMPS).write_text("".join(f"{line}\n" for line in sorted(kept)), "utf-8")
         return 0
     except (MutationError, OSError, subprocess.CalledProcessError) as error:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from beds.aws import FakeECR, Role, endpoint_env
-from beds.client import ended
+from beds.client import ended, group_members
 from beds.tokens import NOW, REGISTRY, Exchange, identity
 from beds.values import KEY_ID, SECRET_KEY
 from docker_credential_codespaces import ecr
@@ -72,27 +72,23 @@ def cut(started: float) -> None:
     assert BUDGET <= elapsed < BUDGET + TOLERANCE, elapsed
 
 
-def group(pgid: int) -> list[int]:
-    """The live processes (zombies aside) of the process group `pgid`, by /proc."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            members.append(int(entry))
-    return members
-
-
 def assert_gone(pid: int) -> None:
     """The process `pid` is reaped (os.kill finds nothing), and nothing of its group lives."""
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert group(pid) == []
+    assert group_members(pid) == []
+
+
+def noting_its_pid(path: Path) -> Callable[..., Token]:
+    """The real exchange's work, which first writes the pid of the child it runs in to `path`."""
+
+    def work(
+        registry: ecr.EcrRegistry, who: ecr.AwsIdentity, stage: Callable[[str], None]
+    ) -> Token:
+        path.write_text(str(os.getpid()))
+        return exchange._exchange(registry, who, stage)
+
+    return work
 
 
 def hanging_script(tmp_path: Path, name: str) -> tuple[Path, Path]:
@@ -203,12 +199,7 @@ def test_an_exchange_that_never_answers_is_cut_at_its_budget(
     script, process_pid = hanging_script(tmp_path, "credential-process")
     Path(os.environ["AWS_CONFIG_FILE"]).write_text(f"[profile ci]\ncredential_process = {script}\n")
     child_pid = tmp_path / "child.pid"
-
-    def work(
-        registry: ecr.EcrRegistry, who: ecr.AwsIdentity, stage: Callable[[str], None]
-    ) -> Token:
-        child_pid.write_text(str(os.getpid()))
-        return exchange._exchange(registry, who, stage)
+    work = noting_its_pid(child_pid)
 
     due = Token("kept", NOW + 5 * 3600, NOW - 7 * 3600)
     key = cache_key(who, REGISTRY)
@@ -251,12 +242,7 @@ def test_the_exchange_s_processes_end_when_the_helper_leaves_first(
     script, process_pid = hanging_script(tmp_path, "credential-process")
     Path(use_env["AWS_CONFIG_FILE"]).write_text(f"[profile ci]\ncredential_process = {script}\n")
     child_pid = tmp_path / "child.pid"
-
-    def work(
-        registry: ecr.EcrRegistry, who: ecr.AwsIdentity, stage: Callable[[str], None]
-    ) -> Token:
-        child_pid.write_text(str(os.getpid()))
-        return exchange._exchange(registry, who, stage)
+    work = noting_its_pid(child_pid)
 
     doctor = os.fork()
     if doctor == 0:
@@ -273,7 +259,7 @@ def test_the_exchange_s_processes_end_when_the_helper_leaves_first(
     assert process_pid.exists(), "the credential_process never started"
     assert ended(int(process_pid.read_text()), within=TOLERANCE)
     assert ended(int(child_pid.read_text()), within=TOLERANCE)
-    assert group(int(child_pid.read_text())) == []
+    assert group_members(int(child_pid.read_text())) == []
 
 
 # --- a get's whole wait: the key's lock, then what is left for the exchange --------------------

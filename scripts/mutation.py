@@ -218,21 +218,22 @@ def edit(into: Path, mutant: str) -> str:
 
 def report(
     rules: dict[str, Rule], status: dict[str, str], listed: dict[str, str], into: Path
-) -> tuple[list[str], list[str]]:
-    """The table, a row a rule, and the lines that fail the run."""
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The table, a row a rule, and each rule's lines that fail the run."""
     rows = [
         "| rule | mutants | killed | equivalent (listed) | survived |",
         "|---|---|---|---|---|",
     ]
-    failures: list[str] = []
+    failures: dict[str, list[str]] = {}
     for name, rule in rules.items():
+        failed = failures.setdefault(name, [])
         mine = {m: s for m, s in status.items() if rule.owns(m)}
         counts = Counter(
             "killed" if s in CAUGHT else "equivalent" if m in listed else "survived"
             for m, s in mine.items()
         )
         if not mine:
-            failures.append(f"{name}: mutmut made no mutant of {rule.path} (is the name right?)")
+            failed.append(f"{name}: mutmut made no mutant of {rule.path} (is the name right?)")
         rows.append(
             f"| {name} | {len(mine)} | {counts['killed']} | {counts['equivalent']} |"
             f" {counts['survived']} |"
@@ -240,11 +241,11 @@ def report(
         for mutant, state in sorted(mine.items()):
             if state in CAUGHT:
                 if mutant in listed:
-                    failures.append(f"{mutant}: listed as equivalent, but a test kills it")
+                    failed.append(f"{mutant}: listed as equivalent, but a test kills it")
             elif mutant not in listed:
-                failures.append(f"{mutant}: {state}: {edit(into, mutant)}")
+                failed.append(f"{mutant}: {state}: {edit(into, mutant)}")
         for mutant in sorted(m for m in listed if rule.owns(m) and m not in mine):
-            failures.append(f"{mutant}: listed as equivalent, but mutmut no longer makes it")
+            failed.append(f"{mutant}: listed as equivalent, but mutmut no longer makes it")
     return rows, failures
 
 
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
                 print(f"mutation: every rule is as its last clean run left it ({STAMPS})")
                 return 0
         # what the run vouches for is the tree as it is copied, whatever changes meanwhile
-        vouched = {stamp(root, name, rule, listed) for name, rule in chosen.items()}
+        vouched = {name: stamp(root, name, rule, listed) for name, rule in chosen.items()}
         work = Path(tempfile.mkdtemp(prefix="dcc-mutation-"))
         try:
             copy_tree(root, work)
@@ -294,14 +295,13 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
             else:
                 shutil.rmtree(work, ignore_errors=True)
         print("\n".join(rows))
-        if failures:
-            for line in failures:
-                print(f"mutation: {line}", file=sys.stderr)
-            return 1
+        # a clean rule is stamped even when another failed: the next --changed skips it
         kept = {line for line in stamps(root) if line.split(" ")[0] not in chosen}
-        kept |= vouched
+        kept |= {vouched[name] for name, failed in failures.items() if not failed}
         (root / STAMPS).write_text("".join(f"{line}\n" for line in sorted(kept)), "utf-8")
-        return 0
+        for line in (line for failed in failures.values() for line in failed):
+            print(f"mutation: {line}", file=sys.stderr)
+        return 1 if any(failures.values()) else 0
     except (MutationError, OSError, subprocess.CalledProcessError) as error:
         print(f"mutation: {error}", file=sys.stderr)
         return 1

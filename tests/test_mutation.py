@@ -172,3 +172,59 @@ def test_a_wrong_call_is_one_line_and_exit_1(argv: list[str], error: str) -> Non
     assert done.stderr.startswith(error)
     assert done.stderr.count("\n") == 1
     assert done.stdout == ""
+
+
+SERVERS = "docker_credential_codespaces.servers"
+
+
+@pytest.mark.parametrize(
+    ("status", "listed", "row", "failed"),
+    [
+        ({f"{SERVERS}.x_a__mutmut_1": "killed"}, {}, "| servers | 1 | 1 | 0 | 0 |", []),
+        ({f"{SERVERS}.x_a__mutmut_1": "timeout"}, {}, "| servers | 1 | 1 | 0 | 0 |", []),
+        (
+            {f"{SERVERS}.x_a__mutmut_1": "survived"},
+            {f"{SERVERS}.x_a__mutmut_1": "why"},
+            "| servers | 1 | 0 | 1 | 0 |",
+            [],
+        ),
+        (
+            {f"{SERVERS}.x_a__mutmut_1": "survived"},
+            {},
+            "| servers | 1 | 0 | 0 | 1 |",
+            [f"{SERVERS}.x_a__mutmut_1: survived: "],
+        ),
+        (
+            {f"{SERVERS}.x_a__mutmut_1": "no tests"},
+            {},
+            "| servers | 1 | 0 | 0 | 1 |",
+            [f"{SERVERS}.x_a__mutmut_1: no tests: "],
+        ),
+        (
+            {f"{SERVERS}.x_a__mutmut_1": "killed"},
+            {f"{SERVERS}.x_a__mutmut_1": "why"},
+            "| servers | 1 | 1 | 0 | 0 |",
+            [f"{SERVERS}.x_a__mutmut_1: listed as equivalent, but a test kills it"],
+        ),
+        (
+            {f"{SERVERS}.x_a__mutmut_1": "killed"},
+            {f"{SERVERS}.x_a__mutmut_2": "why"},
+            "| servers | 1 | 1 | 0 | 0 |",
+            [f"{SERVERS}.x_a__mutmut_2: listed as equivalent, but mutmut no longer makes it"],
+        ),
+        ({}, {}, "| servers | 0 | 0 | 0 | 0 |", ["servers: mutmut made no mutant of servers.py"]),
+    ],
+)
+def test_what_fails_a_rule(
+    tmp_path: Path, status: dict[str, str], listed: dict[str, str], row: str, failed: list[str]
+) -> None:
+    """Killed (or timed out) passes; a survivor passes only listed; a listed mutant that is
+    killed or gone fails, so the list never outlives its code; each rule is judged alone."""
+    rules = {"servers": mutation.RULES["servers"], "wire": mutation.RULES["wire"]}
+    status = {**status, "docker_credential_codespaces.wire.x_b__mutmut_1": "killed"}
+    rows, failures = mutation.report(rules, status, listed, tmp_path)
+    assert rows[2] == row
+    assert failures["wire"] == []
+    assert len(failures["servers"]) == len(failed)
+    for line, start in zip(failures["servers"], failed):
+        assert line.startswith(start)

@@ -149,14 +149,23 @@ def test_ecr_values_are_trimmed_and_others_kept_as_written(
         ),
         (" \t", "secret-key", "E_CONTAINER_REGISTRY_USER is empty,"),
         (KEY_ID, "\r\n", "E_CONTAINER_REGISTRY_PASSWORD is empty,"),
+        (None, "secret-key", "E_CONTAINER_REGISTRY_USER is not set,"),
+        (" ", None, "E_CONTAINER_REGISTRY_USER is empty and E_CONTAINER_REGISTRY_PASSWORD is not"),
     ],
 )
 def test_an_ecr_key_of_white_space_alone_is_empty(
-    use_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, user: str, password: str, said: str
+    use_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    user: str | None,
+    password: str | None,
+    said: str,
 ) -> None:
     """ECR reads its key trimmed, so white space alone is a missing part, said as such; it is
-    never taken for an AWS profile that no variable names."""
-    add_secret(use_env, "E", ECR, user, password)
+    never taken for an AWS profile that no variable names. A part not set at all is said so."""
+    add_secret(use_env, "E", ECR, user or "", password or "")
+    for suffix, part in (("USER", user), ("PASSWORD", password)):
+        if part is None:
+            del use_env[f"E_CONTAINER_REGISTRY_{suffix}"]
     for name, value in use_env.items():
         monkeypatch.setenv(name, value)
     found = scan()

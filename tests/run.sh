@@ -29,7 +29,9 @@
 # (scripts/mutation.py --changed), pytest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# Each phase's seconds, said as it ends, so that where the time went is on record.
+# Each phase's seconds, said as it ends, and the whole run's at the end, so that where the
+# time went is on record.
+started_at=$(date +%s)
 phase() {
     echo "tests/run.sh: $1 in ${SECONDS}s"
     SECONDS=0
@@ -170,7 +172,9 @@ run_tests() {
     tail -n 1 "$log" | sed "s/^/tests\/run.sh: Python $version: /"
     echo "tests/run.sh: Python $version: exit $code in $((SECONDS - started))s"
     if ((code)); then
-        grep -E "^(FAILED|ERROR) " "$log" >&2 || tail -n 40 "$log" >&2
+        # the failures' tracebacks and the summary, or the end of the log when pytest died
+        sed -n '/^=* \(FAILURES\|ERRORS\) =*$/,$p' "$log" | tail -n 400 >&2
+        grep -qE "^=* (FAILURES|ERRORS) =*$" "$log" || tail -n 40 "$log" >&2
         echo "$version" >>.venv/failed
     fi
 }
@@ -193,8 +197,12 @@ queue "${others[@]:0:half}" &
 lanes+=($!)
 queue "${others[@]:half}" &
 lanes+=($!)
-wait "$main_pid" "${lanes[@]}"
+# each job's own status too: one that died before it could write .venv/failed fails the run
+for job in "$main_pid" "${lanes[@]}"; do
+    wait "$job" || echo "a test job (exit $?)" >>.venv/failed
+done
 echo "tests/run.sh: every Python's tests in ${SECONDS}s"
+echo "tests/run.sh: all in $(($(date +%s) - started_at))s"
 if [ -s .venv/failed ]; then
     echo "tests/run.sh: FAILED on Python $(sort -V .venv/failed | tr '\n' ' ')" >&2
     exit 1

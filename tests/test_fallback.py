@@ -156,8 +156,10 @@ def alive(pids: Path) -> list[int]:
 
 # The deadline a call is given here; the real-time proof of FALLBACK_TIMEOUT is in
 # test_configure.py. How late past it the call may end, on a loaded machine.
-BUDGET = 0.5
-TOLERANCE = 0.5
+#: The store is a Python program that must start its child before the cut, which can take
+#: most of a second on a loaded machine (every Python of the test command at once).
+BUDGET = 2.0
+TOLERANCE = 1.0
 
 
 @pytest.mark.parametrize(
@@ -183,7 +185,7 @@ def test_a_fallback_past_its_deadline_goes_with_every_process_it_started(
     with pytest.raises(HelperError) as raised:
         call(FallbackStore("orphan", timeout=BUDGET))
     assert BUDGET <= time.monotonic() - started < BUDGET + TOLERANCE
-    line = "the fallback store docker-credential-orphan did not answer within 0.5 s"
+    line = f"the fallback store docker-credential-orphan did not answer within {BUDGET:g} s"
     assert str(raised.value) == line
     assert orphan_store.exists(), "the store never started its child"
     [child] = [int(pid) for pid in orphan_store.read_text().split()]

@@ -99,10 +99,15 @@ def test_every_listed_mutant_belongs_to_a_rule() -> None:
 
 def _root(tmp_path: Path, listed: str = "") -> Path:
     """A checkout's worth of what the stamps read: the rule modules, their tests, the list."""
-    for rule in mutation.RULES.values():
-        for part in (f"{mutation.PACKAGE}/{rule.path}", *rule.tests):
-            (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(REPO / part, tmp_path / part)
+    parts = {
+        part
+        for rule in mutation.RULES.values()
+        for part in (f"{mutation.PACKAGE}/{rule.path}", *rule.tests)
+    }
+    parts |= set(mutation.SHARED) | {f"beds/{bed.name}" for bed in (REPO / "beds").glob("*.py")}
+    for part in parts:
+        (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / part, tmp_path / part)
     (tmp_path / mutation.EQUIVALENTS).write_text(listed, "utf-8")
     return tmp_path
 
@@ -126,14 +131,28 @@ def test_comments_and_blank_lines_are_not_mutants(tmp_path: Path) -> None:
     assert mutation.equivalents(root) == {"docker_credential_codespaces.wire.x_a__mutmut_1": "x; y"}
 
 
-@pytest.mark.parametrize("changed", ["module", "tests", "listed", "other listed"])
+@pytest.mark.parametrize(
+    "changed", ["module", "tests", "listed", "a bed", "shared", "other listed", "other bed"]
+)
 def test_a_stamp_changes_with_what_a_clean_run_vouched_for(tmp_path: Path, changed: str) -> None:
     line = "docker_credential_codespaces.servers.x_a__mutmut_1: edit; why"
     other = "docker_credential_codespaces.wire.x_a__mutmut_1: edit; why"
     root = _root(tmp_path, f"{line}\n{other}\n")
-    rule = mutation.RULES["servers"]
-    before = mutation.stamp(root, "servers", rule, mutation.equivalents(root))
-    if changed == "module":
+    rule = mutation.RULES["wire"]
+    line = line.replace("servers", "wire")
+    other = other.replace("wire", "servers")
+    (root / mutation.EQUIVALENTS).write_text(f"{line}\n{other}\n", "utf-8")
+    before = mutation.stamp(root, "wire", rule, mutation.equivalents(root))
+    if changed == "a bed":  # test_wire imports beds.sources
+        with (root / "beds" / "sources.py").open("a") as bed:
+            bed.write("\n")
+    elif changed == "other bed":  # which no test of wire imports
+        with (root / "beds" / "dns.py").open("a") as bed:
+            bed.write("\n")
+    elif changed == "shared":
+        with (root / "tests" / "conftest.py").open("a") as conftest:
+            conftest.write("\n")
+    elif changed == "module":
         with (root / mutation.PACKAGE / rule.path).open("a") as module:
             module.write("\n")
     elif changed == "tests":
@@ -143,9 +162,9 @@ def test_a_stamp_changes_with_what_a_clean_run_vouched_for(tmp_path: Path, chang
         (root / mutation.EQUIVALENTS).write_text(f"{line} again\n{other}\n", "utf-8")
     else:
         (root / mutation.EQUIVALENTS).write_text(f"{line}\n", "utf-8")
-    after = mutation.stamp(root, "servers", rule, mutation.equivalents(root))
-    # another rule's listed mutants are not this rule's business
-    assert (before == after) is (changed == "other listed")
+    after = mutation.stamp(root, "wire", rule, mutation.equivalents(root))
+    # another rule's listed mutants, and a bed its tests do not import, are not its business
+    assert (before == after) is changed.startswith("other")
 
 
 def test_changed_runs_nothing_when_every_stamp_is_current(
@@ -164,6 +183,8 @@ def test_changed_runs_nothing_when_every_stamp_is_current(
     [
         (["nosuchrule"], "mutation: no rule named 'nosuchrule'; the rules are servers, "),
         (["servers", "--children", "0"], "mutation: --children must be at least 1\n"),
+        (["--children", "x"], "mutation: argument --children: invalid int value: 'x'\n"),
+        (["--no-such-flag"], "mutation: unrecognized arguments: --no-such-flag\n"),
     ],
 )
 def test_a_wrong_call_is_one_line_and_exit_1(argv: list[str], error: str) -> None:
@@ -205,6 +226,12 @@ SERVERS = "docker_credential_codespaces.servers"
             {f"{SERVERS}.x_a__mutmut_1": "why"},
             "| servers | 1 | 1 | 0 | 0 |",
             [f"{SERVERS}.x_a__mutmut_1: listed as equivalent, but a test kills it"],
+        ),
+        (
+            {f"{SERVERS}.x_a__mutmut_1": "no tests"},
+            {f"{SERVERS}.x_a__mutmut_1": "why"},
+            "| servers | 1 | 0 | 0 | 1 |",
+            [f"{SERVERS}.x_a__mutmut_1: listed as equivalent, but no tests"],
         ),
         (
             {f"{SERVERS}.x_a__mutmut_1": "killed"},

@@ -27,6 +27,7 @@ from beds.client import ecr_password, get, run_helper, spawn, wait_for_refresher
 from beds.clock import FakeClock, library
 from beds.environment import add_secret
 from beds.values import ECR_HOST, KEY_ID, OTHER_ECR_HOST, SECRET_KEY
+from docker_credential_codespaces.constants import ECR_MAX_ATTEMPTS
 
 WAITED = b"the pull waits"
 BEHIND = b"refreshing it behind"
@@ -103,7 +104,11 @@ def test_a_due_token_is_answered_at_once_and_refreshed_detached(
     for _ in range(5):  # single flight: no second refresher while the first is at work
         again = get(refresh_env)
         assert ecr_password(again) == old and WAITED not in again.stderr
-    assert fake.count() == 1
+        assert lock_is_held(refresh_env)  # still the one refresher, at work
+    # One refresher's requests: its first, and on a machine so loaded that these five gets
+    # outlast ECR_READ_TIMEOUT, botocore's retries of it (a second refresher would have
+    # needed the lock, held throughout).
+    assert 1 <= fake.count() <= 1 + ECR_MAX_ATTEMPTS
     fake.hang = False
     fake.release_hung()
     wait_for_refreshers(refresh_env)

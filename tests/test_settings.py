@@ -11,7 +11,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from beds.aws import FakeECR, endpoint_env
+from beds.aws import FakeECR
 from beds.client import run_helper
 from beds.environment import add_secret
 from beds.values import ECR_HOST
@@ -257,15 +257,12 @@ def test_the_directory_and_whether_it_is_repaired(
 
 
 @pytest.mark.parametrize(("value", "cached"), [("false", True), ("0", True), ("yes", False)])
-def test_no_cache(env: dict[str, str], value: str, cached: bool) -> None:
+def test_no_cache(ecr_env: dict[str, str], fake: FakeECR, value: str, cached: bool) -> None:
     """`NO_CACHE=false` once turned the cache off."""
-    with FakeECR({"AKIAIOSFODNN7EXAMPLE": "secret-key"}) as fake:
-        env.update(endpoint_env(fake.endpoint_url))
-        env["DOCKER_CREDENTIAL_CODESPACES_NO_CACHE"] = value
-        add_secret(env, "ECR", ECR_HOST, "AKIAIOSFODNN7EXAMPLE", "secret-key")
-        for _ in range(2):
-            assert run_helper(env, "get", stdin=ECR_HOST.encode()).returncode == 0
-        assert fake.count() == (1 if cached else 2)
+    ecr_env["DOCKER_CREDENTIAL_CODESPACES_NO_CACHE"] = value
+    for _ in range(2):
+        assert run_helper(ecr_env, "get", stdin=ECR_HOST.encode()).returncode == 0
+    assert fake.count() == (1 if cached else 2)
 
 
 @pytest.mark.parametrize(("value", "answered"), [("false", True), ("off", True), ("TRUE", False)])

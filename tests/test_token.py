@@ -130,3 +130,4 @@ def test_the_bounds_of_a_ready_token_s_expiry(expiration: float, expires_at: flo
     else:
         assert token is not None
         assert (token.password, token.expires_at, token.fetched_at) == (password, expires_at, None)
+        assert type(token.expires_at) is float  # JSON's int kept as a time is

@@ -83,5 +83,6 @@ def ready_token(password: str) -> Token | None:
         return None
     if isinstance(expiration, bool) or not isinstance(expiration, (int, float)):
         return None
-    token = Token(password, expiration)
-    return token if token.plausible() else None  # nan, inf, or no date a clock can show
+    if not Token(password, expiration).plausible():  # nan, inf, or no date a clock can show
+        return None
+    return Token(password, float(expiration))  # an int of JSON's, as a time is kept

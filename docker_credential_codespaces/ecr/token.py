@@ -83,6 +83,8 @@ def ready_token(password: str) -> Token | None:
         return None
     if isinstance(expiration, bool) or not isinstance(expiration, (int, float)):
         return None
-    if not Token(password, expiration).plausible():  # nan, inf, or no date a clock can show
+    try:
+        token = Token(password, float(expiration))  # an int of JSON's, as a time is kept
+    except OverflowError:  # an int no float can hold is no date either
         return None
-    return Token(password, float(expiration))  # an int of JSON's, as a time is kept
+    return token if token.plausible() else None  # nan, inf, or no date a clock can show

@@ -9,8 +9,8 @@
 # whole suite in .venv, on both cores (pytest-xdist, a test file a worker); each other of
 # TEST_PYTHONS (default 3.9 to 3.13) found under pyenv or on PATH runs the unit and protocol
 # tests, `-m "not e2e and not slow and not deep and not tooling"`, in its own .venv-3.X, with
-# the executable the launcher writes, as in .venv. All of them run at once: the tests wait on
-# processes, servers and clocks more than they compute. A version not on the machine is skipped
+# the executable the launcher writes, as in .venv. All of them run at once, so that neither
+# core idles while a test waits on its servers or clocks. A version not on the machine is skipped
 # with a line saying so. With ARGS, only the main Python runs. docs/testing.md says where the
 # time goes.
 #
@@ -179,8 +179,8 @@ run_tests() {
     fi
 }
 
-# Everything at once, as the tests wait on processes, servers and clocks more than they
-# compute: the main Python's suite, and the other Pythons two at a time beside it.
+# Everything at once, so that no core idles while one Python waits on its servers and clocks:
+# the main Python's suite, and the other Pythons two at a time beside it.
 phase "the other Pythons' venvs"
 rm -f .venv/failed
 run_tests "$main_version" .venv -m "not deep" -n 2 --dist loadfile &

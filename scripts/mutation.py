@@ -249,28 +249,26 @@ def report(
     for name, rule in rules.items():
         failed = failures.setdefault(name, [])
         mine = {m: s for m, s in status.items() if rule.owns(m)}
-        counts = Counter(
-            "killed"
-            if s in CAUGHT
-            else "equivalent"
-            if m in listed and s == "survived"
-            else "survived"
-            for m, s in mine.items()
-        )
         if not mine:
             failed.append(f"{name}: mutmut made no mutant of {rule.path} (is the name right?)")
+        counts: Counter[str] = Counter()
+        for mutant, state in sorted(mine.items()):
+            if state in CAUGHT:
+                counts["killed"] += 1
+                if mutant in listed:
+                    failed.append(f"{mutant}: listed as equivalent, but a test kills it")
+            elif mutant not in listed:
+                counts["survived"] += 1
+                failed.append(f"{mutant}: {state}: {edit(into, mutant)}")
+            elif state == "survived":
+                counts["equivalent"] += 1
+            else:  # a listed mutant no test ran is not shown equivalent
+                counts["survived"] += 1
+                failed.append(f"{mutant}: listed as equivalent, but {state}")
         rows.append(
             f"| {name} | {len(mine)} | {counts['killed']} | {counts['equivalent']} |"
             f" {counts['survived']} |"
         )
-        for mutant, state in sorted(mine.items()):
-            if state in CAUGHT:
-                if mutant in listed:
-                    failed.append(f"{mutant}: listed as equivalent, but a test kills it")
-            elif mutant not in listed:
-                failed.append(f"{mutant}: {state}: {edit(into, mutant)}")
-            elif state != "survived":  # a listed mutant no test ran is not shown equivalent
-                failed.append(f"{mutant}: listed as equivalent, but {state}")
         for mutant in sorted(m for m in listed if rule.owns(m) and m not in mine):
             failed.append(f"{mutant}: listed as equivalent, but mutmut no longer makes it")
     return rows, failures
